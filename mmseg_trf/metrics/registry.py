@@ -1,0 +1,86 @@
+"""Registry of the transferability metrics by name."""
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+from .gbc import gbc
+from .hscore import hscore, regularized_hscore
+from .leep import leep, nce, nleep
+from .logme import logme
+from .otce import otce
+from .streaming import (HScoreAccumulator, LEEPAccumulator, LogMEAccumulator,
+                        NCEAccumulator)
+from .transrate import transrate
+
+#: ``fn(features, labels)`` on the target's pixel features.
+TARGET_FEATURES = 'target_features'
+#: ``fn(probs, labels)`` on the source model's softmax at target pixels.
+SOURCE_PROBS = 'source_probs'
+#: ``fn(src_features, src_labels, tgt_features, tgt_labels)``.
+SOURCE_AND_TARGET = 'source_and_target'
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric computes from and how.
+
+    Args:
+        name (str): Registry key.
+        fn (callable): The in-memory metric.
+        inputs (str): :data:`TARGET_FEATURES`, :data:`SOURCE_PROBS` or
+            :data:`SOURCE_AND_TARGET`.
+        accumulator (type, optional): Streaming class over all pixels.
+        paper (str): Where the metric comes from.
+    """
+
+    name: str
+    fn: Callable[..., float]
+    inputs: str
+    accumulator: Optional[type]
+    paper: str
+
+
+METRICS: Dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec('otce', otce, SOURCE_AND_TARGET, None,
+                   'Tan, Li, Huang, CVPR 2021'),
+        MetricSpec('leep', leep, SOURCE_PROBS, LEEPAccumulator,
+                   'Nguyen et al., ICML 2020'),
+        MetricSpec('nce', nce, SOURCE_PROBS, NCEAccumulator,
+                   'Tran, Nguyen, Hassner, ICCV 2019'),
+        MetricSpec('logme', logme, TARGET_FEATURES, LogMEAccumulator,
+                   'You et al., ICML 2021'),
+        MetricSpec('hscore', hscore, TARGET_FEATURES, HScoreAccumulator,
+                   'Bao et al., ICIP 2019'),
+        MetricSpec('regularized_hscore', regularized_hscore, TARGET_FEATURES,
+                   None, 'Ibrahim, Ponomareva, Mazumder, ICLR 2023'),
+        MetricSpec('gbc', gbc, TARGET_FEATURES, None,
+                   'Pandy et al., CVPR 2022'),
+        MetricSpec('transrate', transrate, TARGET_FEATURES, None,
+                   'Huang et al., ICML 2022'),
+        MetricSpec('nleep', nleep, TARGET_FEATURES, None,
+                   'Li et al., CVPR 2021'),
+    )
+}
+
+
+def get_metric(name: str) -> MetricSpec:
+    """Look a metric up by name.
+
+    Args:
+        name (str): A key of :data:`METRICS`.
+
+    Returns:
+        MetricSpec: Its specification.
+    """
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise ValueError(f'unknown metric {name!r}; available: '
+                         f'{", ".join(METRICS)}') from None
+
+
+__all__ = [
+    'METRICS', 'MetricSpec', 'get_metric', 'TARGET_FEATURES', 'SOURCE_PROBS',
+    'SOURCE_AND_TARGET'
+]

@@ -1,0 +1,126 @@
+"""Sufficient statistics of labelled pixel features.
+
+H-score and LogME need only the per-class counts and sums and the d x d Gram
+matrix of the features, so they can be accumulated batch by batch over every
+pixel of a dataset in memory independent of the number of pixels.
+"""
+from typing import Optional
+
+import torch
+
+from ._inputs import (ArrayLike, as_tensor, check_features, check_labels,
+                      input_eps, require_samples)
+
+
+class FeatureStats:
+    """Per-class counts and sums and the Gram matrix of pixel features.
+
+    The Gram matrix and the sums are taken about a fixed shift (the mean of
+    the first batch), which keeps the centred covariance free of the
+    cancellation a raw ``X^T X - n mu mu^T`` suffers when features have a
+    large mean. Labels may be any non-negative ids; absent ids are ignored.
+    """
+
+    def __init__(self) -> None:
+        self.shift: Optional[torch.Tensor] = None
+        self.gram: Optional[torch.Tensor] = None
+        self.sums: Optional[torch.Tensor] = None
+        self.counts: Optional[torch.Tensor] = None
+        self.eps = 0.0
+
+    @classmethod
+    def from_data(cls, features: ArrayLike,
+                  labels: ArrayLike) -> 'FeatureStats':
+        """Statistics of one in-memory set of pixels.
+
+        Args:
+            features (ndarray | Tensor): ``(n, d)`` features.
+            labels (ndarray | Tensor): ``(n,)`` class ids.
+
+        Returns:
+            FeatureStats: The accumulated statistics.
+        """
+        stats = cls()
+        stats.update(features, labels)
+        return stats
+
+    def update(self, features: ArrayLike, labels: ArrayLike) -> None:
+        """Add a batch of pixels.
+
+        Args:
+            features (ndarray | Tensor): ``(n, d)`` features.
+            labels (ndarray | Tensor): ``(n,)`` class ids.
+        """
+        raw = as_tensor(features, 'features')
+        x = check_features(raw, min_rows=0)
+        y = check_labels(labels, x.shape[0], device=x.device)
+        if x.shape[0] == 0:
+            return
+        if self.shift is None:
+            dim = x.shape[1]
+            self.shift = x.mean(0)
+            self.gram = x.new_zeros(dim, dim)
+            self.sums = x.new_zeros(0, dim)
+            self.counts = x.new_zeros(0)
+        elif x.shape[1] != self.dim:
+            raise ValueError(f'feature dimension changed from {self.dim} to '
+                             f'{x.shape[1]} between batches')
+        self.eps = max(self.eps, input_eps(raw))
+        shifted = x - self.shift
+        self.gram.addmm_(shifted.T, shifted)
+        self._grow(int(y.max()) + 1)
+        self.sums.index_add_(0, y, shifted)
+        self.counts += torch.bincount(y, minlength=self.counts.numel())
+
+    def _grow(self, num_ids: int) -> None:
+        extra = num_ids - self.counts.numel()
+        if extra > 0:
+            self.sums = torch.cat([self.sums, self.sums.new_zeros(extra,
+                                                                  self.dim)])
+            self.counts = torch.cat([self.counts, self.counts.new_zeros(extra)])
+
+    @property
+    def dim(self) -> int:
+        """int: Feature dimension."""
+        return self.gram.shape[0]
+
+    @property
+    def n(self) -> int:
+        """int: Number of pixels seen."""
+        return 0 if self.counts is None else int(self.counts.sum())
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` unless there are 2 pixels and 2 classes."""
+        present = 0 if self.counts is None else int((self.counts > 0).sum())
+        require_samples(self.n, present)
+
+    def class_counts(self) -> torch.Tensor:
+        """Tensor: ``(C,)`` counts of the classes present."""
+        return self.counts[self.counts > 0]
+
+    def centered_gram(self) -> torch.Tensor:
+        """Tensor: ``sum_i (x_i - mean)(x_i - mean)^T``."""
+        delta = self.sums.sum(0) / self.n
+        return self.gram - self.n * torch.outer(delta, delta)
+
+    def class_mean_offsets(self) -> torch.Tensor:
+        """Tensor: ``(C, d)`` class means minus the global mean."""
+        present = self.counts > 0
+        means = self.sums[present] / self.counts[present, None]
+        return means - self.sums.sum(0) / self.n
+
+    def raw_gram(self) -> torch.Tensor:
+        """Tensor: ``sum_i x_i x_i^T`` of the unshifted features."""
+        total = self.sums.sum(0)
+        cross = torch.outer(self.shift, total)
+        return (self.gram + cross + cross.T +
+                self.n * torch.outer(self.shift, self.shift))
+
+    def raw_class_sums(self) -> torch.Tensor:
+        """Tensor: ``(C, d)`` per-class sums of the unshifted features."""
+        present = self.counts > 0
+        return self.sums[present] + self.counts[present, None] * self.shift
+
+    def mean_square_norm(self) -> float:
+        """float: ``mean_i ||x_i||^2`` of the unshifted features."""
+        return float(torch.trace(self.raw_gram()) / self.n)

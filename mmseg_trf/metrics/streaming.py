@@ -1,0 +1,147 @@
+"""Accumulators that score every pixel of a dataset in bounded memory.
+
+Each keeps only sufficient statistics: ``update(x, labels)`` per batch, then
+``compute()``. H-score, LogME and NCE need one pass over the data. LEEP
+needs two: its per-pixel likelihood uses ``P(y given z)``, which is only
+known once every pixel has been seen, so ``passes == 2`` and the caller
+feeds the same batches again after ``next_pass()``.
+"""
+import torch
+
+from ._inputs import (ArrayLike, check_labels, check_probs,
+                      conditional_entropy_score, require_samples)
+from .hscore import hscore_from_stats
+from .leep import conditional_from_joint, eep_log_likelihood
+from .logme import logme_from_stats
+from .stats import FeatureStats
+
+
+class HScoreAccumulator(FeatureStats):
+    """Streaming :func:`~mmseg_trf.metrics.hscore` (one pass)."""
+
+    passes = 1
+
+    def next_pass(self) -> None:
+        """No-op: one pass suffices."""
+
+    def compute(self) -> float:
+        """float: The H-score of all pixels seen."""
+        return hscore_from_stats(self)
+
+
+class LogMEAccumulator(HScoreAccumulator):
+    """Streaming :func:`~mmseg_trf.metrics.logme` (one pass)."""
+
+    def compute(self) -> float:
+        """float: LogME of all pixels seen."""
+        return logme_from_stats(self)
+
+
+def _grown_rows(matrix: torch.Tensor, rows: int) -> torch.Tensor:
+    extra = rows - matrix.shape[0]
+    if extra <= 0:
+        return matrix
+    return torch.cat([matrix, matrix.new_zeros(extra, matrix.shape[1])])
+
+
+class _ProbsJointAccumulator:
+    """Joint of target label (rows, grown on demand) and source class."""
+
+    def __init__(self) -> None:
+        self.joint = None
+
+    def _checked(self, probs: ArrayLike, labels: ArrayLike):
+        p = check_probs(probs)
+        y = check_labels(labels, p.shape[0], device=p.device)
+        if self.joint is None:
+            self.joint = p.new_zeros(0, p.shape[1])
+        elif p.shape[1] != self.joint.shape[1]:
+            raise ValueError(f'number of source classes changed from '
+                             f'{self.joint.shape[1]} to {p.shape[1]}')
+        if len(y):
+            self.joint = _grown_rows(self.joint, int(y.max()) + 1)
+        return p, y
+
+    def _validated_joint(self) -> torch.Tensor:
+        if self.joint is None:
+            require_samples(0, 0)
+        present = self.joint.sum(1) > 0
+        require_samples(int(self.pixels), int(present.sum()))
+        return self.joint
+
+
+class NCEAccumulator(_ProbsJointAccumulator):
+    """Streaming :func:`~mmseg_trf.metrics.nce` (one pass)."""
+
+    passes = 1
+
+    def update(self, probs: ArrayLike, labels: ArrayLike) -> None:
+        """Add a batch of source probabilities and target labels."""
+        p, y = self._checked(probs, labels)
+        flat = y * p.shape[1] + p.argmax(1)
+        self.joint += torch.bincount(
+            flat, minlength=self.joint.numel()).reshape(
+                self.joint.shape).to(self.joint)
+
+    @property
+    def pixels(self) -> float:
+        """float: Pixels seen."""
+        return 0.0 if self.joint is None else float(self.joint.sum())
+
+    def next_pass(self) -> None:
+        """No-op: one pass suffices."""
+
+    def compute(self) -> float:
+        """float: NCE of all pixels seen."""
+        return conditional_entropy_score(self._validated_joint().T)
+
+
+class LEEPAccumulator(_ProbsJointAccumulator):
+    """Streaming :func:`~mmseg_trf.metrics.leep` (two passes).
+
+    Pass 1 accumulates the joint of target label and source class; pass 2,
+    after :meth:`next_pass`, sums the per-pixel log likelihood under the
+    frozen ``P(y given z)``. Both passes must see the same pixels.
+    """
+
+    passes = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pixels = 0
+        self.conditional = None
+        self.log_likelihood = 0.0
+        self.second_pass_pixels = 0
+
+    def update(self, probs: ArrayLike, labels: ArrayLike) -> None:
+        """Add a batch of source probabilities and target labels."""
+        if self.conditional is None:
+            p, y = self._checked(probs, labels)
+            self.joint.index_add_(0, y, p)
+            self.pixels += len(y)
+            return
+        p = check_probs(probs)
+        y = check_labels(labels, p.shape[0], device=p.device)
+        if len(y) and int(y.max()) >= self.conditional.shape[0]:
+            raise ValueError('pass 2 saw a label absent from pass 1')
+        self.log_likelihood += float(
+            eep_log_likelihood(p, y, self.conditional).sum())
+        self.second_pass_pixels += len(y)
+
+    def next_pass(self) -> None:
+        """Freeze ``P(y given z)`` and start the likelihood pass."""
+        self.conditional = conditional_from_joint(self._validated_joint())
+
+    def compute(self) -> float:
+        """float: LEEP of all pixels seen."""
+        if self.second_pass_pixels != self.pixels:
+            raise ValueError(f'LEEP needs two passes over the same pixels: '
+                             f'pass 1 saw {self.pixels}, pass 2 saw '
+                             f'{self.second_pass_pixels}')
+        return self.log_likelihood / self.pixels
+
+
+__all__ = [
+    'HScoreAccumulator', 'LogMEAccumulator', 'LEEPAccumulator',
+    'NCEAccumulator'
+]

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from mmseg_trf.metrics import logme
+from . import reference
+from .conftest import make_features
+
+
+def test_agrees_with_bruteforce_evidence_maximisation():
+    x, y = make_features(n=150, d=6, classes=3, seed=2)
+    assert logme(x, y) == pytest.approx(reference.logme_bruteforce(x, y), abs=1e-6)
+
+
+def test_fewer_pixels_than_dimensions():
+    # Patch maps score a few pixels in a wide feature space.
+    x, y = make_features(n=12, d=40, classes=3, seed=4)
+    score = logme(x, y)
+    assert score == pytest.approx(reference.logme_bruteforce(x, y), abs=1e-6)
+
+
+def test_fixed_point_pitfall_regression():
+    """The widely copied update drops (d - k)/2 log(alpha) when n < d and
+    inflates the evidence (thuml/LogME PR #24: 96.6 instead of -0.25); at
+    n = 30, d = 200 ours stays at the true maximum."""
+    x, y = make_features(n=30, d=200, classes=3, seed=6)
+    score = logme(x, y)
+    assert score == pytest.approx(reference.logme_bruteforce(x, y), abs=1e-6)
+
+
+def test_invariant_to_rotation_and_global_scaling(labelled):
+    x, y = labelled
+    q, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(x.shape[1],) * 2))
+    base = logme(x, y)
+    assert logme(x @ q, y) == pytest.approx(base, rel=1e-8)
+    assert logme(10.0 * x, y) == pytest.approx(base, rel=1e-8)
+
+
+def test_not_invariant_to_shifts(labelled):
+    x, y = labelled
+    assert abs(logme(x + 5.0, y) - logme(x, y)) > 1e-3
+
+
+def test_more_informative_features_score_higher():
+    x, y = make_features(n=800, d=6, classes=4, separation=0.2, seed=8)
+    x_sep, y_sep = make_features(n=800, d=6, classes=4, separation=4.0, seed=8)
+    assert logme(x_sep, y_sep) > logme(x, y)

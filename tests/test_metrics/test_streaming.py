@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import torch
+
+from mmseg_trf.metrics import (METRICS, HScoreAccumulator, LEEPAccumulator,
+                               LogMEAccumulator, NCEAccumulator, hscore, leep,
+                               logme, nce)
+from .conftest import make_features, softmax
+
+
+def batches(*arrays, size=97):
+    n = len(arrays[0])
+    for start in range(0, n, size):
+        yield tuple(a[start:start + size] for a in arrays)
+
+
+def stream(acc, x, y):
+    for _ in range(acc.passes):
+        for xb, yb in batches(x, y):
+            acc.update(xb, yb)
+        acc.next_pass()
+    return acc.compute()
+
+
+@pytest.mark.parametrize('acc_cls, fn', [(HScoreAccumulator, hscore),
+                                         (LogMEAccumulator, logme)])
+def test_feature_accumulators_equal_in_memory(acc_cls, fn):
+    x, y = make_features(n=1000, d=9, classes=5, seed=1)
+    x = x + 50.0  # a large mean: shifted accumulation must not lose it
+    assert stream(acc_cls(), x, y) == pytest.approx(fn(x, y), rel=1e-10)
+
+
+@pytest.mark.parametrize('acc_cls, fn', [(LEEPAccumulator, leep),
+                                         (NCEAccumulator, nce)])
+def test_probability_accumulators_equal_in_memory(acc_cls, fn):
+    x, y = make_features(n=1000, d=6, classes=4, seed=2)
+    p = softmax(x)
+    assert stream(acc_cls(), p, y) == pytest.approx(fn(p, y), abs=1e-12)
+
+
+def test_registry_points_at_accumulators():
+    streaming = {n for n, s in METRICS.items() if s.accumulator is not None}
+    assert streaming == {'hscore', 'logme', 'leep', 'nce'}
+
+
+def test_leep_needs_the_same_pixels_twice():
+    x, y = make_features(n=200, d=5, classes=3)
+    acc = LEEPAccumulator()
+    acc.update(softmax(x), y)
+    acc.next_pass()
+    acc.update(softmax(x[:100]), y[:100])
+    with pytest.raises(ValueError, match='two passes'):
+        acc.compute()
+
+
+def test_accumulator_rejects_dimension_change():
+    acc = HScoreAccumulator()
+    acc.update(np.zeros((3, 4)), np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match='dimension changed'):
+        acc.update(np.zeros((3, 5)), np.array([0, 1, 0]))
+
+
+def test_empty_accumulator_raises():
+    with pytest.raises(ValueError, match='at least 2'):
+        HScoreAccumulator().compute()
+
+
+def test_memory_independent_of_pixels():
+    acc = HScoreAccumulator()
+    for seed in range(5):
+        x, y = make_features(n=2000, d=7, classes=3, seed=seed)
+        acc.update(torch.from_numpy(x).float(), torch.from_numpy(y))
+    state = [acc.gram, acc.sums, acc.counts, acc.shift]
+    assert sum(t.numel() for t in state) == 7 * 7 + 3 * 7 + 3 + 7
+    assert acc.n == 10000
