@@ -47,6 +47,24 @@ def input_eps(x: torch.Tensor) -> float:
     return torch.finfo(torch.float64).eps
 
 
+def check_matrix(x: torch.Tensor, name: str, min_rows: int = 1) -> None:
+    """Raise unless ``x`` is ``(n, d)`` with ``n >= min_rows`` and ``d >= 1``.
+
+    Args:
+        x (Tensor): The input.
+        name (str): Its name in error messages.
+        min_rows (int): Fewest rows accepted.
+    """
+    if x.ndim != 2:
+        raise ValueError(f'{name} must be 2-D (pixels, dims), '
+                         f'got shape {tuple(x.shape)}')
+    if x.shape[0] < min_rows:
+        raise ValueError(f'{name} needs at least {min_rows} pixels, '
+                         f'got {x.shape[0]}')
+    if x.shape[1] < 1:
+        raise ValueError(f'{name} has no feature dimensions')
+
+
 def check_features(features: ArrayLike,
                    name: str = 'features',
                    min_rows: int = 1) -> torch.Tensor:
@@ -61,18 +79,21 @@ def check_features(features: ArrayLike,
         Tensor: float64 tensor ``(n, d)`` on the input's device.
     """
     x = as_tensor(features, name)
-    if x.ndim != 2:
-        raise ValueError(f'{name} must be 2-D (pixels, dims), '
-                         f'got shape {tuple(x.shape)}')
-    if x.shape[0] < min_rows:
-        raise ValueError(f'{name} needs at least {min_rows} pixels, '
-                         f'got {x.shape[0]}')
-    if x.shape[1] < 1:
-        raise ValueError(f'{name} has no feature dimensions')
+    check_matrix(x, name, min_rows)
     x = x.to(torch.float64)
+    require_finite(x, name)
+    return x
+
+
+def require_finite(x: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or inf.
+
+    Args:
+        x (Tensor): Data, or sums/Gram entries derived from it.
+        name (str): The input's name in the message.
+    """
     if not torch.isfinite(x).all():
         raise ValueError(f'{name} contains NaN or inf')
-    return x
 
 
 def check_labels(labels: ArrayLike,

@@ -2,6 +2,7 @@
 import math
 from typing import Tuple
 
+import numpy as np
 import torch
 
 from ._inputs import ArrayLike
@@ -19,7 +20,9 @@ class EvidenceProblem:
     """Bayesian linear regressions of one-hot class columns on features.
 
     Everything is expressed in the eigenbasis of ``F^T F`` (eigenvalues
-    ``spectrum``; ``proj = V^T F^T y`` per column). The residual
+    ``spectrum``; ``proj = V^T F^T y`` per column). These are d and C x d
+    numbers, so the iterations run in numpy on the CPU whatever device the
+    features were on. The residual
     ``||y - F m||^2`` is written as the part of ``y`` outside the span of
     ``F`` plus the shrunken part inside, which stays accurate when the fit
     is exact (fewer pixels than dimensions), where the usual
@@ -27,86 +30,68 @@ class EvidenceProblem:
 
     Args:
         n (int): Number of pixels.
-        spectrum (Tensor): ``(d,)`` eigenvalues of ``F^T F``; the null space
-            as exact zeros.
-        proj (Tensor): ``(C, d)`` ``V^T F^T y``, zero on the null space.
-        target_sq (Tensor): ``(C,)`` ``||y||^2``.
+        spectrum (ndarray): ``(d,)`` eigenvalues of ``F^T F``; the null
+            space as exact zeros.
+        proj (ndarray): ``(C, d)`` ``V^T F^T y``, zero on the null space.
+        target_sq (ndarray): ``(C,)`` ``||y||^2``.
     """
 
-    def __init__(self, n: int, spectrum: torch.Tensor, proj: torch.Tensor,
-                 target_sq: torch.Tensor) -> None:
+    def __init__(self, n: int, spectrum: np.ndarray, proj: np.ndarray,
+                 target_sq: np.ndarray) -> None:
         self.n, self.spectrum, self.proj = n, spectrum, proj
-        inverse = torch.where(spectrum > 0, 1 / spectrum.clamp_min(
-            torch.finfo(spectrum.dtype).tiny), torch.zeros_like(spectrum))
+        positive = spectrum > 0
+        self.rank = int(positive.sum())
+        inverse = np.divide(1.0, spectrum, out=np.zeros_like(spectrum),
+                            where=positive)
         self.explained = proj**2 * inverse
         outside = target_sq - self.explained.sum(1)
-        self.outside = torch.where(outside > RESIDUAL_RTOL * target_sq,
-                                   outside, torch.zeros_like(outside))
+        self.outside = np.where(outside > RESIDUAL_RTOL * target_sq, outside,
+                                0.0)
 
-    def _terms(self, alpha: torch.Tensor, beta: torch.Tensor):
+    def step(self, alpha: np.ndarray, beta: np.ndarray
+             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log evidence at ``(alpha, beta)`` and one MacKay update from it.
+
+        Evidence (You et al. 2021, eq. 2): ``L = d/2 log a + n/2 log b
+        - 1/2 log|a I + b F^T F| - b/2 ||y - F m||^2 - a/2 m^T m
+        - n/2 log 2 pi`` with ``m = b (a I + b F^T F)^-1 F^T y``; the
+        determinant runs over all ``d`` eigenvalues, zeros included, so it is
+        right when there are fewer pixels than dimensions.
+        Update (Alg. 1): ``gamma = sum_i b s_i / (a + b s_i)``,
+        ``a <- gamma / m^T m``, ``b <- (n - gamma) / ||y - F m||^2``.
+
+        Args:
+            alpha (ndarray): ``(C,)`` prior precisions.
+            beta (ndarray): ``(C,)`` noise precisions.
+
+        Returns:
+            tuple[ndarray, ndarray, ndarray]: ``(C,)`` log evidence, updated
+            ``alpha`` and updated ``beta``.
+        """
         denom = alpha[:, None] + beta[:, None] * self.spectrum
-        mean = beta[:, None] * self.proj / denom
+        mean_sq = ((beta[:, None] * self.proj / denom)**2).sum(1)
         residual = self.outside + (self.explained *
                                    (alpha[:, None] / denom)**2).sum(1)
-        return denom, mean, residual
-
-    def log_evidence(self, alpha: torch.Tensor,
-                     beta: torch.Tensor) -> torch.Tensor:
-        """Log evidence per class (You et al. 2021, eq. 2).
-
-        ``L = d/2 log a + n/2 log b - 1/2 log|a I + b F^T F|
-        - b/2 ||y - F m||^2 - a/2 m^T m - n/2 log 2 pi`` with
-        ``m = b (a I + b F^T F)^-1 F^T y``. The determinant runs over all
-        ``d`` eigenvalues, zeros included, so it is right when there are
-        fewer pixels than dimensions.
-
-        Args:
-            alpha (Tensor): ``(C,)`` prior precisions.
-            beta (Tensor): ``(C,)`` noise precisions.
-
-        Returns:
-            Tensor: ``(C,)`` log evidence.
-        """
-        denom, mean, residual = self._terms(alpha, beta)
-        dim = self.spectrum.numel()
-        return (dim / 2 * torch.log(alpha) + self.n / 2 * torch.log(beta) -
-                0.5 * torch.log(denom).sum(1) - beta / 2 * residual -
-                alpha / 2 * (mean**2).sum(1) -
-                self.n / 2 * math.log(2 * math.pi))
-
-    def mackay_update(self, alpha: torch.Tensor, beta: torch.Tensor
-                      ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """One MacKay fixed-point step (You et al. 2021, Alg. 1).
-
-        ``gamma = sum_i b s_i / (a + b s_i)``, ``a <- gamma / m^T m``,
-        ``b <- (n - gamma) / ||y - F m||^2``.
-
-        Args:
-            alpha (Tensor): ``(C,)`` prior precisions.
-            beta (Tensor): ``(C,)`` noise precisions.
-
-        Returns:
-            tuple[Tensor, Tensor]: Updated ``alpha`` and ``beta``.
-        """
-        denom, mean, residual = self._terms(alpha, beta)
+        evidence = (self.spectrum.size / 2 * np.log(alpha) +
+                    self.n / 2 * np.log(beta) - 0.5 * np.log(denom).sum(1) -
+                    beta / 2 * residual - alpha / 2 * mean_sq -
+                    self.n / 2 * math.log(2 * math.pi))
         # gamma = k - sum_{s > 0} a / (a + b s) and n - gamma, written
         # without the cancellation that sends n - gamma below 0 near an
         # exact fit.
-        shrinkage = torch.where(self.spectrum > 0, alpha[:, None] / denom,
-                                torch.zeros_like(denom)).sum(1)
-        rank = int((self.spectrum > 0).sum())
-        tiny = torch.finfo(alpha.dtype).tiny
-        new_alpha = (rank - shrinkage) / (mean**2).sum(1).clamp_min(tiny)
-        new_beta = (self.n - rank + shrinkage) / residual.clamp_min(tiny)
-        return (new_alpha.clamp(tiny, PRECISION_CAP),
-                new_beta.clamp(tiny, PRECISION_CAP))
+        shrinkage = (alpha[:, None] / denom)[:, self.spectrum > 0].sum(1)
+        tiny = np.finfo(np.float64).tiny
+        new_alpha = (self.rank - shrinkage) / np.maximum(mean_sq, tiny)
+        new_beta = (self.n - self.rank + shrinkage) / np.maximum(residual, tiny)
+        return (evidence, np.clip(new_alpha, tiny, PRECISION_CAP),
+                np.clip(new_beta, tiny, PRECISION_CAP))
 
     def maximize(self, tol: float = 1e-13,
-                 max_iter: int = 100000) -> torch.Tensor:
+                 max_iter: int = 100000) -> np.ndarray:
         """Maximum log evidence by MacKay iterations run to convergence.
 
-        Iterates :meth:`mackay_update` for all class columns at once until
-        no column's evidence changes by more than ``tol`` relative (the
+        Iterates :meth:`step` for all class columns at once until no
+        column's evidence changes by more than ``tol`` relative (the
         reference code stops after 11 iterations at 1e-3 on ``alpha/beta``).
         The evidence decides convergence, not the precisions: when the
         supremum lies at ``alpha -> inf`` (features no better than zero
@@ -118,15 +103,14 @@ class EvidenceProblem:
             max_iter (int): Iteration cap.
 
         Returns:
-            Tensor: ``(C,)`` maximum log evidence per class column.
+            ndarray: ``(C,)`` maximum log evidence per class column.
         """
-        alpha = torch.ones_like(self.outside)
-        beta = torch.ones_like(self.outside)
-        evidence = self.log_evidence(alpha, beta)
+        alpha = np.ones_like(self.outside)
+        beta = np.ones_like(self.outside)
+        evidence, alpha, beta = self.step(alpha, beta)
         for _ in range(max_iter):
-            alpha, beta = self.mackay_update(alpha, beta)
-            new = self.log_evidence(alpha, beta)
-            converged = ((new - evidence).abs() <= tol * new.abs()).all()
+            new, alpha, beta = self.step(alpha, beta)
+            converged = (np.abs(new - evidence) <= tol * np.abs(new)).all()
             evidence = new
             if converged:
                 break
@@ -150,9 +134,11 @@ def logme_from_stats(stats: FeatureStats) -> float:
     # Directions below the eigen-solver's accuracy are the null space.
     null = spectrum <= spectrum.numel() * torch.finfo(
         spectrum.dtype).eps * spectrum[-1].clamp_min(0)
-    problem = EvidenceProblem(stats.n, spectrum.masked_fill(null, 0.0),
-                              (stats.raw_class_sums() @ basis).masked_fill(
-                                  null, 0.0), stats.class_counts())
+    proj = (stats.raw_class_sums() @ basis).masked_fill(null, 0.0)
+    problem = EvidenceProblem(stats.n,
+                              spectrum.masked_fill(null, 0.0).cpu().numpy(),
+                              proj.cpu().numpy(),
+                              stats.class_counts().cpu().numpy())
     return float(problem.maximize().mean() / stats.n)
 
 

@@ -173,21 +173,33 @@ def _solve_restricted(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
 
 def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor,
                 k: int, tol: float) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Pairs to add: every row with a dual violation contributes its
-    violating pairs and its ``k`` most negative reduced costs."""
+    """Pairs to add, or ``(None, None)`` when the potentials are feasible.
+
+    Entries whose float32 reduced cost is within the rounding bound of
+    negative are recomputed exactly; a row with an exact violation below
+    ``-tol`` contributes its ``k`` most negative float32 entries and its
+    most violating exact entry, which is certain to be new, so every round
+    makes progress.
+    """
     margin = costs.float32_error(u, v)
     rows, cols = [], []
     for start, block in costs.blocks(u, v):
         flag_r, flag_c = torch.nonzero(block < margin, as_tuple=True)
-        flag_r = flag_r + start
-        bad = costs.exact(flag_r, flag_c, u, v) < -tol
+        exact = costs.exact(flag_r + start, flag_c, u, v)
+        bad = exact < -tol
         if not bad.any():
             continue
-        bad_rows = torch.unique(flag_r[bad])
-        best = torch.topk(block[bad_rows - start], min(k, block.shape[1]),
-                          dim=1, largest=False).indices
-        rows += [flag_r[bad], bad_rows.repeat_interleave(best.shape[1])]
-        cols += [flag_c[bad], best.reshape(-1)]
+        flag_r, flag_c, exact = flag_r[bad], flag_c[bad], exact[bad]
+        row_min = torch.full((len(block), ), float('inf'),
+                             dtype=exact.dtype, device=exact.device)
+        row_min.scatter_reduce_(0, flag_r, exact, 'amin')
+        worst = exact == row_min[flag_r]
+        bad_rows = torch.unique(flag_r)
+        best = torch.topk(block[bad_rows], min(k, block.shape[1]), dim=1,
+                          largest=False).indices
+        rows += [flag_r[worst] + start,
+                 bad_rows.repeat_interleave(best.shape[1]) + start]
+        cols += [flag_c[worst], best.reshape(-1)]
     if not rows:
         return None, None
     return torch.cat(rows), torch.cat(cols)

@@ -8,8 +8,8 @@ from typing import Optional
 
 import torch
 
-from ._inputs import (ArrayLike, as_tensor, check_features, check_labels,
-                      input_eps, require_samples)
+from ._inputs import (ArrayLike, as_tensor, check_labels, check_matrix,
+                      input_eps, require_finite, require_samples)
 
 
 class FeatureStats:
@@ -52,25 +52,31 @@ class FeatureStats:
             labels (ndarray | Tensor): ``(n,)`` class ids.
         """
         raw = as_tensor(features, 'features')
-        x = check_features(raw, min_rows=0)
-        y = check_labels(labels, x.shape[0], device=x.device)
-        if x.shape[0] == 0:
+        check_matrix(raw, 'features', min_rows=0)
+        y = check_labels(labels, raw.shape[0], device=raw.device)
+        if raw.shape[0] == 0:
             return
+        # One float64 copy, shifted in place: the only pass over the data
+        # besides the Gram product and the class sums.
+        shifted = raw.to(torch.float64, copy=True)
         if self.shift is None:
-            dim = x.shape[1]
-            self.shift = x.mean(0)
-            self.gram = x.new_zeros(dim, dim)
-            self.sums = x.new_zeros(0, dim)
-            self.counts = x.new_zeros(0)
-        elif x.shape[1] != self.dim:
+            dim = raw.shape[1]
+            self.shift = shifted.mean(0)
+            self.gram = shifted.new_zeros(dim, dim)
+            self.sums = shifted.new_zeros(0, dim)
+            self.counts = shifted.new_zeros(0)
+        elif raw.shape[1] != self.dim:
             raise ValueError(f'feature dimension changed from {self.dim} to '
-                             f'{x.shape[1]} between batches')
+                             f'{raw.shape[1]} between batches')
         self.eps = max(self.eps, input_eps(raw))
-        shifted = x - self.shift
+        shifted -= self.shift
         self.gram.addmm_(shifted.T, shifted)
         self._grow(int(y.max()) + 1)
         self.sums.index_add_(0, y, shifted)
         self.counts += torch.bincount(y, minlength=self.counts.numel())
+        # A NaN or inf in the batch reaches the shift or the Gram diagonal.
+        require_finite(torch.cat([self.shift, self.gram.diagonal()]),
+                       'features')
 
     def _grow(self, num_ids: int) -> None:
         extra = num_ids - self.counts.numel()
