@@ -177,20 +177,26 @@ def labelled_features(features: ArrayLike, labels: ArrayLike
 
 
 def check_probs(probs: ArrayLike, name: str = 'probs') -> torch.Tensor:
-    """Validate per-pixel class probabilities.
+    """Validate per-pixel class probabilities without copying them.
 
     Args:
         probs (ndarray | Tensor): ``(n, Z)`` rows on the probability simplex.
         name (str): Its name in error messages.
 
     Returns:
-        Tensor: float64 probabilities.
+        Tensor: The probabilities in their own floating dtype (integer
+        one-hot input becomes float64).
     """
-    p = check_features(probs, name)
-    if (p < 0).any() or (p > 1 + PROB_SUM_TOL).any():
+    p = as_tensor(probs, name)
+    check_matrix(p, name)
+    if not p.is_floating_point():
+        p = p.to(torch.float64)
+    low, high = torch.aminmax(p)
+    require_finite(torch.stack([low, high]), name)
+    if low < 0 or high > 1 + PROB_SUM_TOL:
         raise ValueError(f'{name} must lie in [0, 1]; pass softmax '
                          'probabilities, not logits')
-    err = (p.sum(1) - 1).abs().max()
+    err = (p.sum(1, dtype=torch.float64) - 1).abs().max()
     if err > PROB_SUM_TOL:
         raise ValueError(f'{name} rows must sum to 1 (largest deviation '
                          f'{float(err):.3g}); pass softmax probabilities')

@@ -79,6 +79,7 @@ def leep(probs: ArrayLike, labels: ArrayLike) -> float:
         float: LEEP (<= 0); higher means more transferable.
     """
     p, y, num_classes = _probs_and_labels(probs, labels)
+    p = p.to(torch.float64)
     conditional = conditional_from_joint(label_source_joint(p, y, num_classes))
     return float(eep_log_likelihood(p, y, conditional).mean())
 

@@ -14,6 +14,7 @@ PRECISION_CAP = 1e150
 #: A residual outside the span of the features below this fraction of
 #: ``||y||^2`` is rounding noise of an exact fit.
 RESIDUAL_RTOL = 1e-10
+TINY = np.finfo(np.float64).tiny
 
 
 class EvidenceProblem:
@@ -38,12 +39,14 @@ class EvidenceProblem:
 
     def __init__(self, n: int, spectrum: np.ndarray, proj: np.ndarray,
                  target_sq: np.ndarray) -> None:
-        self.n, self.spectrum, self.proj = n, spectrum, proj
+        self.n, self.spectrum = n, spectrum
         positive = spectrum > 0
+        self.positive = positive.astype(np.float64)
         self.rank = int(positive.sum())
         inverse = np.divide(1.0, spectrum, out=np.zeros_like(spectrum),
                             where=positive)
-        self.explained = proj**2 * inverse
+        self.proj_sq = proj**2
+        self.explained = self.proj_sq * inverse
         outside = target_sq - self.explained.sum(1)
         self.outside = np.where(outside > RESIDUAL_RTOL * target_sq, outside,
                                 0.0)
@@ -69,9 +72,9 @@ class EvidenceProblem:
             ``alpha`` and updated ``beta``.
         """
         denom = alpha[:, None] + beta[:, None] * self.spectrum
-        mean_sq = ((beta[:, None] * self.proj / denom)**2).sum(1)
-        residual = self.outside + (self.explained *
-                                   (alpha[:, None] / denom)**2).sum(1)
+        ratio = alpha[:, None] / denom
+        mean_sq = beta**2 * (self.proj_sq / denom**2).sum(1)
+        residual = self.outside + (self.explained * ratio**2).sum(1)
         evidence = (self.spectrum.size / 2 * np.log(alpha) +
                     self.n / 2 * np.log(beta) - 0.5 * np.log(denom).sum(1) -
                     beta / 2 * residual - alpha / 2 * mean_sq -
@@ -79,12 +82,12 @@ class EvidenceProblem:
         # gamma = k - sum_{s > 0} a / (a + b s) and n - gamma, written
         # without the cancellation that sends n - gamma below 0 near an
         # exact fit.
-        shrinkage = (alpha[:, None] / denom)[:, self.spectrum > 0].sum(1)
-        tiny = np.finfo(np.float64).tiny
-        new_alpha = (self.rank - shrinkage) / np.maximum(mean_sq, tiny)
-        new_beta = (self.n - self.rank + shrinkage) / np.maximum(residual, tiny)
-        return (evidence, np.clip(new_alpha, tiny, PRECISION_CAP),
-                np.clip(new_beta, tiny, PRECISION_CAP))
+        shrinkage = ratio @ self.positive
+        new_alpha = (self.rank - shrinkage) / np.maximum(mean_sq, TINY)
+        new_beta = (self.n - self.rank + shrinkage) / np.maximum(residual, TINY)
+        return (evidence, np.minimum(np.maximum(new_alpha, TINY),
+                                     PRECISION_CAP),
+                np.minimum(np.maximum(new_beta, TINY), PRECISION_CAP))
 
     def maximize(self, tol: float = 1e-13,
                  max_iter: int = 100000) -> np.ndarray:

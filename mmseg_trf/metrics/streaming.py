@@ -54,7 +54,8 @@ class _ProbsJointAccumulator:
         p = check_probs(probs)
         y = check_labels(labels, p.shape[0], device=p.device)
         if self.joint is None:
-            self.joint = p.new_zeros(0, p.shape[1])
+            self.joint = torch.zeros(0, p.shape[1], dtype=torch.float64,
+                                     device=p.device)
         elif p.shape[1] != self.joint.shape[1]:
             raise ValueError(f'number of source classes changed from '
                              f'{self.joint.shape[1]} to {p.shape[1]}')
@@ -117,10 +118,10 @@ class LEEPAccumulator(_ProbsJointAccumulator):
         """Add a batch of source probabilities and target labels."""
         if self.conditional is None:
             p, y = self._checked(probs, labels)
-            self.joint.index_add_(0, y, p)
+            self.joint.index_add_(0, y, p.to(torch.float64))
             self.pixels += len(y)
             return
-        p = check_probs(probs)
+        p = check_probs(probs).to(torch.float64)
         y = check_labels(labels, p.shape[0], device=p.device)
         if len(y) and int(y.max()) >= self.conditional.shape[0]:
             raise ValueError('pass 2 saw a label absent from pass 1')
