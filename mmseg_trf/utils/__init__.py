@@ -1,0 +1,11 @@
+"""MMSeg-side utilities: trusted checkpoint loading, config checks."""
+from .checkpoint import (is_trusted, load_local_checkpoint, trust_checkpoint,
+                         trust_resumed_checkpoint)
+from .config_checks import (check_checkpoint_path, check_data_paths,
+                            dataset_paths)
+
+__all__ = [
+    'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',
+    'load_local_checkpoint', 'check_data_paths', 'check_checkpoint_path',
+    'dataset_paths'
+]

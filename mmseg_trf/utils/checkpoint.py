@@ -1,0 +1,98 @@
+"""Checkpoint loading that works with torch >= 2.6 and MMEngine 0.10.7.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``, which
+refuses the checkpoints MMEngine's own runner writes: they carry the message
+hub's ``HistoryBuffer`` objects and numpy arrays (``Unsupported global:
+mmengine.logging.history_buffer.HistoryBuffer``). MMEngine 0.10.7 calls
+``torch.load`` without the argument, so ``load_from``, ``--resume``,
+``tools/test.py`` and ``init_model`` all fail on them.
+
+The choice made here: a checkpoint the user explicitly named (the config's
+``load_from``, the checkpoint given to ``tools/test.py``, the run resumed by
+``--resume``, a source checkpoint given to ``tools/score_sources.py``) is
+*trusted* and loaded with ``weights_only=False``, exactly what MMEngine did
+before torch 2.6. Every other file keeps torch's safe default, so nothing the
+user did not ask for is unpickled with full power. Allow-listing the
+runner's globals instead would mean allowing ``builtins.getattr`` (numpy and
+the history buffers pickle method references), a real loosening for every
+file. Plain state dicts load either way.
+"""
+import os.path as osp
+import pickle
+from typing import Optional, Set
+
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader, find_latest_checkpoint
+
+_TRUSTED: Set[str] = set()
+
+
+def trust_checkpoint(path: Optional[str]) -> Optional[str]:
+    """Mark a local checkpoint the user asked to load as trusted.
+
+    Args:
+        path (str, optional): A local path; URLs and ``None`` are ignored.
+
+    Returns:
+        str | None: ``path`` unchanged.
+    """
+    if path and '://' not in path:
+        _TRUSTED.add(osp.realpath(osp.expanduser(path)))
+    return path
+
+
+def trust_resumed_checkpoint(cfg) -> None:
+    """Trust the checkpoint a ``--resume`` run will load.
+
+    That is ``cfg.load_from`` when given, else the latest checkpoint the
+    runner finds in ``cfg.work_dir`` (MMEngine's own rule).
+
+    Args:
+        cfg (mmengine.Config): The run's config.
+    """
+    trust_checkpoint(cfg.get('load_from'))
+    if cfg.get('resume') and not cfg.get('load_from'):
+        trust_checkpoint(find_latest_checkpoint(cfg.work_dir))
+
+
+def is_trusted(path: str) -> bool:
+    """bool: Whether ``path`` was marked with :func:`trust_checkpoint`."""
+    return osp.realpath(osp.expanduser(path)) in _TRUSTED
+
+
+def load_local_checkpoint(filename: str, map_location=None):
+    """Load a local checkpoint, with full unpickling only if trusted.
+
+    Registered as MMEngine's loader for local paths, so the runner's
+    ``load_from``/``resume`` and ``mmengine.runner.load_checkpoint`` use it.
+
+    Args:
+        filename (str): Local path.
+        map_location: As for ``torch.load``.
+
+    Returns:
+        dict: The checkpoint (or plain state dict).
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint not found: {filename}')
+    trusted = is_trusted(filename)
+    try:
+        return torch.load(filename, map_location=map_location,
+                          weights_only=not trusted)
+    except pickle.UnpicklingError as err:
+        raise pickle.UnpicklingError(
+            f'{filename} holds more than weights and was not named by the '
+            'user, so torch refused it (weights_only=True). If you trust '
+            'it, pass it as the checkpoint on the command line or call '
+            f'mmseg_trf.utils.trust_checkpoint({filename!r}) first.\n'
+            f'{err}') from err
+
+
+CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint,
+                                 force=True)
+
+__all__ = [
+    'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',
+    'load_local_checkpoint'
+]

@@ -1,0 +1,29 @@
+"""Shared fixtures: small generated datasets in real layouts."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def cityscapes_root(tmp_path_factory):
+    """A tiny Cityscapes-layout dataset: city aachen, 6 train + 3 val."""
+    from mmseg_trf.synthetic import SceneStyle, write_cityscapes
+    root = str(tmp_path_factory.mktemp('cityscapes'))
+    write_cityscapes(root, 'train', 'aachen', 6, SceneStyle(), (64, 128), 0)
+    write_cityscapes(root, 'val', 'aachen', 3, SceneStyle(), (64, 128), 1)
+    return root
+
+
+def run_tool(script, *args, check=True, timeout=600):
+    """Run ``tools/<script>`` in a subprocess; return the completed process."""
+    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', script),
+                           *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout)
+    if check and proc.returncode:
+        raise AssertionError(f'{script} failed:\n{proc.stdout[-3000:]}\n'
+                             f'{proc.stderr[-5000:]}')
+    return proc

@@ -1,0 +1,97 @@
+"""tools/train.py and tools/test.py on a user config, checkpoints included."""
+import os.path as osp
+import pickle
+import re
+
+import pytest
+import torch
+
+from mmseg_trf.utils import checkpoint as trusted_loading
+from ..conftest import run_tool
+from .user_config import write_user_config
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, cityscapes_root):
+    """A UNet+FCN trained 4 iterations by tools/train.py."""
+    work = tmp_path_factory.mktemp('train')
+    config = write_user_config(work / 'unet_fcn_user.py', cityscapes_root)
+    run_tool('train.py', config, '--work-dir', work / 'run')
+    return config, work / 'run'
+
+
+def test_train_writes_runner_checkpoints(trained):
+    _, run = trained
+    assert osp.isfile(run / 'iter_4.pth')
+    assert (run / 'last_checkpoint').read_text().strip().endswith('iter_4.pth')
+
+
+def test_runner_checkpoint_needs_more_than_weights_only(trained):
+    """The problem being solved: torch >= 2.6 refuses the runner's files."""
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(trained[1] / 'iter_4.pth')
+
+
+def test_test_tool_loads_runner_checkpoint_and_prints_miou(trained):
+    config, run = trained
+    proc = run_tool('test.py', config, run / 'iter_4.pth', '--work-dir',
+                    run / 'test')
+    assert re.search(r'mIoU: \d+\.\d+', proc.stdout + proc.stderr)
+
+
+def test_test_tool_loads_plain_state_dict(trained, tmp_path):
+    config, run = trained
+    state = torch.load(run / 'iter_4.pth', weights_only=False)['state_dict']
+    torch.save(state, tmp_path / 'weights.pth')
+    proc = run_tool('test.py', config, tmp_path / 'weights.pth',
+                    '--work-dir', tmp_path / 'test')
+    assert re.search(r'mIoU: \d+\.\d+', proc.stdout + proc.stderr)
+
+
+def test_resume_continues_from_latest_checkpoint(trained, tmp_path):
+    config, run = trained
+    proc = run_tool('train.py', config, '--work-dir', run, '--resume',
+                    '--cfg-options', 'train_cfg.max_iters=6',
+                    'train_cfg.val_interval=6')
+    log = proc.stdout + proc.stderr
+    assert 'resumed' in log.lower()
+    assert re.search(r'Iter\(train\) \[5/6\]', log)
+    assert not re.search(r'Iter\(train\) \[1/6\]', log)
+    assert osp.isfile(run / 'iter_6.pth')
+
+
+def test_load_from_runner_checkpoint(trained, tmp_path):
+    config, run = trained
+    proc = run_tool('train.py', config, '--work-dir', tmp_path / 'ft',
+                    '--cfg-options', f'load_from={run / "iter_4.pth"}',
+                    'train_cfg.max_iters=2', 'train_cfg.val_interval=2')
+    assert 'Load checkpoint from' in proc.stdout + proc.stderr
+
+
+def test_untrusted_runner_checkpoint_is_refused_with_advice(trained):
+    path = str(trained[1] / 'iter_4.pth')
+    assert not trusted_loading.is_trusted(path)
+    with pytest.raises(pickle.UnpicklingError, match='trust_checkpoint'):
+        trusted_loading.load_local_checkpoint(path)
+    trusted_loading.trust_checkpoint(path)
+    assert 'state_dict' in trusted_loading.load_local_checkpoint(path)
+
+
+def test_missing_data_root_is_named(tmp_path):
+    missing = tmp_path / 'no_such_cityscapes'
+    config = write_user_config(tmp_path / 'cfg.py', str(missing))
+    proc = run_tool('train.py', config, '--work-dir', tmp_path / 'w',
+                    check=False)
+    assert proc.returncode != 0
+    assert str(missing) in proc.stderr
+    assert 'FileNotFoundError' in proc.stderr
+
+
+def test_missing_checkpoint_is_named(trained, tmp_path):
+    config, _ = trained
+    missing = tmp_path / 'nothing_here.pth'
+    for args in (('test.py', config, missing),
+                 ('train.py', config, '--cfg-options', f'load_from={missing}')):
+        proc = run_tool(*args, '--work-dir', tmp_path / 'w', check=False)
+        assert proc.returncode != 0
+        assert str(missing) in proc.stderr

@@ -1,0 +1,91 @@
+"""Train a segmentor with MMEngine's runner, MMSeg's CLI and mmseg-trf's
+components registered.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
+        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mmseg_trf  # noqa: F401  registers the package's components
+from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
+                             trust_resumed_checkpoint)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='resume from the latest checkpoint in the work dir, or from '
+        'load_from when it is set')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value (a.b=1, '
+        'a=[1,2], a="(1,2)")')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.run passes --local-rank (older launchers
+    # --local_rank); MMEngine reads LOCAL_RANK from the environment.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args) -> Config:
+    """The config with the command line applied, as MMSeg's train.py does."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper == 'AmpOptimWrapper':
+            print_log('AMP is already enabled in the config.',
+                      logger='current', level=logging.WARNING)
+        else:
+            assert wrapper == 'OptimWrapper', (
+                f'--amp needs an OptimWrapper, the config has {wrapper}')
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    cfg.resume = args.resume
+    return cfg
+
+
+def main():
+    args = parse_args()
+    cfg = build_config(args)
+    check_data_paths(cfg)
+    check_checkpoint_path(cfg.get('load_from'), 'load_from')
+    trust_resumed_checkpoint(cfg)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
