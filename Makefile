@@ -4,7 +4,7 @@
 #   make install [VENV=path]   create/complete the environment (default .venv;
 #                              an existing virtualenv or conda env is reused)
 #   make demo [SCENARIO=file]  the end-to-end demo on generated data
-#   make test                  the default test suite (no slow tests)
+#   make test                  style checks and the default test suite
 #   make test-all              every test, slow ones included
 #   make bench                 the metric benchmark (benchmarks/)
 
@@ -13,8 +13,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg-trf-installed
 SCENARIO ?= configs/demo/scenario_default.yaml
 DEMO_ARGS ?=
+LINTED := mmseg_trf tools tests benchmarks configs setup.py
 
-.PHONY: install demo test test-all bench clean-demo
+.PHONY: install demo test test-all lint bench
 
 install: $(STAMP)
 
@@ -25,8 +26,13 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt tools/install
 demo: install
 	$(PY) tools/demo.py $(SCENARIO) $(DEMO_ARGS)
 
-test: install
+test: install lint
 	$(PY) -m pytest tests -m "not slow"
+
+lint: install
+	$(PY) -m flake8 $(LINTED)
+	$(PY) -m isort --check-only --diff $(LINTED)
+	$(PY) -m yapf --diff --recursive $(LINTED)
 
 test-all: install
 	$(PY) -m pytest tests

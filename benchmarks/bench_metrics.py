@@ -59,6 +59,7 @@ def target_case(case):
     """Build ``(function, args)`` for a target-side case."""
     sys.path.insert(0, ROOT)
     import torch
+
     import mmseg_trf.metrics as metrics
     from benchmarks import straightforward
     from tests.test_metrics import reference
@@ -97,8 +98,7 @@ def otce_case(case):
     xt, yt = pixel_features(case['n'], 19, seed=2, shift=1.0)
     if case['impl'] == 'seed':
         return straightforward.otce_seed, (xs, ys, xt, yt)
-    return (lambda *a: metrics.otce(*a, solver=case['impl'])), (xs, ys, xt,
-                                                                  yt)
+    return (lambda *a: metrics.otce(*a, solver=case['impl'])), (xs, ys, xt, yt)
 
 
 def stream_case(case):
@@ -115,8 +115,9 @@ def stream_case(case):
         for _ in range(acc.passes):
             for b in range(batches):
                 x, y = pixel_features(STREAM_BATCH, 19, seed=100 + b)
-                acc.update(softmax(x) if spec.inputs == metrics.SOURCE_PROBS
-                           else x, y)
+                acc.update(
+                    softmax(x) if spec.inputs == metrics.SOURCE_PROBS else x,
+                    y)
             acc.next_pass()
         return acc.compute()
 
@@ -125,8 +126,12 @@ def stream_case(case):
 
 def build(case):
     """``(function, args)`` of a case."""
-    return {'target': target_case, 'otce': otce_case,
-            'stream': stream_case}[case['kind']](case)
+    return {
+        'target': target_case,
+        'otce': otce_case,
+        'stream': stream_case
+    }[case['kind']](
+        case)
 
 
 def worker(job):
@@ -146,8 +151,11 @@ def worker(job):
         fn, args = calls[0]
         before = current_rss_mb()
         value = fn(*args)
-        print(json.dumps(dict(peak_mb=max(peak_rss_mb() - before, 0.0),
-                              value=float(value))))
+        print(
+            json.dumps(
+                dict(
+                    peak_mb=max(peak_rss_mb() - before, 0.0),
+                    value=float(value))))
         return
     times = [[] for _ in calls]
     for round_ in range(job['repeats'] + 1):
@@ -160,9 +168,12 @@ def worker(job):
 
 
 def run_worker(job):
-    out = subprocess.run([sys.executable, __file__, '--worker',
-                          json.dumps(job)], capture_output=True, text=True,
-                         cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, '--worker',
+         json.dumps(job)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT)
     if out.returncode:
         raise RuntimeError(f'{job} failed:\n{out.stderr}')
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -174,10 +185,11 @@ def measure(*cases, repeats=0):
     Returns:
         list[dict]: ``seconds``, ``peak_mb`` and ``value`` per case.
     """
-    seconds = run_worker(dict(mode='time', cases=list(cases),
-                              repeats=repeats))
-    return [dict(run_worker(dict(mode='memory', cases=[case])), seconds=t)
-            for case, t in zip(cases, seconds)]
+    seconds = run_worker(dict(mode='time', cases=list(cases), repeats=repeats))
+    return [
+        dict(run_worker(dict(mode='memory', cases=[case])), seconds=t)
+        for case, t in zip(cases, seconds)
+    ]
 
 
 def fmt_time(seconds):
@@ -186,20 +198,26 @@ def fmt_time(seconds):
 
 def target_table(quick):
     repeats = 5 if quick else 20
-    lines = ['| metric | pixels x dims | mmseg-trf | peak | straightforward '
-             '| peak | floor | mmseg-trf / floor |', '|' + '---|' * 8]
-    rows = [(m, PIXELS, d) for d in (19, 512) for m in (
-        'hscore', 'logme', 'regularized_hscore', 'gbc', 'transrate', 'leep',
-        'nce')] + [('logme', 1000, 19), ('logme', 1000, 512),
-                   ('nleep', PIXELS, 19)]
+    lines = [
+        '| metric | pixels x dims | mmseg-trf | peak | straightforward '
+        '| peak | floor | mmseg-trf / floor |', '|' + '---|' * 8
+    ]
+    rows = [(m, PIXELS, d) for d in (19, 512)
+            for m in ('hscore', 'logme', 'regularized_hscore', 'gbc',
+                      'transrate', 'leep', 'nce')] + [('logme', 1000, 19),
+                                                      ('logme', 1000, 512),
+                                                      ('nleep', PIXELS, 19)]
     with_reference = ('hscore', 'logme', 'leep', 'nce', 'gbc', 'transrate')
     for metric, n, dim in rows:
-        impls = ['floor', 'ours'] + (['reference']
-                                     if metric in with_reference else [])
+        impls = ['floor', 'ours'
+                 ] + (['reference'] if metric in with_reference else [])
         slow = metric == 'nleep'
-        results = measure(*[dict(kind='target', metric=metric, impl=impl,
-                                 n=n, d=dim) for impl in impls],
-                          repeats=1 if slow else repeats)
+        results = measure(
+            *[
+                dict(kind='target', metric=metric, impl=impl, n=n, d=dim)
+                for impl in impls
+            ],
+            repeats=1 if slow else repeats)
         floor, ours = results[:2]
         ref_cells = (f'{fmt_time(results[2]["seconds"])} | '
                      f'{results[2]["peak_mb"]:.0f} MB'
@@ -214,9 +232,11 @@ def target_table(quick):
 
 
 def otce_table(quick):
-    lines = ['| N per side | sparse_emd (default) | peak | OTCE | seed code: '
-             'exact EMD + index arrays | peak | OTCE | abs. difference | '
-             'speed-up |', '|' + '---|' * 9]
+    lines = [
+        '| N per side | sparse_emd (default) | peak | OTCE | seed code: '
+        'exact EMD + index arrays | peak | OTCE | abs. difference | '
+        'speed-up |', '|' + '---|' * 9
+    ]
     for n in (2000, 5000, 10000):
         ours, = measure(dict(kind='otce', impl='sparse_emd', n=n))
         if quick and n == 10000:
@@ -236,7 +256,9 @@ def otce_table(quick):
 
 
 def stream_table():
-    lines = [f'| metric | pixels | passes | time | peak |', '|---|---|---|---|---|']
+    lines = [
+        '| metric | pixels | passes | time | peak |', '|---|---|---|---|---|'
+    ]
     for metric in ('hscore', 'logme', 'nce', 'leep'):
         res, = measure(dict(kind='stream', metric=metric))
         passes = 2 if metric == 'leep' else 1
@@ -248,8 +270,10 @@ def stream_table():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--quick', action='store_true',
-                        help='fewer repeats, no 10,000-pixel EMD baseline')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='fewer repeats, no 10,000-pixel EMD baseline')
     parser.add_argument('--out', help='also write the tables to this file')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -259,8 +283,9 @@ def main():
     header = (f'# Metric benchmark ({os.cpu_count()} CPU cores, times are '
               'medians; streaming times include generating the data)\n')
     print(header)
-    sections = [('## Target-side metrics (19 classes)', target_table(
-        args.quick)), ('## OTCE, d = 19, 19 classes', otce_table(args.quick)),
+    sections = [('## Target-side metrics (19 classes)',
+                 target_table(args.quick)),
+                ('## OTCE, d = 19, 19 classes', otce_table(args.quick)),
                 ('## Streaming over all pixels (d = 19)', stream_table())]
     text = header + '\n'.join(f'\n{title}\n\n' + '\n'.join(lines)
                               for title, lines in sections) + '\n'

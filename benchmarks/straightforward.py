@@ -26,14 +26,17 @@ def logme_original(f, y, max_iter=11, tol=1e-3):
             gamma = (beta * sigma / (alpha + beta * sigma)).sum()
             m2 = (beta**2 * sigma * x2 / (alpha + beta * sigma)**2).sum()
             res2 = (alpha**2 * x2 / (alpha + beta * sigma)**2).sum() + res_x2
-            new_alpha, new_beta = gamma / (m2 + 1e-5), (n - gamma) / (res2 + 1e-5)
-            done = abs(new_alpha / new_beta - alpha / beta) / (alpha / beta) < tol
+            new_alpha, new_beta = gamma / (m2 + 1e-5), (n - gamma) / (
+                res2 + 1e-5)
+            done = abs(new_alpha / new_beta - alpha / beta) / (alpha /
+                                                               beta) < tol
             alpha, beta = new_alpha, new_beta
             if done:
                 break
-        evidence = (d / 2 * np.log(alpha) + n / 2 * np.log(beta) -
-                    0.5 * np.log(alpha + beta * sigma).sum() - beta / 2 * res2 -
-                    alpha / 2 * m2 - n / 2 * np.log(2 * np.pi))
+        evidence = (
+            d / 2 * np.log(alpha) + n / 2 * np.log(beta) -
+            0.5 * np.log(alpha + beta * sigma).sum() - beta / 2 * res2 -
+            alpha / 2 * m2 - n / 2 * np.log(2 * np.pi))
         evidences.append(evidence / n)
     return float(np.mean(evidences))
 

@@ -20,9 +20,13 @@ def cityscapes_root(tmp_path_factory):
 
 def run_tool(script, *args, check=True, timeout=600):
     """Run ``tools/<script>`` in a subprocess; return the completed process."""
-    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', script),
-                           *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join(ROOT, 'tools', script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout)
     if check and proc.returncode:
         raise AssertionError(f'{script} failed:\n{proc.stdout[-3000:]}\n'
                              f'{proc.stderr[-5000:]}')

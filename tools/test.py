@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
-                             trust_checkpoint)
+                             init_distributed, trust_checkpoint)
 
 
 def parse_args():
@@ -93,6 +93,7 @@ def main():
     cfg = build_config(args)
     check_checkpoint_path(args.checkpoint)
     check_data_paths(cfg)
+    init_distributed(args.launcher)
     trust_checkpoint(args.checkpoint)
     Runner.from_cfg(cfg).test()
 

@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
-                             trust_resumed_checkpoint)
+                             init_distributed, trust_resumed_checkpoint)
 
 
 def parse_args():
@@ -63,8 +63,10 @@ def build_config(args) -> Config:
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                'AMP is already enabled in the config.',
+                logger='current',
+                level=logging.WARNING)
         else:
             assert wrapper == 'OptimWrapper', (
                 f'--amp needs an OptimWrapper, the config has {wrapper}')
@@ -78,6 +80,7 @@ def main():
     args = parse_args()
     cfg = build_config(args)
     check_data_paths(cfg)
+    init_distributed(args.launcher)
     check_checkpoint_path(cfg.get('load_from'), 'load_from')
     trust_resumed_checkpoint(cfg)
     if 'runner_type' in cfg:

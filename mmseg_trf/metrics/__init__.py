@@ -20,6 +20,6 @@ __all__ = [
     'hscore', 'regularized_hscore', 'logme', 'gbc', 'transrate', 'nleep',
     'leep', 'nce', 'otce', 'otce_label_joint', 'METRICS', 'MetricSpec',
     'get_metric', 'TARGET_FEATURES', 'SOURCE_PROBS', 'SOURCE_AND_TARGET',
-    'FeatureStats', 'HScoreAccumulator', 'LogMEAccumulator',
-    'LEEPAccumulator', 'NCEAccumulator'
+    'FeatureStats', 'HScoreAccumulator', 'LogMEAccumulator', 'LEEPAccumulator',
+    'NCEAccumulator'
 ]

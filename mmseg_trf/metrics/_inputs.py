@@ -143,8 +143,8 @@ def require_samples(n: int, num_classes: int, what: str = 'labels') -> None:
                          f'{num_classes}')
 
 
-def compact_labels(y: torch.Tensor, name: str = 'labels'
-                   ) -> Tuple[torch.Tensor, int]:
+def compact_labels(y: torch.Tensor,
+                   name: str = 'labels') -> Tuple[torch.Tensor, int]:
     """Map the present label ids to ``0..C-1``.
 
     Args:
@@ -159,8 +159,9 @@ def compact_labels(y: torch.Tensor, name: str = 'labels'
     return inverse, classes.numel()
 
 
-def labelled_features(features: ArrayLike, labels: ArrayLike
-                      ) -> Tuple[torch.Tensor, torch.Tensor, int]:
+def labelled_features(
+        features: ArrayLike,
+        labels: ArrayLike) -> Tuple[torch.Tensor, torch.Tensor, int]:
     """Validate a target set of features and labels for the in-memory metrics.
 
     Args:

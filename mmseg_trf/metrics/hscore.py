@@ -35,8 +35,9 @@ def spectral_cutoff(evals: torch.Tensor, eps_in: float,
                dim * eps_in**2 * mean_square_norm)
 
 
-def _covariance_spectrum(stats: FeatureStats
-                         ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _covariance_spectrum(
+        stats: FeatureStats
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Eigen-decomposition of Cov f and the between-class factor of Cov g.
 
     Returns:
@@ -104,8 +105,8 @@ def ledoit_wolf_shrinkage(centered: torch.Tensor) -> float:
     mu = torch.trace(cov) / dim
     fourth = (centered**2).sum(1).pow(2).mean()
     beta = (fourth - (cov**2).sum()) / (dim * n)
-    delta = ((cov - mu * torch.eye(dim, dtype=cov.dtype,
-                                   device=cov.device))**2).sum() / dim
+    eye = torch.eye(dim, dtype=cov.dtype, device=cov.device)
+    delta = ((cov - mu * eye)**2).sum() / dim
     beta = torch.minimum(beta, delta)
     return 0.0 if float(beta) <= 0 else float(beta / delta)
 

@@ -38,8 +38,9 @@ def conditional_from_joint(joint: torch.Tensor) -> torch.Tensor:
         Tensor: ``(C, Z)`` conditional; zero columns stay zero.
     """
     mass = joint.sum(0, keepdim=True)
-    return torch.where(mass > 0, joint / mass.clamp_min(
-        torch.finfo(joint.dtype).tiny), torch.zeros_like(joint))
+    return torch.where(mass > 0,
+                       joint / mass.clamp_min(torch.finfo(joint.dtype).tiny),
+                       torch.zeros_like(joint))
 
 
 def eep_log_likelihood(probs: torch.Tensor, labels: torch.Tensor,
@@ -84,8 +85,8 @@ def leep(probs: ArrayLike, labels: ArrayLike) -> float:
     return float(eep_log_likelihood(p, y, conditional).mean())
 
 
-def nce_joint(predicted: torch.Tensor, labels: torch.Tensor,
-              num_classes: int, num_source: int) -> torch.Tensor:
+def nce_joint(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int,
+              num_source: int) -> torch.Tensor:
     """Count joint of (target label, predicted source class).
 
     Args:
@@ -145,11 +146,14 @@ def nleep(features: ArrayLike,
     from sklearn.mixture import GaussianMixture
 
     x, y, num_classes = labelled_features(features, labels)
-    reduced = PCA(n_components=variance_kept, svd_solver='full',
-                  random_state=seed).fit_transform(x.cpu().numpy())
+    reduced = PCA(
+        n_components=variance_kept, svd_solver='full',
+        random_state=seed).fit_transform(x.cpu().numpy())
     components = min(components_per_class * num_classes, x.shape[0] - 1)
-    mixture = GaussianMixture(n_components=components, random_state=seed,
-                              reg_covar=1e-6 * float(np.var(reduced)))
+    mixture = GaussianMixture(
+        n_components=components,
+        random_state=seed,
+        reg_covar=1e-6 * float(np.var(reduced)))
     posterior = torch.from_numpy(mixture.fit(reduced).predict_proba(reduced))
     y = y.cpu()
     conditional = conditional_from_joint(

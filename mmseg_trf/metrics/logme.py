@@ -43,16 +43,16 @@ class EvidenceProblem:
         positive = spectrum > 0
         self.positive = positive.astype(np.float64)
         self.rank = int(positive.sum())
-        inverse = np.divide(1.0, spectrum, out=np.zeros_like(spectrum),
-                            where=positive)
+        inverse = np.divide(
+            1.0, spectrum, out=np.zeros_like(spectrum), where=positive)
         self.proj_sq = proj**2
         self.explained = self.proj_sq * inverse
         outside = target_sq - self.explained.sum(1)
         self.outside = np.where(outside > RESIDUAL_RTOL * target_sq, outside,
                                 0.0)
 
-    def step(self, alpha: np.ndarray, beta: np.ndarray
-             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(self, alpha: np.ndarray,
+             beta: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log evidence at ``(alpha, beta)`` and one MacKay update from it.
 
         Evidence (You et al. 2021, eq. 2): ``L = d/2 log a + n/2 log b
@@ -75,21 +75,24 @@ class EvidenceProblem:
         ratio = alpha[:, None] / denom
         mean_sq = beta**2 * (self.proj_sq / denom**2).sum(1)
         residual = self.outside + (self.explained * ratio**2).sum(1)
-        evidence = (self.spectrum.size / 2 * np.log(alpha) +
-                    self.n / 2 * np.log(beta) - 0.5 * np.log(denom).sum(1) -
-                    beta / 2 * residual - alpha / 2 * mean_sq -
-                    self.n / 2 * math.log(2 * math.pi))
+        evidence = (
+            self.spectrum.size / 2 * np.log(alpha) +
+            self.n / 2 * np.log(beta) - 0.5 * np.log(denom).sum(1) -
+            beta / 2 * residual - alpha / 2 * mean_sq -
+            self.n / 2 * math.log(2 * math.pi))
         # gamma = k - sum_{s > 0} a / (a + b s) and n - gamma, written
         # without the cancellation that sends n - gamma below 0 near an
         # exact fit.
         shrinkage = ratio @ self.positive
         new_alpha = (self.rank - shrinkage) / np.maximum(mean_sq, TINY)
-        new_beta = (self.n - self.rank + shrinkage) / np.maximum(residual, TINY)
-        return (evidence, np.minimum(np.maximum(new_alpha, TINY),
-                                     PRECISION_CAP),
+        new_beta = (self.n - self.rank + shrinkage) / np.maximum(
+            residual, TINY)
+        return (evidence,
+                np.minimum(np.maximum(new_alpha, TINY), PRECISION_CAP),
                 np.minimum(np.maximum(new_beta, TINY), PRECISION_CAP))
 
-    def maximize(self, tol: float = 1e-13,
+    def maximize(self,
+                 tol: float = 1e-13,
                  max_iter: int = 100000) -> np.ndarray:
         """Maximum log evidence by MacKay iterations run to convergence.
 

@@ -71,24 +71,25 @@ class ReducedCosts:
         self.sq_t = (xt * xt).sum(1)
         self.rows_per_block = max(1, BLOCK_ELEMENTS // max(1, len(xt)))
 
-    def blocks(self, u: torch.Tensor, v: torch.Tensor
-               ) -> Iterator[Tuple[int, torch.Tensor]]:
+    def blocks(self, u: torch.Tensor,
+               v: torch.Tensor) -> Iterator[Tuple[int, torch.Tensor]]:
         """Yield ``(first_row, float32 block of reduced costs)``."""
         row_term = (self.sq_s - u).float()
         col_term = (self.sq_t - v).float()
         for start in range(0, len(self.xs), self.rows_per_block):
             stop = start + self.rows_per_block
-            block = torch.addmm(col_term[None], self.xs32[start:stop],
-                                self.xt32.T, alpha=-2.0)
+            block = torch.addmm(
+                col_term[None], self.xs32[start:stop], self.xt32.T, alpha=-2.0)
             block += row_term[start:stop, None]
             yield start, block
 
     def float32_error(self, u: torch.Tensor, v: torch.Tensor) -> float:
         """Upper bound on ``|float32 block - exact|`` for these potentials."""
         dim = self.xs.shape[1]
-        scale = (float((self.sq_s - u).abs().max()) +
-                 float((self.sq_t - v).abs().max()) + 2 * (dim + 2) *
-                 float(self.sq_s.max().sqrt() * self.sq_t.max().sqrt()))
+        scale = (
+            float((self.sq_s - u).abs().max()) + float(
+                (self.sq_t - v).abs().max()) + 2 *
+            (dim + 2) * float(self.sq_s.max().sqrt() * self.sq_t.max().sqrt()))
         return 4 * torch.finfo(torch.float32).eps * scale
 
     def exact(self, rows: torch.Tensor, cols: torch.Tensor, u: torch.Tensor,
@@ -97,8 +98,8 @@ class ReducedCosts:
         return (squared_distances(self.xs[rows], self.xt[cols]) - u[rows] -
                 v[cols])
 
-    def row_minima(self, v: torch.Tensor, k: int
-                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def row_minima(self, v: torch.Tensor,
+                   k: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """c-transform ``u_i = min_j c_ij - v_j`` and each row's ``k`` best.
 
         Args:
@@ -114,14 +115,15 @@ class ReducedCosts:
         for start, block in self.blocks(zeros, v):
             best = torch.topk(block, k, dim=1, largest=False)
             minima.append(best.values[:, 0])
-            rows.append(torch.arange(start, start + len(block),
-                                     device=block.device).repeat_interleave(k))
+            rows.append(
+                torch.arange(start, start + len(block),
+                             device=block.device).repeat_interleave(k))
             cols.append(best.indices.reshape(-1))
         return torch.cat(minima).double(), torch.cat(rows), torch.cat(cols)
 
 
-def _subsample_potentials(xs: torch.Tensor, xt: torch.Tensor,
-                          a: torch.Tensor, b: torch.Tensor, size: int,
+def _subsample_potentials(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
+                          b: torch.Tensor, size: int,
                           generator: torch.Generator) -> torch.Tensor:
     """Column potentials from an exact solve on a random subsample.
 
@@ -133,8 +135,12 @@ def _subsample_potentials(xs: torch.Tensor, xt: torch.Tensor,
     cols = torch.randperm(len(xt), generator=generator)[:size].to(device)
     a_sub, b_sub = a[rows] / a[rows].sum(), b[cols] / b[cols].sum()
     cost = torch.cdist(xs[rows], xt[cols]).pow(2)
-    _, log = ot.emd(a_sub.cpu().numpy(), b_sub.cpu().numpy(),
-                    cost.cpu().numpy(), numItermax=SIMPLEX_MAX_ITER, log=True)
+    _, log = ot.emd(
+        a_sub.cpu().numpy(),
+        b_sub.cpu().numpy(),
+        cost.cpu().numpy(),
+        numItermax=SIMPLEX_MAX_ITER,
+        log=True)
     u_sub = torch.from_numpy(log['u']).to(device)
     return (torch.cdist(xs[rows], xt).pow(2) - u_sub[:, None]).min(0).values
 
@@ -146,24 +152,32 @@ def _feasible_pairs(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
     infeasible."""
     both = torch.cat([xs, xt])
     axis = torch.linalg.svd(both - both.mean(0), full_matrices=False)[2][0]
-    plan = ot.emd_1d((xs @ axis).cpu().numpy(), (xt @ axis).cpu().numpy(),
-                     a.cpu().numpy(), b.cpu().numpy(), dense=False).tocoo()
+    plan = ot.emd_1d(
+        (xs @ axis).cpu().numpy(), (xt @ axis).cpu().numpy(),
+        a.cpu().numpy(),
+        b.cpu().numpy(),
+        dense=False).tocoo()
     return (torch.from_numpy(plan.row.astype(np.int64)).to(xs.device),
             torch.from_numpy(plan.col.astype(np.int64)).to(xs.device))
 
 
-def _solve_restricted(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
-                      b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
-                      ) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
+def _solve_restricted(
+        xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+        rows: torch.Tensor,
+        cols: torch.Tensor) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
     """Exact OT restricted to the candidate pairs (POT sparse simplex)."""
     cost = squared_distances(xs[rows], xt[cols]).cpu().numpy()
     graph = coo_array((cost, (rows.cpu().numpy(), cols.cpu().numpy())),
                       shape=(len(xs), len(xt)))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        plan, log = ot.emd(a.cpu().numpy(), b.cpu().numpy(), graph,
-                           numItermax=SIMPLEX_MAX_ITER, log=True,
-                           center_dual=False)
+        plan, log = ot.emd(
+            a.cpu().numpy(),
+            b.cpu().numpy(),
+            graph,
+            numItermax=SIMPLEX_MAX_ITER,
+            log=True,
+            center_dual=False)
     if log['result_code'] != 1:
         raise RuntimeError(f'network simplex failed: {log["warning"]}')
     device = xs.device
@@ -171,8 +185,8 @@ def _solve_restricted(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
             torch.from_numpy(log['v']).to(device))
 
 
-def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor,
-                k: int, tol: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor, k: int,
+                tol: float) -> Tuple[torch.Tensor, torch.Tensor]:
     """Pairs to add, or ``(None, None)`` when the potentials are feasible.
 
     Entries whose float32 reduced cost is within the rounding bound of
@@ -190,15 +204,20 @@ def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor,
         if not bad.any():
             continue
         flag_r, flag_c, exact = flag_r[bad], flag_c[bad], exact[bad]
-        row_min = torch.full((len(block), ), float('inf'),
-                             dtype=exact.dtype, device=exact.device)
+        row_min = torch.full((len(block), ),
+                             float('inf'),
+                             dtype=exact.dtype,
+                             device=exact.device)
         row_min.scatter_reduce_(0, flag_r, exact, 'amin')
         worst = exact == row_min[flag_r]
         bad_rows = torch.unique(flag_r)
-        best = torch.topk(block[bad_rows], min(k, block.shape[1]), dim=1,
-                          largest=False).indices
-        rows += [flag_r[worst] + start,
-                 bad_rows.repeat_interleave(best.shape[1]) + start]
+        best = torch.topk(
+            block[bad_rows], min(k, block.shape[1]), dim=1,
+            largest=False).indices
+        rows += [
+            flag_r[worst] + start,
+            bad_rows.repeat_interleave(best.shape[1]) + start
+        ]
         cols += [flag_c[worst], best.reshape(-1)]
     if not rows:
         return None, None
@@ -245,16 +264,17 @@ def sparse_emd(xs: torch.Tensor,
     u, rows_f, cols_f = forward.row_minima(v, candidates)
     _, cols_b, rows_b = backward.row_minima(u, candidates)
     rows_1d, cols_1d = _feasible_pairs(xs, xt, a, b)
-    rows, cols = _unique_pairs(torch.cat([rows_f, rows_b, rows_1d]),
-                               torch.cat([cols_f, cols_b, cols_1d]), len(xt))
+    rows, cols = _unique_pairs(
+        torch.cat([rows_f, rows_b, rows_1d]),
+        torch.cat([cols_f, cols_b, cols_1d]), len(xt))
     tol = 1e-9 * float(forward.sq_s.max() + forward.sq_t.max())
     for _ in range(max_rounds):
         plan, u, v = _solve_restricted(xs, xt, a, b, rows, cols)
         new_rows, new_cols = _violations(forward, u, v, candidates, tol)
         if new_rows is None:
             return plan
-        rows, cols = _unique_pairs(torch.cat([rows, new_rows]),
-                                   torch.cat([cols, new_cols]), len(xt))
+        rows, cols = _unique_pairs(
+            torch.cat([rows, new_rows]), torch.cat([cols, new_cols]), len(xt))
     raise RuntimeError(f'sparse_emd did not certify optimality in '
                        f'{max_rounds} rounds')
 
@@ -275,16 +295,20 @@ def dense_emd(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
     cost = torch.cdist(xs, xt).pow(2).cpu().numpy()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        plan, log = ot.emd(a.cpu().numpy(), b.cpu().numpy(), cost,
-                           numItermax=SIMPLEX_MAX_ITER, log=True)
+        plan, log = ot.emd(
+            a.cpu().numpy(),
+            b.cpu().numpy(),
+            cost,
+            numItermax=SIMPLEX_MAX_ITER,
+            log=True)
     if log['result_code'] != 1:
         raise RuntimeError(f'network simplex failed: {log["warning"]}')
     return plan
 
 
-def sinkhorn_label_joint(xs: torch.Tensor, ys: torch.Tensor,
-                         num_source: int, xt: torch.Tensor, yt: torch.Tensor,
-                         num_target: int, eps: float, max_iter: int,
+def sinkhorn_label_joint(xs: torch.Tensor, ys: torch.Tensor, num_source: int,
+                         xt: torch.Tensor, yt: torch.Tensor, num_target: int,
+                         eps: float, max_iter: int,
                          tol: float) -> torch.Tensor:
     """Label joint of the entropic plan, never storing the plan.
 
@@ -293,9 +317,16 @@ def sinkhorn_label_joint(xs: torch.Tensor, ys: torch.Tensor,
     blocks of ``P``.
     """
     f, g, _ = ot.bregman.empirical_sinkhorn(
-        xs, xt, eps, uniform(len(xs), xs), uniform(len(xt), xt),
-        numIterMax=max_iter, stopThr=tol, isLazy=True,
-        batchSize=max(1, BLOCK_ELEMENTS // max(len(xs), len(xt))), log=True)
+        xs,
+        xt,
+        eps,
+        uniform(len(xs), xs),
+        uniform(len(xt), xt),
+        numIterMax=max_iter,
+        stopThr=tol,
+        isLazy=True,
+        batchSize=max(1, BLOCK_ELEMENTS // max(len(xs), len(xt))),
+        log=True)
     joint = xs.new_zeros(num_source, num_target)
     target_onehot = torch.nn.functional.one_hot(yt, num_target).to(xs)
     step = max(1, BLOCK_ELEMENTS // len(xt))
@@ -307,8 +338,8 @@ def sinkhorn_label_joint(xs: torch.Tensor, ys: torch.Tensor,
     return joint
 
 
-def plan_label_joint(plan, ys: torch.Tensor, num_source: int,
-                     yt: torch.Tensor, num_target: int) -> torch.Tensor:
+def plan_label_joint(plan, ys: torch.Tensor, num_source: int, yt: torch.Tensor,
+                     num_target: int) -> torch.Tensor:
     """``J = onehot(y_s)^T P onehot(y_t)`` of a (sparse or dense) plan.
 
     Args:

@@ -3,8 +3,8 @@ import torch
 
 from ._inputs import (ArrayLike, check_features, check_labels, compact_labels,
                       conditional_entropy_score)
-from .optimal_transport import (SOLVERS, plan_label_joint, sinkhorn_label_joint,
-                                sparse_emd, dense_emd, uniform)
+from .optimal_transport import (SOLVERS, dense_emd, plan_label_joint,
+                                sinkhorn_label_joint, sparse_emd, uniform)
 
 
 def otce_label_joint(src_features: ArrayLike,
@@ -53,8 +53,9 @@ def otce_label_joint(src_features: ArrayLike,
         joint = sinkhorn_label_joint(xs, ys, num_source, xt, yt, num_target,
                                      eps, max_iter, tol)
     else:
-        plan = (sparse_emd(xs, xt) if solver == 'sparse_emd' else dense_emd(
-            xs, xt, uniform(len(xs), xs), uniform(len(xt), xt)))
+        plan = (
+            sparse_emd(xs, xt) if solver == 'sparse_emd' else dense_emd(
+                xs, xt, uniform(len(xs), xs), uniform(len(xt), xt)))
         joint = plan_label_joint(plan, ys, num_source, yt, num_target)
     return joint / joint.sum()
 

@@ -75,15 +75,51 @@ class FeatureStats:
         self.sums.index_add_(0, y, shifted)
         self.counts += torch.bincount(y, minlength=self.counts.numel())
         # A NaN or inf in the batch reaches the shift or the Gram diagonal.
-        require_finite(torch.cat([self.shift, self.gram.diagonal()]),
-                       'features')
+        require_finite(
+            torch.cat([self.shift, self.gram.diagonal()]), 'features')
+
+    def merge(self, other: 'FeatureStats') -> None:
+        """Add another accumulator's pixels (e.g. another process's).
+
+        Its Gram matrix and sums are moved from its shift to ours:
+        with ``delta = s_other - s``,
+        ``sum (x - s)(x - s)^T = G_o + delta S_o^T + S_o delta^T
+        + n_o delta delta^T`` and class sums gain ``n_c delta``.
+
+        Args:
+            other (FeatureStats): Statistics of disjoint pixels.
+        """
+        if other.shift is None:
+            return
+        if self.shift is None:
+            self.__dict__.update({
+                k: v.clone() if torch.is_tensor(v) else v
+                for k, v in other.__dict__.items()
+            })
+            return
+        if other.dim != self.dim:
+            raise ValueError(f'cannot merge dimension {other.dim} into '
+                             f'{self.dim}')
+        delta = other.shift.to(self.shift) - self.shift
+        total = other.sums.sum(0).to(self.shift)
+        cross = torch.outer(delta, total)
+        self.gram += (
+            other.gram.to(self.gram) + cross + cross.T +
+            other.n * torch.outer(delta, delta))
+        self._grow(other.counts.numel())
+        counts = other.counts.to(self.counts)
+        self.sums[:len(counts)] += (
+            other.sums.to(self.sums) + counts[:, None] * delta)
+        self.counts[:len(counts)] += counts
+        self.eps = max(self.eps, other.eps)
 
     def _grow(self, num_ids: int) -> None:
         extra = num_ids - self.counts.numel()
         if extra > 0:
-            self.sums = torch.cat([self.sums, self.sums.new_zeros(extra,
-                                                                  self.dim)])
-            self.counts = torch.cat([self.counts, self.counts.new_zeros(extra)])
+            self.sums = torch.cat(
+                [self.sums, self.sums.new_zeros(extra, self.dim)])
+            self.counts = torch.cat(
+                [self.counts, self.counts.new_zeros(extra)])
 
     @property
     def dim(self) -> int:

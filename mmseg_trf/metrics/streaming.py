@@ -54,14 +54,25 @@ class _ProbsJointAccumulator:
         p = check_probs(probs)
         y = check_labels(labels, p.shape[0], device=p.device)
         if self.joint is None:
-            self.joint = torch.zeros(0, p.shape[1], dtype=torch.float64,
-                                     device=p.device)
+            self.joint = torch.zeros(
+                0, p.shape[1], dtype=torch.float64, device=p.device)
         elif p.shape[1] != self.joint.shape[1]:
             raise ValueError(f'number of source classes changed from '
                              f'{self.joint.shape[1]} to {p.shape[1]}')
         if len(y):
             self.joint = _grown_rows(self.joint, int(y.max()) + 1)
         return p, y
+
+    def merge_joint(self, other: '_ProbsJointAccumulator') -> None:
+        """Add another accumulator's joint (another process's pixels)."""
+        if other.joint is None:
+            return
+        if self.joint is None:
+            self.joint = other.joint.clone()
+            return
+        rows = max(self.joint.shape[0], other.joint.shape[0])
+        self.joint = _grown_rows(self.joint, rows)
+        self.joint[:other.joint.shape[0]] += other.joint.to(self.joint)
 
     def _validated_joint(self) -> torch.Tensor:
         if self.joint is None:
@@ -81,8 +92,8 @@ class NCEAccumulator(_ProbsJointAccumulator):
         p, y = self._checked(probs, labels)
         flat = y * p.shape[1] + p.argmax(1)
         self.joint += torch.bincount(
-            flat, minlength=self.joint.numel()).reshape(
-                self.joint.shape).to(self.joint)
+            flat, minlength=self.joint.numel()).reshape(self.joint.shape).to(
+                self.joint)
 
     @property
     def pixels(self) -> float:
@@ -91,6 +102,10 @@ class NCEAccumulator(_ProbsJointAccumulator):
 
     def next_pass(self) -> None:
         """No-op: one pass suffices."""
+
+    def merge(self, other: 'NCEAccumulator') -> None:
+        """Add another accumulator's pixels."""
+        self.merge_joint(other)
 
     def compute(self) -> float:
         """float: NCE of all pixels seen."""
@@ -128,6 +143,19 @@ class LEEPAccumulator(_ProbsJointAccumulator):
         self.log_likelihood += float(
             eep_log_likelihood(p, y, self.conditional).sum())
         self.second_pass_pixels += len(y)
+
+    def merge(self, other: 'LEEPAccumulator') -> None:
+        """Add another accumulator's pixels of the current pass.
+
+        In pass 1 the joints add up; in pass 2 (both already past
+        :meth:`next_pass` on the merged joint) the likelihoods do.
+        """
+        if self.conditional is None:
+            self.merge_joint(other)
+            self.pixels += other.pixels
+        else:
+            self.log_likelihood += other.log_likelihood
+            self.second_pass_pixels += other.second_pass_pixels
 
     def next_pass(self) -> None:
         """Freeze ``P(y given z)`` and start the likelihood pass."""

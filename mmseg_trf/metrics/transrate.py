@@ -19,7 +19,8 @@ def coding_rate(gram: torch.Tensor, n: int, eps: float) -> torch.Tensor:
     return 0.5 * torch.linalg.slogdet(eye + gram / (n * eps))[1]
 
 
-def transrate(features: ArrayLike, labels: ArrayLike,
+def transrate(features: ArrayLike,
+              labels: ArrayLike,
               eps: float = 1e-4) -> float:
     """TransRate (Huang, Huang, Bao, et al., ICML 2022, eq. 5).
 

@@ -3,9 +3,9 @@
 The files are what the real datasets' MMSeg configs read, so tests and the
 demo exercise the real data paths:
 
-* Cityscapes: ``leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png``
-  with ``gtFine/<split>/<city>/..._gtFine_labelTrainIds.png`` (and
-  ``_gtFine_labelIds.png``, the raw ids).
+* Cityscapes: ``leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_``
+  ``leftImg8bit.png`` with ``gtFine/<split>/<city>/..._gtFine_``
+  ``labelTrainIds.png`` (and ``_gtFine_labelIds.png``, the raw ids).
 """
 import os
 import os.path as osp
@@ -33,16 +33,16 @@ def save_png(path: str, array: np.ndarray) -> None:
     Image.fromarray(array).save(path)
 
 
-def write_cityscapes(root: str,
-                     split: str,
-                     city: str,
-                     num_images: int,
-                     style: SceneStyle,
-                     size: Tuple[int, int] = (128, 256),
-                     seed: int = 0,
-                     label_map: Optional[Callable[[np.ndarray],
-                                                  np.ndarray]] = None
-                     ) -> List[str]:
+def write_cityscapes(
+    root: str,
+    split: str,
+    city: str,
+    num_images: int,
+    style: SceneStyle,
+    size: Tuple[int, int] = (128, 256),
+    seed: int = 0,
+    label_map: Optional[Callable[[np.ndarray],
+                                 np.ndarray]] = None) -> List[str]:
     """Generate ``num_images`` scenes of one city in the Cityscapes layout.
 
     Image ``i`` is rendered from ``numpy.random.default_rng([seed, i])``, so
@@ -67,24 +67,26 @@ def write_cityscapes(root: str,
     ids = cityscapes_id_of_train_id()
     paths = []
     for index in range(num_images):
-        image, labels = render_scene(np.random.default_rng([seed, index]),
-                                     style, size)
+        image, labels = render_scene(
+            np.random.default_rng([seed, index]), style, size)
         stem = f'{city}_{index:06d}_000019'
         image_path = osp.join(root, 'leftImg8bit', split, city,
                               f'{stem}_leftImg8bit.png')
         gt_dir = osp.join(root, 'gtFine', split, city)
         save_png(image_path, image)
         if label_map is None:
-            save_png(osp.join(gt_dir, f'{stem}_gtFine_labelIds.png'),
-                     ids[labels])
-            save_png(osp.join(gt_dir, f'{stem}_gtFine_labelTrainIds.png'),
-                     labels)
+            save_png(
+                osp.join(gt_dir, f'{stem}_gtFine_labelIds.png'), ids[labels])
+            save_png(
+                osp.join(gt_dir, f'{stem}_gtFine_labelTrainIds.png'), labels)
         else:
-            save_png(osp.join(gt_dir, f'{stem}_gtFine_labelTrainIds.png'),
-                     label_map(labels).astype(np.uint8))
+            save_png(
+                osp.join(gt_dir, f'{stem}_gtFine_labelTrainIds.png'),
+                label_map(labels).astype(np.uint8))
         paths.append(image_path)
     return paths
 
 
-__all__ = ['write_cityscapes', 'save_png', 'cityscapes_id_of_train_id',
-           'IGNORE']
+__all__ = [
+    'write_cityscapes', 'save_png', 'cityscapes_id_of_train_id', 'IGNORE'
+]

@@ -163,8 +163,9 @@ def _layout(rng: np.random.Generator, style: SceneStyle, height: int,
         side = rng.choice([-1, 1])
         x_edge = vanish_x + side * (road_half + walk) * (y0 - horizon) / (
             height - horizon)
-        canvas.rect(min(x_edge, x_edge + side * width * 0.3), y0 - 8 * scale,
-                    max(x_edge, x_edge + side * width * 0.3), y0, FENCE)
+        canvas.rect(
+            min(x_edge, x_edge + side * width * 0.3), y0 - 8 * scale,
+            max(x_edge, x_edge + side * width * 0.3), y0, FENCE)
 
     def ground_x(y, offset):
         """x of a point at depth y, offset in road half-widths."""
@@ -193,10 +194,22 @@ def _layout(rng: np.random.Generator, style: SceneStyle, height: int,
         lane = rng.uniform(-0.75, 0.75)
         xc = ground_x(y, lane)
         size = scale * 26 * depth + 2
-        widths = {CAR: 1.6, TRUCK: 1.8, BUS: 2.2, TRAIN: 3.0,
-                  MOTORCYCLE: 0.5, BICYCLE: 0.45}
-        heights = {CAR: 1.0, TRUCK: 1.6, BUS: 1.8, TRAIN: 1.9,
-                   MOTORCYCLE: 0.7, BICYCLE: 0.7}
+        widths = {
+            CAR: 1.6,
+            TRUCK: 1.8,
+            BUS: 2.2,
+            TRAIN: 3.0,
+            MOTORCYCLE: 0.5,
+            BICYCLE: 0.45
+        }
+        heights = {
+            CAR: 1.0,
+            TRUCK: 1.6,
+            BUS: 1.8,
+            TRAIN: 1.9,
+            MOTORCYCLE: 0.7,
+            BICYCLE: 0.7
+        }
         w, h = widths[kind] * size, heights[kind] * size
         canvas.rect(xc - w / 2, y - h, xc + w / 2, y, kind)
         if kind in (MOTORCYCLE, BICYCLE):
@@ -229,8 +242,8 @@ def _texture(kind: str, shape: Tuple[int, int], rng: np.random.Generator,
         tex = np.sin((xx + yy + phase_x) * 2.1) * np.sin((xx - yy) * 2.1)
     elif kind == 'foliage':
         coarse = rng.normal(0, 1, (height // 4 + 1, width // 4 + 1))
-        tex = cv2.resize(coarse, (width, height),
-                         interpolation=cv2.INTER_CUBIC)
+        tex = cv2.resize(
+            coarse, (width, height), interpolation=cv2.INTER_CUBIC)
         tex += 0.6 * rng.normal(0, 1, shape)
     elif kind == 'grain':
         tex = 0.7 * rng.normal(0, 1, shape)
@@ -251,8 +264,7 @@ def _paint(canvas: _Canvas, style: SceneStyle,
     for label in np.unique(canvas.labels):
         kind = style.appearance[int(label)][1]
         if kind not in textures:
-            textures[kind] = _texture(kind, shape, rng,
-                                      style.texture_strength)
+            textures[kind] = _texture(kind, shape, rng, style.texture_strength)
     for instance in np.unique(canvas.instance):
         mask = canvas.instance == instance
         label = int(canvas.labels[mask][0])

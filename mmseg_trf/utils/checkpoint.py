@@ -78,8 +78,8 @@ def load_local_checkpoint(filename: str, map_location=None):
         raise FileNotFoundError(f'checkpoint not found: {filename}')
     trusted = is_trusted(filename)
     try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=not trusted)
+        return torch.load(
+            filename, map_location=map_location, weights_only=not trusted)
     except pickle.UnpicklingError as err:
         raise pickle.UnpicklingError(
             f'{filename} holds more than weights and was not named by the '
@@ -89,8 +89,8 @@ def load_local_checkpoint(filename: str, map_location=None):
             f'{err}') from err
 
 
-CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint,
-                                 force=True)
+CheckpointLoader.register_scheme(
+    prefixes='', loader=load_local_checkpoint, force=True)
 
 __all__ = [
     'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',

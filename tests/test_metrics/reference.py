@@ -35,7 +35,7 @@ def leep(p, y):
 
 
 def conditional_entropy_score(joint):
-    """-H(cols given rows) of a joint with the conditioning variable on rows."""
+    """-H(cols given rows); the conditioning variable is on the rows."""
     joint = joint / joint.sum()
     total = 0.0
     for a in range(joint.shape[0]):
@@ -60,7 +60,8 @@ def log_evidence_full(f, t, alpha, beta):
     n = f.shape[0]
     cov = np.eye(n) / beta + f @ f.T / alpha
     sign, logdet = np.linalg.slogdet(cov)
-    return -0.5 * (n * np.log(2 * np.pi) + logdet + t @ np.linalg.solve(cov, t))
+    return -0.5 * (
+        n * np.log(2 * np.pi) + logdet + t @ np.linalg.solve(cov, t))
 
 
 def logme_bruteforce(f, y):
@@ -73,12 +74,16 @@ def logme_bruteforce(f, y):
         t = (y == c).astype(np.float64)
 
         def neg(params):
-            return -log_evidence_full(f, t, np.exp(params[0]), np.exp(params[1]))
+            return -log_evidence_full(f, t, np.exp(params[0]), np.exp(
+                params[1]))
 
         best = None
         for start in ([0.0, 0.0], [5.0, 1.0], [-3.0, 2.0], [10.0, 3.0]):
-            res = minimize(neg, start, method='Nelder-Mead',
-                           options=dict(xatol=1e-10, fatol=1e-13, maxiter=20000))
+            res = minimize(
+                neg,
+                start,
+                method='Nelder-Mead',
+                options=dict(xatol=1e-10, fatol=1e-13, maxiter=20000))
             if best is None or res.fun < best.fun:
                 best = res
         scores.append(-best.fun / n)
@@ -100,8 +105,10 @@ def gbc_diagonal(f, y):
     """GBC on features already of dimension <= 64 (no PCA needed)."""
     z = f - f.mean(0)
     classes = list(np.unique(y))
-    stats = {c: (z[y == c].mean(0), np.maximum(z[y == c].var(0), 1e-4))
-             for c in classes}
+    stats = {
+        c: (z[y == c].mean(0), np.maximum(z[y == c].var(0), 1e-4))
+        for c in classes
+    }
     total = 0.0
     for c1 in classes:
         for c2 in classes:
@@ -123,7 +130,8 @@ def otce_from_plan(plan, ys, yt):
     joint = np.zeros((len(cs), len(ct)))
     rows, cols = np.nonzero(plan)
     for i, j in zip(rows, cols):
-        joint[np.searchsorted(cs, ys[i]), np.searchsorted(ct, yt[j])] += plan[i, j]
+        joint[np.searchsorted(cs, ys[i]),
+              np.searchsorted(ct, yt[j])] += plan[i, j]
     return conditional_entropy_score(joint)
 
 

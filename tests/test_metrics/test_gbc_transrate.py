@@ -25,10 +25,12 @@ def test_gbc_reduces_wide_features_by_pca():
 
 def test_transrate_equals_textbook(labelled):
     x, y = labelled
-    assert transrate(x, y) == pytest.approx(reference.transrate(x, y), abs=1e-10)
+    assert transrate(x, y) == pytest.approx(
+        reference.transrate(x, y), abs=1e-10)
 
 
 def test_transrate_with_absent_class_ids(labelled):
     x, y = labelled
     sparse_ids = np.array([0, 5, 9, 40])[y]
-    assert transrate(x, sparse_ids) == pytest.approx(transrate(x, y), abs=1e-12)
+    assert transrate(x, sparse_ids) == pytest.approx(
+        transrate(x, y), abs=1e-12)

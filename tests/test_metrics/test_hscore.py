@@ -2,11 +2,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from sklearn.covariance import ledoit_wolf_shrinkage as sk_shrinkage
 
 from mmseg_trf.metrics import hscore, regularized_hscore
 from mmseg_trf.metrics.hscore import ledoit_wolf_shrinkage
-import torch
 from . import reference
 from .conftest import make_features, softmax
 
@@ -50,11 +50,13 @@ def test_regularized_hscore_textbook(labelled):
     x, y = labelled
     alpha = sk_shrinkage(x)
     cov_f = np.cov(x, rowvar=False)
-    shrunk = (1 - alpha) * cov_f + alpha * np.trace(cov_f) / x.shape[1] * np.eye(x.shape[1])
+    shrunk = (1 - alpha) * cov_f + alpha * np.trace(
+        cov_f) / x.shape[1] * np.eye(x.shape[1])
     g = np.zeros_like(x)
     for c in np.unique(y):
         g[y == c] = x[y == c].mean(0)
-    expected = np.trace(np.linalg.pinv(shrunk) @ ((1 - alpha) * np.cov(g, rowvar=False)))
+    expected = np.trace(
+        np.linalg.pinv(shrunk) @ ((1 - alpha) * np.cov(g, rowvar=False)))
     assert regularized_hscore(x, y) == pytest.approx(expected, abs=1e-10)
 
 

@@ -23,10 +23,13 @@ def valid_inputs(spec):
 
 @pytest.mark.parametrize('name', list(METRICS))
 @pytest.mark.parametrize('corrupt, message', [
-    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x), y), 'NaN'),
-    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.inf, x), y), 'inf'),
+    (lambda x, y:
+     (np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x), y), 'NaN'),
+    (lambda x, y:
+     (np.where(np.arange(x.size).reshape(x.shape) == 3, np.inf, x), y), 'inf'),
     (lambda x, y: (x, y[:-1]), 'length mismatch'),
-    (lambda x, y: (x, np.where(np.arange(len(y)) == 0, -1, y)), 'non-negative'),
+    (lambda x, y:
+     (x, np.where(np.arange(len(y)) == 0, -1, y)), 'non-negative'),
     (lambda x, y: (x, np.zeros_like(y)), 'at least 2 classes'),
     (lambda x, y: (x[:1], y[:1]), 'at least 2'),
     (lambda x, y: (x, y.astype(np.float64)), 'integers'),
@@ -39,7 +42,8 @@ def test_bad_input_raises_clear_value_error(name, corrupt, message):
         call(spec, x, y)
 
 
-@pytest.mark.parametrize('name', [n for n, s in METRICS.items() if s.inputs == SOURCE_PROBS])
+@pytest.mark.parametrize(
+    'name', [n for n, s in METRICS.items() if s.inputs == SOURCE_PROBS])
 @pytest.mark.parametrize('bad', ['logits', 'rows'])
 def test_probabilities_must_be_distributions(name, bad):
     x, y = make_features(n=100)

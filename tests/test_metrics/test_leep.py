@@ -64,9 +64,12 @@ def test_nleep_is_leep_of_the_mixture_posterior():
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
     x, y = make_features(n=500, d=6, classes=3, separation=3.0, seed=12)
-    reduced = PCA(n_components=0.8, svd_solver='full', random_state=0).fit_transform(x)
-    gmm = GaussianMixture(n_components=15, random_state=0,
-                          reg_covar=1e-6 * float(np.var(reduced))).fit(reduced)
+    reduced = PCA(
+        n_components=0.8, svd_solver='full', random_state=0).fit_transform(x)
+    gmm = GaussianMixture(
+        n_components=15,
+        random_state=0,
+        reg_covar=1e-6 * float(np.var(reduced))).fit(reduced)
     expected = reference.leep(gmm.predict_proba(reduced), y)
     assert nleep(x, y) == pytest.approx(expected, abs=1e-10)
     assert nleep(x, y) <= 0

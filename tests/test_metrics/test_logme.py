@@ -8,7 +8,8 @@ from .conftest import make_features
 
 def test_agrees_with_bruteforce_evidence_maximisation():
     x, y = make_features(n=150, d=6, classes=3, seed=2)
-    assert logme(x, y) == pytest.approx(reference.logme_bruteforce(x, y), abs=1e-6)
+    assert logme(x, y) == pytest.approx(
+        reference.logme_bruteforce(x, y), abs=1e-6)
 
 
 def test_fewer_pixels_than_dimensions():
@@ -29,7 +30,8 @@ def test_fixed_point_pitfall_regression():
 
 def test_invariant_to_rotation_and_global_scaling(labelled):
     x, y = labelled
-    q, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(x.shape[1],) * 2))
+    q, _ = np.linalg.qr(
+        np.random.default_rng(3).normal(size=(x.shape[1], ) * 2))
     base = logme(x, y)
     assert logme(x @ q, y) == pytest.approx(base, rel=1e-8)
     assert logme(10.0 * x, y) == pytest.approx(base, rel=1e-8)

@@ -3,8 +3,7 @@ import ot
 import pytest
 import torch
 
-from mmseg_trf.metrics import otce, otce_label_joint
-from mmseg_trf.metrics import optimal_transport
+from mmseg_trf.metrics import optimal_transport, otce, otce_label_joint
 from mmseg_trf.metrics.optimal_transport import sparse_emd
 from . import reference
 from .conftest import make_features
@@ -12,22 +11,25 @@ from .conftest import make_features
 
 def shifted_pair(n, d=5, seed=0):
     xs, ys = make_features(n=n, d=d, classes=4, seed=seed, separation=2.0)
-    xt, yt = make_features(n=n, d=d, classes=3, seed=seed + 100, separation=2.0)
+    xt, yt = make_features(
+        n=n, d=d, classes=3, seed=seed + 100, separation=2.0)
     return xs, ys, xt + 0.5, yt
 
 
 def test_emd_equals_loop_formula_on_exact_coupling():
     xs, ys, xt, yt = shifted_pair(60)
     plan = ot.emd(ot.unif(60), ot.unif(60), ot.dist(xs, xt), numItermax=10**7)
-    assert otce(xs, ys, xt, yt, solver='emd') == pytest.approx(
-        reference.otce_from_plan(plan, ys, yt), abs=1e-12)
+    assert otce(
+        xs, ys, xt, yt, solver='emd') == pytest.approx(
+            reference.otce_from_plan(plan, ys, yt), abs=1e-12)
 
 
 def test_emd_on_tiny_input_is_a_permutation():
     xs, ys, xt, yt = shifted_pair(12)
-    plan = optimal_transport.dense_emd(torch.from_numpy(xs), torch.from_numpy(xt),
-                                       optimal_transport.uniform(12, torch.zeros(1)),
-                                       optimal_transport.uniform(12, torch.zeros(1)))
+    plan = optimal_transport.dense_emd(
+        torch.from_numpy(xs), torch.from_numpy(xt),
+        optimal_transport.uniform(12, torch.zeros(1)),
+        optimal_transport.uniform(12, torch.zeros(1)))
     assert np.allclose(np.sort(plan, axis=1)[:, -1], 1 / 12)
     assert np.count_nonzero(plan > 1e-12) == 12
 
@@ -45,8 +47,9 @@ def test_product_coupling_gives_minus_target_entropy():
     ys = np.arange(40) % 3
     freq = np.bincount(yt) / len(yt)
     expected = float(np.sum(freq * np.log(freq)))
-    assert otce(xs, ys, xt, yt, solver='sinkhorn', eps=1e6) == pytest.approx(
-        expected, abs=1e-9)
+    assert otce(
+        xs, ys, xt, yt, solver='sinkhorn', eps=1e6) == pytest.approx(
+            expected, abs=1e-9)
 
 
 def test_sinkhorn_matches_log_domain_reference():
@@ -54,8 +57,9 @@ def test_sinkhorn_matches_log_domain_reference():
     xs, xt = xs / 4, xt / 4  # costs of order 1, so eps = 0.1 converges
     plan = reference.sinkhorn_log_plan(xs, xt, eps=0.1)
     expected = reference.otce_from_plan(plan, ys, yt)
-    assert otce(xs, ys, xt, yt, solver='sinkhorn', eps=0.1) == pytest.approx(
-        expected, abs=1e-3)
+    assert otce(
+        xs, ys, xt, yt, solver='sinkhorn', eps=0.1) == pytest.approx(
+            expected, abs=1e-3)
 
 
 @pytest.mark.parametrize('n, m', [(1600, 1500), (1500, 1500)])
@@ -70,7 +74,8 @@ def test_sparse_emd_equals_dense_exact_solution(n, m):
     cost = ot.dist(xs, xt)
     dense = ot.emd(ot.unif(n), ot.unif(m), cost, numItermax=10**8)
     assert sparse.nnz <= n + m - 1
-    assert np.allclose(sparse.sum(1), 1 / n) and np.allclose(sparse.sum(0), 1 / m)
+    assert np.allclose(sparse.sum(1), 1 / n) and np.allclose(
+        sparse.sum(0), 1 / m)
     sparse_cost = float((sparse.toarray() * cost).sum())
     assert sparse_cost == pytest.approx(float((dense * cost).sum()), rel=1e-12)
     assert otce(xs, ys, xt, yt) == pytest.approx(

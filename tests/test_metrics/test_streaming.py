@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -73,3 +75,34 @@ def test_memory_independent_of_pixels():
     state = [acc.gram, acc.sums, acc.counts, acc.shift]
     assert sum(t.numel() for t in state) == 7 * 7 + 3 * 7 + 3 + 7
     assert acc.n == 10000
+
+
+def two_rank_stream(acc_cls, halves):
+    """The distributed protocol: after each pass rank 0 merges rank 1; for
+    a further pass every rank continues from the merged state."""
+    ranks = [acc_cls(), acc_cls()]
+    for p in range(ranks[0].passes):
+        for acc, (xb, yb) in zip(ranks, halves):
+            acc.update(xb, yb)
+        ranks[0].merge(ranks[1])
+        if p < ranks[0].passes - 1:
+            ranks[0].next_pass()
+            ranks[1] = copy.deepcopy(ranks[0])
+    return ranks[0].compute()
+
+
+@pytest.mark.parametrize('acc_cls, fn, probs',
+                         [(HScoreAccumulator, hscore, False),
+                          (LogMEAccumulator, logme, False),
+                          (NCEAccumulator, nce, True),
+                          (LEEPAccumulator, leep, True)])
+def test_merged_accumulators_equal_in_memory(acc_cls, fn, probs):
+    """Two processes' accumulators (different shifts and label ids seen)
+    merge into the statistics of all pixels."""
+    x, y = make_features(n=900, d=6, classes=4, seed=5)
+    x = softmax(x) if probs else x + 20.0
+    y = y.copy()
+    y[:400] %= 3  # the first process never sees class 3
+    halves = [(x[:400], y[:400]), (x[400:], y[400:])]
+    assert two_rank_stream(acc_cls, halves) == pytest.approx(
+        fn(x, y), rel=1e-10, abs=1e-12)

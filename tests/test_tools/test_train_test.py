@@ -43,8 +43,8 @@ def test_test_tool_loads_plain_state_dict(trained, tmp_path):
     config, run = trained
     state = torch.load(run / 'iter_4.pth', weights_only=False)['state_dict']
     torch.save(state, tmp_path / 'weights.pth')
-    proc = run_tool('test.py', config, tmp_path / 'weights.pth',
-                    '--work-dir', tmp_path / 'test')
+    proc = run_tool('test.py', config, tmp_path / 'weights.pth', '--work-dir',
+                    tmp_path / 'test')
     assert re.search(r'mIoU: \d+\.\d+', proc.stdout + proc.stderr)
 
 
@@ -80,8 +80,8 @@ def test_untrusted_runner_checkpoint_is_refused_with_advice(trained):
 def test_missing_data_root_is_named(tmp_path):
     missing = tmp_path / 'no_such_cityscapes'
     config = write_user_config(tmp_path / 'cfg.py', str(missing))
-    proc = run_tool('train.py', config, '--work-dir', tmp_path / 'w',
-                    check=False)
+    proc = run_tool(
+        'train.py', config, '--work-dir', tmp_path / 'w', check=False)
     assert proc.returncode != 0
     assert str(missing) in proc.stderr
     assert 'FileNotFoundError' in proc.stderr
@@ -91,7 +91,8 @@ def test_missing_checkpoint_is_named(trained, tmp_path):
     config, _ = trained
     missing = tmp_path / 'nothing_here.pth'
     for args in (('test.py', config, missing),
-                 ('train.py', config, '--cfg-options', f'load_from={missing}')):
+                 ('train.py', config, '--cfg-options',
+                  f'load_from={missing}')):
         proc = run_tool(*args, '--work-dir', tmp_path / 'w', check=False)
         assert proc.returncode != 0
         assert str(missing) in proc.stderr

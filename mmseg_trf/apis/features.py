@@ -1,0 +1,204 @@
+"""Pixel features of MMSeg segmentors at labelled pixels.
+
+Pairing rule: a labelled pixel at ``(row, col)`` of a label map of size
+``(h_l, w_l)`` covers the same field of view as the network input image of
+size ``img_shape``; its position in input pixels is
+``(row + 0.5) * img_h / h_l - 0.5``, and its feature is the decode head's
+feature map bilinearly interpolated there with the head's own
+``align_corners`` convention, i.e. exactly what
+``F.interpolate(feature_map, size=input_size, mode='bilinear')`` gives at
+that input pixel, the pairing MMSeg's loss uses between logits and labels.
+Features are never resized as whole maps, so memory stays per pixel.
+"""
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
+from torch import nn
+
+from ..sampling import PixelPool
+from .model import ConvSegTap, classifier_head
+
+
+def build_dataset(dataset_cfg: dict):
+    """Build an MMSeg dataset from its config dict (``mmseg`` scope)."""
+    init_default_scope('mmseg')
+    from mmseg.registry import DATASETS
+    dataset = DATASETS.build(dict(copy.deepcopy(dataset_cfg), lazy_init=True))
+    # MMEngine fails on an empty file list with a numpy error; say why.
+    if not dataset.load_data_list():
+        raise ValueError(f'dataset {dataset_cfg.get("type")} at '
+                         f'{dataset_cfg.get("data_root")} '
+                         f'{dataset_cfg.get("data_prefix")} has no images')
+    dataset.full_init()
+    return dataset
+
+
+def _annotation_loader(dataset):
+    """The dataset's ``LoadAnnotations`` transform, or MMSeg's default."""
+    for transform in dataset.pipeline.transforms:
+        if type(transform).__name__ == 'LoadAnnotations':
+            return transform
+    from mmseg.datasets.transforms import LoadAnnotations
+    return LoadAnnotations()
+
+
+def read_label_maps(dataset,
+                    indices: Optional[Sequence[int]] = None
+                    ) -> List[np.ndarray]:
+    """Label maps at their file resolution, label mapping applied.
+
+    Args:
+        dataset: An MMSeg dataset.
+        indices (Sequence[int], optional): Which images (default: all).
+
+    Returns:
+        list[ndarray]: ``(H, W)`` int64 label maps.
+    """
+    load = _annotation_loader(dataset)
+    indices = range(len(dataset)) if indices is None else indices
+    return [
+        load(copy.deepcopy(dataset.get_data_info(i)))['gt_seg_map'].astype(
+            np.int64) for i in indices
+    ]
+
+
+def feature_grid(rows: np.ndarray, cols: np.ndarray, label_shape, img_shape,
+                 input_shape, feature_shape,
+                 align_corners: bool) -> torch.Tensor:
+    """``grid_sample`` coordinates (align_corners=True convention) of
+    labelled pixels on a feature map (see the module docstring).
+
+    Args:
+        rows, cols (ndarray): Positions in the label map.
+        label_shape (tuple): ``(h_l, w_l)`` of the label map.
+        img_shape (tuple): ``(h, w)`` of the resized image in the input.
+        input_shape (tuple): ``(H, W)`` of the (padded) input tensor.
+        feature_shape (tuple): ``(h_f, w_f)`` of the feature map.
+        align_corners (bool): The head's convention.
+
+    Returns:
+        Tensor: ``(1, 1, P, 2)`` float32 grid of ``(x, y)`` in ``[-1, 1]``.
+    """
+    coords = []
+    for pos, lab, img, inp, feat in zip((rows, cols), label_shape, img_shape,
+                                        input_shape, feature_shape):
+        p_in = (pos + 0.5) * img / lab - 0.5
+        if align_corners:
+            p_feat = p_in * (feat - 1) / max(inp - 1, 1)
+        else:
+            p_feat = (p_in + 0.5) * feat / inp - 0.5
+        p_feat = np.clip(p_feat, 0, feat - 1)
+        coords.append(2 * p_feat / (feat - 1) - 1 if feat > 1 else 0 * p_feat)
+    grid = np.stack([coords[1], coords[0]], -1).astype(np.float32)
+    return torch.from_numpy(grid)[None, None]
+
+
+def sample_map(feature_map: torch.Tensor, grid: torch.Tensor) -> np.ndarray:
+    """Bilinear values of a ``(C, h, w)`` map at a grid: ``(P, C)``."""
+    values = F.grid_sample(
+        feature_map[None].float(),
+        grid.to(feature_map.device),
+        mode='bilinear',
+        align_corners=True)
+    return values[0, :, 0].T.cpu().numpy()
+
+
+def forward_taps(model: nn.Module, samples: list):
+    """Run one batch and return the classifier's input and output maps with
+    the preprocessed data samples."""
+    head = classifier_head(model)
+    data = model.data_preprocessor(pseudo_collate(samples), False)
+    with torch.no_grad(), ConvSegTap(head) as tap:
+        model(data['inputs'], data['data_samples'], mode='tensor')
+    return tap.features, tap.logits, data['inputs'].shape[-2:], data[
+        'data_samples'], head.align_corners
+
+
+def _rank_images(images: Sequence[int]) -> List[int]:
+    rank, world = get_dist_info()
+    return list(images)[rank::world]
+
+
+def iterate_pixel_features(model: nn.Module,
+                           dataset,
+                           images: Sequence[int],
+                           positions,
+                           label_shapes,
+                           batch_size: int = 1,
+                           desc: str = 'features',
+                           chunk: int = 1 << 18):
+    """Yield ``(image, key, pre_logits, logits)`` for this rank's images,
+    at most ``chunk`` pixels at a time.
+
+    Args:
+        model (nn.Module): Segmentor in eval mode.
+        dataset: The dataset the images come from.
+        images (Sequence[int]): Image indices (all ranks).
+        positions (callable): ``positions(image) -> (key, rows, cols)``.
+        label_shapes (Sequence): Label map shape per image index.
+        batch_size (int): Images per forward pass.
+        desc (str): Progress bar label.
+        chunk (int): Most pixels per yielded piece.
+    """
+    mine = _rank_images(images)
+    bar = ProgressBar(len(mine)) if mine else None
+    for start in range(0, len(mine), batch_size):
+        batch = mine[start:start + batch_size]
+        feats, logits, input_shape, samples, align = forward_taps(
+            model, [dataset[i] for i in batch])
+        for b, index in enumerate(batch):
+            key, rows, cols = positions(index)
+            for s in range(0, len(key), chunk):
+                grid = feature_grid(rows[s:s + chunk], cols[s:s + chunk],
+                                    label_shapes[index],
+                                    samples[b].metainfo['img_shape'],
+                                    input_shape, feats.shape[-2:], align)
+                yield index, key[s:s + chunk], sample_map(feats[b],
+                                                          grid), sample_map(
+                                                              logits[b], grid)
+            bar.update()
+    if bar is not None:
+        print(f' {desc} done', flush=True)
+
+
+def extract_pool(model: nn.Module,
+                 dataset,
+                 pool: PixelPool,
+                 batch_size: int = 1) -> Dict[str, np.ndarray]:
+    """Pre-classifier features and logits at every pool position.
+
+    Under torch.distributed each rank runs its share of the images and the
+    results are gathered, so every rank returns the full arrays.
+
+    Args:
+        model (nn.Module): Segmentor in eval mode.
+        dataset: The dataset the pool was drawn from.
+        pool (PixelPool): The positions.
+        batch_size (int): Images per forward pass.
+
+    Returns:
+        dict: ``pre_logits`` ``(P, C)`` and ``logits`` ``(P, K)`` float32.
+    """
+    parts = [(key, pre, logit)
+             for _, key, pre, logit in iterate_pixel_features(
+                 model, dataset, np.unique(pool.image), pool.positions_of,
+                 pool.shapes, batch_size)]
+    parts = [p for rank_parts in all_gather_object(parts) for p in rank_parts]
+    pre_logits = np.zeros((len(pool), parts[0][1].shape[1]), np.float32)
+    logits = np.zeros((len(pool), parts[0][2].shape[1]), np.float32)
+    for key, pre, logit in parts:
+        pre_logits[key], logits[key] = pre, logit
+    return dict(pre_logits=pre_logits, logits=logits)
+
+
+__all__ = [
+    'build_dataset', 'read_label_maps', 'feature_grid', 'sample_map',
+    'forward_taps', 'iterate_pixel_features', 'extract_pool'
+]

@@ -1,0 +1,173 @@
+"""Building segmentors from configs and checkpoints, and tapping the
+classifier of their decode head."""
+import os.path as osp
+from typing import Optional, Union
+
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch import nn
+
+from ..utils import check_checkpoint_path, trust_checkpoint
+
+
+def load_config(config: Union[str, Config],
+                cfg_options: Optional[dict] = None) -> Config:
+    """A Config from a path, an ``mmseg::`` name or a Config.
+
+    Args:
+        config (str | Config): The model config.
+        cfg_options (dict, optional): Overrides merged into it.
+
+    Returns:
+        Config: A copy with the overrides applied.
+    """
+    if isinstance(config, Config):
+        cfg = config.copy()
+    elif '::' in config:
+        from mmengine.hub import get_config
+        cfg = get_config(config)
+    else:
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config {config!r} does not exist')
+        cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def load_segmentor(config: Union[str, Config],
+                   checkpoint: Optional[str] = None,
+                   device: str = 'cpu',
+                   cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build a segmentor in eval mode and load its weights.
+
+    Unlike ``mmseg.apis.init_model`` this accepts plain state dicts as well
+    as runner checkpoints (see :mod:`mmseg_trf.utils.checkpoint`), never
+    downloads backbone weights the checkpoint replaces, and turns SyncBN into
+    BN so the model runs on one CPU process.
+
+    Args:
+        config (str | Config): Model config (path or ``mmseg::`` name).
+        checkpoint (str, optional): Local path or URL.
+        device (str): Where to put the model.
+        cfg_options (dict, optional): Config overrides.
+
+    Returns:
+        nn.Module: The segmentor, ``eval()``-ed, with ``cfg`` and
+        ``dataset_meta`` attributes.
+    """
+    cfg = load_config(config, cfg_options)
+    check_checkpoint_path(checkpoint)
+    cfg.model.pretrained = None
+    cfg.model.train_cfg = None
+    if 'backbone' in cfg.model:
+        cfg.model.backbone.init_cfg = None
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    from mmseg.registry import MODELS
+    model = MODELS.build(cfg.model)
+    model.dataset_meta = None
+    if checkpoint:
+        loaded = CheckpointLoader.load_checkpoint(
+            trust_checkpoint(checkpoint), map_location='cpu')
+        load_weights(model, loaded, checkpoint)
+        model.dataset_meta = loaded.get('meta', {}).get('dataset_meta')
+    model.cfg = cfg
+    model = revert_sync_batchnorm(model)
+    return model.to(device).eval()
+
+
+def load_weights(model: nn.Module, checkpoint: dict, name: str) -> None:
+    """Load a checkpoint's weights, refusing any that do not fit the model.
+
+    MMEngine's loader skips tensors of the wrong shape with a warning, which
+    would leave, e.g., a classifier for another number of classes randomly
+    initialised and every score meaningless; here that is an error, as is a
+    model tensor the checkpoint lacks (auxiliary heads excepted: they do not
+    take part in inference).
+
+    Args:
+        model (nn.Module): The built segmentor.
+        checkpoint (dict): A runner checkpoint or a plain state dict.
+        name (str): The checkpoint's path, for messages.
+    """
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
+    own = model.state_dict()
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)} vs model '
+        f'{tuple(own[k].shape)}' for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ]
+    if mismatched:
+        raise ValueError(f'checkpoint {name} does not fit the config '
+                         '(a class-count mismatch if conv_seg is listed): ' +
+                         '; '.join(mismatched[:4]))
+    missing = [
+        k for k in own if k not in state and not k.startswith('auxiliary_head')
+        and not k.endswith('num_batches_tracked')
+    ]
+    if missing:
+        raise ValueError(f'checkpoint {name} lacks {len(missing)} model '
+                         f'tensors, e.g. {missing[:3]}')
+    model.load_state_dict(state, strict=False)
+
+
+def classifier_head(model: nn.Module) -> nn.Module:
+    """The decode head whose ``conv_seg`` makes the final prediction.
+
+    Cascade segmentors (e.g. OCRNet) have a list of heads; the last one
+    predicts.
+
+    Args:
+        model (nn.Module): An MMSeg segmentor.
+
+    Returns:
+        nn.Module: The head, which has a ``conv_seg`` convolution.
+    """
+    head = model.decode_head
+    if isinstance(head, nn.ModuleList):
+        head = head[-1]
+    if not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d):
+        raise ValueError(f'{type(head).__name__} has no conv_seg classifier; '
+                         'pixel features are read at its input')
+    return head
+
+
+class ConvSegTap:
+    """Capture the input (pre-classifier features) and output (logits) of a
+    head's ``conv_seg`` during a forward pass.
+
+    The input is taken after ``dropout``, which is the identity in eval
+    mode. If the classifier runs more than once, the last call is kept.
+
+    Args:
+        head (nn.Module): A decode head with ``conv_seg``.
+    """
+
+    def __init__(self, head: nn.Module) -> None:
+        self.head = head
+        self.features: Optional[torch.Tensor] = None
+        self.logits: Optional[torch.Tensor] = None
+        self._handle = None
+
+    def _hook(self, module, inputs, output) -> None:
+        self.features, self.logits = inputs[0], output
+
+    def __enter__(self) -> 'ConvSegTap':
+        self._handle = self.head.conv_seg.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
+
+
+__all__ = [
+    'load_config', 'load_segmentor', 'load_weights', 'classifier_head',
+    'ConvSegTap'
+]

@@ -1,0 +1,407 @@
+"""Score source segmentors for a target dataset with the metric core.
+
+For each source: build the model, extract pixel features on the target
+(and, for OTCE, on ``source_images`` images of the source's own dataset) at
+a cached pool of sampled pixels, then compute every metric on K
+repetitions of N pixels. A failing source or metric is recorded with its
+error and the others go on.
+"""
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
+                           is_main_process)
+from mmengine.logging import print_log
+
+from ..metrics import (METRICS, SOURCE_AND_TARGET, SOURCE_PROBS,
+                       TARGET_FEATURES, get_metric)
+from ..metrics.otce import otce
+from ..sampling import SamplingSettings, draw_pool, repetitions
+from .cache import (ArrayCache, cache_key, checkpoint_identity,
+                    dataset_fingerprint)
+from .features import (build_dataset, extract_pool, iterate_pixel_features,
+                       read_label_maps)
+from .model import classifier_head, load_config, load_segmentor
+
+LAYERS = ('logits', 'pre_logits')
+
+
+@dataclass
+class SourceSpec:
+    """A candidate source model.
+
+    Args:
+        name (str): Display name.
+        config (str): Model config path or ``mmseg::`` name.
+        checkpoint (str, optional): Local path or URL.
+        dataset (str, optional): Config of the dataset it was trained on
+            (needed by OTCE).
+        miou (float, optional): Ground-truth transfer mIoU, if known.
+    """
+
+    name: str
+    config: str
+    checkpoint: Optional[str] = None
+    dataset: Optional[str] = None
+    miou: Optional[float] = None
+
+
+@dataclass
+class ScoringSettings:
+    """What to compute and how.
+
+    Args:
+        metrics (Sequence[str]): Metric names (:data:`METRICS`).
+        sampling (SamplingSettings): Pixel sampling.
+        layer (str): ``'logits'`` (the classifier's output, as the seed code)
+            or ``'pre_logits'`` (its input) as the pixel features.
+        source_images (int): Source images OTCE takes pixels from.
+        otce_solver (str): OT solver of OTCE.
+        batch_size (int): Images per forward pass.
+        device (str): Device of the models.
+        cfg_options (dict, optional): Overrides for every model config.
+    """
+
+    metrics: Sequence[str] = ('otce', 'leep', 'logme', 'hscore', 'nce')
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    layer: str = 'logits'
+    source_images: int = 20
+    otce_solver: str = 'sparse_emd'
+    batch_size: int = 1
+    device: str = 'cpu'
+    cfg_options: Optional[dict] = None
+
+    def __post_init__(self):
+        for name in self.metrics:
+            get_metric(name)
+        if self.layer not in LAYERS:
+            raise ValueError(f'layer must be one of {LAYERS}')
+
+
+@dataclass
+class MetricResult:
+    """One metric's score for one source (mean and std over repetitions)."""
+
+    mean: float = math.nan
+    std: float = math.nan
+    seconds: float = 0.0
+    error: Optional[str] = None
+
+
+@dataclass
+class SourceResult:
+    """Scores of one source, or why it failed."""
+
+    name: str
+    miou: Optional[float] = None
+    metrics: Dict[str, MetricResult] = field(default_factory=dict)
+    extract_seconds: float = 0.0
+    error: Optional[str] = None
+
+
+def dataset_config(path: str) -> dict:
+    """The labelled dataset a dataset config describes.
+
+    ``trf_dataset`` when the config defines it; otherwise its
+    ``train_dataloader.dataset`` with the config's ``test_pipeline`` (so
+    features come from whole, unaugmented images).
+
+    Args:
+        path (str): A dataset config file (or ``mmseg::`` name).
+
+    Returns:
+        dict: A dataset config.
+    """
+    cfg = load_config(path)
+    if 'trf_dataset' in cfg:
+        return cfg.trf_dataset.to_dict()
+    dataset = cfg.train_dataloader.dataset.to_dict()
+    if 'test_pipeline' in cfg:
+        dataset['pipeline'] = cfg.test_pipeline
+    return dataset
+
+
+def _subset(count: int, limit: Optional[int], seed: int) -> List[int]:
+    if limit is None or limit >= count:
+        return list(range(count))
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(count, limit, replace=False).tolist())
+
+
+class PixelData:
+    """Features, logits and labels of one dataset's sampled pixels.
+
+    Args:
+        arrays (dict): ``labels``, ``pre_logits``, ``logits`` per pool entry.
+        reps (list[ndarray]): Pool indices of each repetition.
+    """
+
+    def __init__(self, arrays: Dict[str, np.ndarray],
+                 reps: List[np.ndarray]) -> None:
+        self.arrays, self.reps = arrays, reps
+
+    def features(self, layer: str, rep: int) -> np.ndarray:
+        return self.arrays[layer][self.reps[rep]]
+
+    def probs(self, rep: int) -> np.ndarray:
+        logits = torch.from_numpy(self.arrays['logits'][self.reps[rep]])
+        return torch.softmax(logits.double(), 1).numpy()
+
+    def labels(self, rep: int) -> np.ndarray:
+        return self.arrays['labels'][self.reps[rep]]
+
+
+def sampled_pixels(model,
+                   model_key: str,
+                   dataset_cfg: dict,
+                   settings: ScoringSettings,
+                   cache: ArrayCache,
+                   role: str,
+                   max_images: Optional[int] = None) -> PixelData:
+    """Pool features of a dataset, from the cache when possible.
+
+    Args:
+        model: Segmentor in eval mode.
+        model_key (str): Identity of config and weights.
+        dataset_cfg (dict): The dataset.
+        settings (ScoringSettings): Sampling and batching.
+        cache (ArrayCache): Feature cache.
+        role (str): ``'target'`` or ``'source'`` (cache file name).
+        max_images (int, optional): Use a seeded subset of this many images.
+
+    Returns:
+        PixelData: Arrays and repetitions.
+    """
+    dataset = build_dataset(dataset_cfg)
+    images = _subset(len(dataset), max_images, settings.sampling.seed)
+    key = cache_key(
+        model=model_key,
+        data=dataset_fingerprint(dataset, images),
+        ignore=dataset.ignore_index,
+        pool=settings.sampling.pool_key())
+    arrays = cache.load(role, key)
+    label_maps = read_label_maps(dataset, images)
+    pool = draw_pool(label_maps, dataset.ignore_index, settings.sampling)
+    if arrays is None:
+        print_log(
+            f'extracting {role} features at {len(pool)} pixels of '
+            f'{len(images)} images',
+            logger='current')
+        view = _IndexedDataset(dataset, images)
+        arrays = dict(
+            extract_pool(model, view, pool, settings.batch_size),
+            labels=pool.labels)
+        if is_main_process():
+            cache.save(
+                role, key, arrays,
+                dict(
+                    role=role,
+                    images=len(images),
+                    pool=len(pool),
+                    sampling=settings.sampling.pool_key()))
+    return PixelData(arrays, repetitions(pool, settings.sampling))
+
+
+class _IndexedDataset:
+    """``dataset[images[i]]`` as item ``i``."""
+
+    def __init__(self, dataset, images: Sequence[int]) -> None:
+        self.dataset, self.images = dataset, images
+
+    def __getitem__(self, index: int):
+        return self.dataset[self.images[index]]
+
+
+def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
+                      settings: ScoringSettings) -> Dict[str, float]:
+    """Streaming scores over every labelled pixel (``sampler='full'``).
+
+    Each process runs its share of the images; accumulators are merged
+    across processes after every pass.
+    """
+    dataset = build_dataset(dataset_cfg)
+    label_maps = read_label_maps(dataset)
+    accumulators = {name: METRICS[name].accumulator() for name in names}
+    passes = max(acc.passes for acc in accumulators.values())
+
+    def positions(index):
+        flat = np.flatnonzero(
+            label_maps[index].ravel() != dataset.ignore_index)
+        width = label_maps[index].shape[1]
+        return flat, flat // width, flat % width
+
+    shapes = [m.shape for m in label_maps]
+    for pass_index in range(passes):
+        for image, flat, pre, logits in iterate_pixel_features(
+                model, dataset, range(len(dataset)), positions, shapes,
+                settings.batch_size,
+                f'full-pixel pass {pass_index + 1}/{passes}'):
+            labels = label_maps[image].ravel()[flat]
+            features = pre if settings.layer == 'pre_logits' else logits
+            probs = torch.softmax(torch.from_numpy(logits).double(), 1)
+            for name, acc in accumulators.items():
+                if pass_index < acc.passes:
+                    acc.update(
+                        probs if METRICS[name].inputs == SOURCE_PROBS else
+                        features, labels)
+        for name, acc in accumulators.items():
+            if pass_index < acc.passes:
+                gathered = all_gather_object(acc)
+                merged = gathered[0]
+                for other in gathered[1:]:
+                    merged.merge(other)
+                if pass_index + 1 < acc.passes:
+                    merged.next_pass()
+                accumulators[name] = merged
+    return {name: acc.compute() for name, acc in accumulators.items()}
+
+
+def _metric_on_repetitions(name: str, target: PixelData,
+                           source: Optional[PixelData],
+                           settings: ScoringSettings) -> MetricResult:
+    spec = METRICS[name]
+    values, start = [], time.perf_counter()
+    for rep in range(len(target.reps)):
+        if spec.inputs == TARGET_FEATURES:
+            value = spec.fn(
+                target.features(settings.layer, rep), target.labels(rep))
+        elif spec.inputs == SOURCE_PROBS:
+            value = spec.fn(target.probs(rep), target.labels(rep))
+        else:
+            src_rep = rep % len(source.reps)
+            value = otce(
+                source.features(settings.layer, src_rep),
+                source.labels(src_rep),
+                target.features(settings.layer, rep),
+                target.labels(rep),
+                solver=settings.otce_solver)
+        values.append(value)
+    return MetricResult(
+        float(np.mean(values)), float(np.std(values)),
+        time.perf_counter() - start)
+
+
+def _failure(err: Exception) -> str:
+    return f'{type(err).__name__}: {err}'
+
+
+def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
+                 cache: ArrayCache) -> SourceResult:
+    """Every requested metric for one source on the target.
+
+    Returns:
+        SourceResult: Scores; failures are recorded, not raised.
+    """
+    result = SourceResult(spec.name, spec.miou)
+    try:
+        model = load_segmentor(spec.config, spec.checkpoint, settings.device,
+                               settings.cfg_options)
+        model_key = cache_key(
+            config=model.cfg.model.to_dict(),
+            weights=checkpoint_identity(spec.checkpoint))
+        start = time.perf_counter()
+        if settings.sampling.sampler == 'full':
+            streaming = [
+                n for n in settings.metrics
+                if METRICS[n].accumulator is not None
+            ]
+            scores = full_pixel_scores(model, target_cfg, streaming, settings)
+            result.extract_seconds = time.perf_counter() - start
+            for name in settings.metrics:
+                result.metrics[name] = (
+                    MetricResult(scores[name], 0.0) if name in scores else
+                    MetricResult(error=f'{name} has no full-pixel '
+                                 'accumulator; use a sampled mode'))
+            return result
+        target = sampled_pixels(model, model_key, target_cfg, settings, cache,
+                                'target')
+        source = None
+        needs_source = any(METRICS[n].inputs == SOURCE_AND_TARGET
+                           for n in settings.metrics)
+        source_error = None
+        if needs_source and not spec.dataset:
+            source_error = (f'source {spec.name} names no source dataset '
+                            '(the "dataset" entry), which OTCE needs')
+        elif needs_source:
+            try:
+                _check_classes(model, spec)
+                source = sampled_pixels(model, model_key,
+                                        dataset_config(spec.dataset), settings,
+                                        cache, 'source',
+                                        settings.source_images)
+            except Exception as err:  # reported per metric below
+                source_error = (f'source dataset {spec.dataset}: '
+                                f'{_failure(err)}')
+        result.extract_seconds = time.perf_counter() - start
+    except Exception as err:
+        result.error = (f'{_failure(err)} (config {spec.config}, checkpoint '
+                        f'{spec.checkpoint})')
+        print_log(
+            f'source {spec.name} failed: {result.error}\n'
+            f'{traceback.format_exc()}',
+            logger='current')
+        return result
+    if is_main_process():
+        for name in settings.metrics:
+            if METRICS[name].inputs == SOURCE_AND_TARGET and source is None:
+                result.metrics[name] = MetricResult(error=source_error)
+                continue
+            try:
+                result.metrics[name] = _metric_on_repetitions(
+                    name, target, source, settings)
+            except Exception as err:
+                result.metrics[name] = MetricResult(error=_failure(err))
+    return result
+
+
+def _check_classes(model, spec: SourceSpec) -> None:
+    """The source dataset's classes must be the model's output classes."""
+    dataset = build_dataset(dataset_config(spec.dataset))
+    classes = len(dataset.metainfo['classes'])
+    outputs = classifier_head(model).num_classes
+    if classes != outputs:
+        raise ValueError(f'class-count mismatch: the model predicts '
+                         f'{outputs} classes, its dataset {spec.dataset} '
+                         f'has {classes}')
+
+
+def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
+                  settings: ScoringSettings,
+                  cache_dir: str) -> List[SourceResult]:
+    """Score every source; under torch.distributed all processes call this,
+    images are split among them, and every process returns rank 0's
+    results.
+
+    Args:
+        sources (Sequence[SourceSpec]): Candidates.
+        target_cfg (dict): The target dataset config.
+        settings (ScoringSettings): What to compute.
+        cache_dir (str): Feature cache folder.
+
+    Returns:
+        list[SourceResult]: One per source, in order.
+    """
+    build_dataset(target_cfg)  # an empty or missing target fails here
+    cache = ArrayCache(cache_dir)
+    results = []
+    for index, spec in enumerate(sources):
+        print_log(
+            f'[{index + 1}/{len(sources)}] scoring source {spec.name}',
+            logger='current')
+        results.append(score_source(spec, target_cfg, settings, cache))
+        barrier()
+    shared = [results]
+    broadcast_object_list(shared)
+    return shared[0]
+
+
+__all__ = [
+    'SourceSpec', 'ScoringSettings', 'MetricResult', 'SourceResult',
+    'dataset_config', 'score_source', 'score_sources', 'sampled_pixels',
+    'full_pixel_scores', 'PixelData', 'LAYERS'
+]

@@ -1,0 +1,4 @@
+"""Evaluation of transferability rankings (no MMSeg import)."""
+from .ranking import CRITERIA, rank_correlations
+
+__all__ = ['rank_correlations', 'CRITERIA']

@@ -1,0 +1,29 @@
+"""Starting torch.distributed on machines with and without GPUs."""
+import torch
+import torch.distributed as torch_dist
+from mmengine.dist import init_dist, is_distributed
+
+
+def init_distributed(launcher: str) -> None:
+    """Initialise the process group for ``--launcher`` if not done yet.
+
+    With GPUs this is MMEngine's ``init_dist`` (NCCL). Without, MMEngine
+    0.10.7's ``pytorch`` launcher calls ``torch.cuda.set_device`` and fails,
+    so the group is started here with gloo from torchrun's environment
+    variables; MMEngine's runner and ``mmengine.dist`` then find it
+    initialised and use it.
+
+    Args:
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+    """
+    if launcher == 'none' or is_distributed():
+        return
+    if torch.cuda.is_available():
+        init_dist(launcher, backend='nccl')
+    elif launcher == 'pytorch':
+        torch_dist.init_process_group(backend='gloo', init_method='env://')
+    else:
+        init_dist(launcher, backend='gloo')
+
+
+__all__ = ['init_distributed']

@@ -1,0 +1,84 @@
+"""Pixel features equal a direct forward pass read at the label pixels."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+
+from mmseg_trf.apis import (build_dataset, classifier_head, extract_pool,
+                            load_segmentor, read_label_maps)
+from mmseg_trf.sampling import SamplingSettings, draw_pool
+from .conftest import city_dataset
+
+
+def direct_maps(model, sample):
+    """conv_seg input/output of a plain forward, captured by our own hook."""
+    captured = {}
+    head = classifier_head(model)
+    handle = head.conv_seg.register_forward_hook(
+        lambda m, i, o: captured.update(features=i[0], logits=o))
+    data = model.data_preprocessor(pseudo_collate([sample]), False)
+    with torch.no_grad():
+        model(data['inputs'], data['data_samples'], mode='tensor')
+    handle.remove()
+    return captured, head.align_corners
+
+
+@pytest.mark.parametrize(
+    'head', ['fcn', 'psp', 'deeplabv3plus', 'segformer', 'ocr', 'unet_fcn'])
+@pytest.mark.parametrize('scale', [(128, 64), (64, 32)])
+def test_features_equal_upsampled_conv_seg_maps(head, scale, model_cfg,
+                                                cityscapes_root):
+    check_against_direct_forward(
+        load_segmentor(model_cfg(head)), cityscapes_root, scale)
+
+
+def test_align_corners_heads(model_cfg, cityscapes_root):
+    model = load_segmentor(model_cfg('fcn'))
+    model.decode_head.align_corners = True
+    check_against_direct_forward(model, cityscapes_root, (128, 64))
+
+
+def check_against_direct_forward(model, root, scale):
+    """Label pixel (r, c) gets the conv_seg maps bilinearly resized to the
+    label map's size (one resize when the image is resized by a factor,
+    which is the same map as resizing to the input and then to the label)."""
+    dataset = build_dataset(city_dataset(root, scale=scale))
+    label_maps = read_label_maps(dataset)
+    pool = draw_pool(
+        label_maps, 255,
+        SamplingSettings(pool_size=600, num_pixels=100, repetitions=2))
+    got = extract_pool(model, dataset, pool)
+    for index in np.unique(pool.image):
+        maps, align = direct_maps(model, dataset[index])
+        key, rows, cols = pool.positions_of(index)
+        for name, layer in (('features', 'pre_logits'), ('logits', 'logits')):
+            full = F.interpolate(
+                maps[name],
+                size=label_maps[index].shape,
+                mode='bilinear',
+                align_corners=align)[0]
+            expected = full[:, rows, cols].T.numpy()
+            np.testing.assert_allclose(
+                got[layer][key], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_logits_are_the_model_prediction(model_cfg, cityscapes_root):
+    """At full resolution the logits' argmax is MMSeg's own prediction."""
+    model = load_segmentor(model_cfg('fcn'))
+    dataset = build_dataset(city_dataset(cityscapes_root))
+    label_maps = read_label_maps(dataset, [0])
+    pool = draw_pool(label_maps, 255, SamplingSettings(sampler='full'))
+    got = extract_pool(model, dataset, pool)
+    data = model.data_preprocessor(pseudo_collate([dataset[0]]), False)
+    with torch.no_grad():
+        pred = model.predict(data['inputs'], data['data_samples'])[0]
+    expected = pred.pred_sem_seg.data[0].numpy()[pool.row, pool.col]
+    assert (got['logits'].argmax(1) == expected).mean() > 0.999
+
+
+def test_head_without_classifier_is_refused(model_cfg):
+    model = load_segmentor(model_cfg('fcn'))
+    del model.decode_head.conv_seg
+    with pytest.raises(ValueError, match='no conv_seg'):
+        classifier_head(model)

@@ -1,0 +1,182 @@
+"""Rank source segmentors for a target dataset by transferability.
+
+    python tools/score_sources.py TARGET_DATASET_CONFIG
+        (--sources sources.yaml | --zoo FCN PSPNet [--zoo-data Cityscapes])
+        [--metrics otce leep logme hscore nce] [--num-pixels 10000]
+        [--repetitions 10] [--sampler uniform|balanced|full]
+        [--layer logits|pre_logits] [--ground-truth miou.yaml]
+        [--work-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+
+TARGET_DATASET_CONFIG describes the labelled target images: its
+``trf_dataset`` if defined, else ``train_dataloader.dataset`` with the
+config's ``test_pipeline``. The sources file is a YAML/JSON list of
+``{name, config, checkpoint, dataset, miou}`` (``dataset``: the config of the
+source's training data, needed by OTCE; ``miou``: optional ground truth).
+Writes ``ranking.{md,csv,json}`` and, with ground truth for 3+ sources,
+correlations and ``score_vs_miou.png`` to the work dir; features are cached
+in ``<work-dir>/feature_cache``.
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+import yaml
+from mmengine.config import DictAction
+from mmengine.dist import is_main_process
+from mmengine.logging import MMLogger, print_log
+
+import mmseg_trf  # noqa: F401  registers the package's components
+from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
+                            score_sources, write_reports, zoo_sources)
+from mmseg_trf.metrics import METRICS
+from mmseg_trf.metrics.optimal_transport import SOLVERS
+from mmseg_trf.sampling import SAMPLERS, SamplingSettings
+from mmseg_trf.utils import init_distributed
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Rank source segmentors for a target dataset')
+    parser.add_argument('target', help='target dataset config')
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument('--sources', help='YAML/JSON list of sources')
+    group.add_argument(
+        '--zoo',
+        nargs='+',
+        metavar='COLLECTION',
+        help='pick sources from MMSeg model-zoo metafiles '
+        '(e.g. FCN PSPNet)')
+    parser.add_argument(
+        '--zoo-data',
+        default='Cityscapes',
+        help='training data of the zoo sources to pick')
+    parser.add_argument(
+        '--zoo-dataset',
+        help='source dataset config for '
+        'the zoo sources (OTCE)')
+    parser.add_argument(
+        '--metrics',
+        nargs='+',
+        default=['otce', 'leep', 'logme', 'hscore', 'nce'],
+        choices=list(METRICS))
+    parser.add_argument(
+        '--num-pixels',
+        type=int,
+        default=10000,
+        help='N, pixels per repetition')
+    parser.add_argument('--repetitions', type=int, default=10, help='K')
+    parser.add_argument('--sampler', choices=SAMPLERS, default='uniform')
+    parser.add_argument(
+        '--pixels-per-image',
+        type=int,
+        default=1000,
+        help='per-image pixels of the balanced sampler')
+    parser.add_argument(
+        '--pool-size',
+        type=int,
+        default=100000,
+        help='least cached pool of sampled pixels')
+    parser.add_argument(
+        '--layer',
+        choices=['logits', 'pre_logits'],
+        default='logits',
+        help='classifier output (seed code) or its input')
+    parser.add_argument(
+        '--source-images',
+        type=int,
+        default=20,
+        help='source images OTCE samples pixels from')
+    parser.add_argument('--otce-solver', choices=SOLVERS, default='sparse_emd')
+    parser.add_argument('--ground-truth', help='YAML/JSON {source: mIoU}')
+    parser.add_argument('--work-dir', help='where reports and caches go')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides applied to every model config')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def read_mapping_file(path: str):
+    """YAML (a superset of JSON) file contents."""
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def load_sources(args) -> list:
+    """Sources from the file or the zoo, with ground truth attached."""
+    if args.sources:
+        entries = read_mapping_file(args.sources)
+        if not isinstance(entries, list):
+            raise ValueError(f'{args.sources} must hold a list of sources')
+        sources = [SourceSpec(**entry) for entry in entries]
+    else:
+        sources = zoo_sources(args.zoo, args.zoo_data, args.zoo_dataset)
+        if not sources:
+            raise ValueError(f'no zoo model of {args.zoo} trained on '
+                             f'{args.zoo_data}')
+    if args.ground_truth:
+        truth = read_mapping_file(args.ground_truth)
+        for source in sources:
+            if source.name in truth:
+                source.miou = float(truth[source.name])
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f'source names must be unique: {names}')
+    return sources
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    init_distributed(args.launcher)
+    work_dir = args.work_dir or osp.join(
+        'work_dirs', 'score_sources',
+        osp.splitext(osp.basename(args.target))[0])
+    os.makedirs(work_dir, exist_ok=True)
+    MMLogger.get_instance(
+        'mmseg_trf', log_file=osp.join(work_dir, 'score_sources.log'))
+    sources = load_sources(args)
+    settings = ScoringSettings(
+        metrics=args.metrics,
+        sampling=SamplingSettings(args.sampler, args.num_pixels,
+                                  args.repetitions, args.pixels_per_image,
+                                  args.pool_size, args.seed),
+        layer=args.layer,
+        source_images=args.source_images,
+        otce_solver=args.otce_solver,
+        batch_size=args.batch_size,
+        device=args.device,
+        cfg_options=args.cfg_options)
+    results = score_sources(sources, dataset_config(args.target), settings,
+                            osp.join(work_dir, 'feature_cache'))
+    if is_main_process():
+        written = write_reports(
+            results, args.metrics, work_dir,
+            dict(
+                target=args.target,
+                sampler=args.sampler,
+                N=args.num_pixels,
+                K=args.repetitions,
+                layer=args.layer,
+                seed=args.seed,
+                otce_solver=args.otce_solver))
+        with open(written['markdown']) as f:
+            print(f.read())
+        for kind, path in written.items():
+            print_log(f'{kind}: {path}', logger='current')
+
+
+if __name__ == '__main__':
+    main()
