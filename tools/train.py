@@ -9,6 +9,7 @@ import logging
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
@@ -73,6 +74,13 @@ def build_config(args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
+    if (args.launcher != 'none' and not torch.cuda.is_available()
+            and 'model_wrapper_cfg' not in cfg):
+        # MMEngine pins DDP to the GPU LOCAL_RANK; on CPU there is none.
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False)
     return cfg
 
 

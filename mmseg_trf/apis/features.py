@@ -168,6 +168,15 @@ def iterate_pixel_features(model: nn.Module,
         print(f' {desc} done', flush=True)
 
 
+def gathered_pixel_features(*args, **kwargs) -> list:
+    """All processes' :func:`iterate_pixel_features` pieces, on every
+    process (each runs its share of the images)."""
+    parts = list(iterate_pixel_features(*args, **kwargs))
+    return [
+        part for rank_parts in all_gather_object(parts) for part in rank_parts
+    ]
+
+
 def extract_pool(model: nn.Module,
                  dataset,
                  pool: PixelPool,
@@ -186,19 +195,17 @@ def extract_pool(model: nn.Module,
     Returns:
         dict: ``pre_logits`` ``(P, C)`` and ``logits`` ``(P, K)`` float32.
     """
-    parts = [(key, pre, logit)
-             for _, key, pre, logit in iterate_pixel_features(
-                 model, dataset, np.unique(pool.image), pool.positions_of,
-                 pool.shapes, batch_size)]
-    parts = [p for rank_parts in all_gather_object(parts) for p in rank_parts]
-    pre_logits = np.zeros((len(pool), parts[0][1].shape[1]), np.float32)
-    logits = np.zeros((len(pool), parts[0][2].shape[1]), np.float32)
-    for key, pre, logit in parts:
+    parts = gathered_pixel_features(model, dataset, np.unique(pool.image),
+                                    pool.positions_of, pool.shapes, batch_size)
+    pre_logits = np.zeros((len(pool), parts[0][2].shape[1]), np.float32)
+    logits = np.zeros((len(pool), parts[0][3].shape[1]), np.float32)
+    for _, key, pre, logit in parts:
         pre_logits[key], logits[key] = pre, logit
     return dict(pre_logits=pre_logits, logits=logits)
 
 
 __all__ = [
     'build_dataset', 'read_label_maps', 'feature_grid', 'sample_map',
-    'forward_taps', 'iterate_pixel_features', 'extract_pool'
+    'forward_taps', 'iterate_pixel_features', 'gathered_pixel_features',
+    'extract_pool'
 ]

@@ -10,7 +10,7 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -290,6 +290,72 @@ def _failure(err: Exception) -> str:
     return f'{type(err).__name__}: {err}'
 
 
+def _source_pixels(model, model_key: str, source_dataset: Optional[str],
+                   settings: ScoringSettings, cache: ArrayCache):
+    """Source pixels for OTCE, or ``(None, reason)``."""
+    if not source_dataset:
+        return None, ('no source dataset given (the "dataset" entry of a '
+                      'source), which OTCE needs')
+    try:
+        _check_classes(model, source_dataset)
+        return sampled_pixels(model, model_key, dataset_config(source_dataset),
+                              settings, cache, 'source',
+                              settings.source_images), None
+    except Exception as err:  # reported for the metrics that need it
+        return None, f'source dataset {source_dataset}: {_failure(err)}'
+
+
+def score_model(model, model_key: str, target_cfg: dict,
+                source_dataset: Optional[str], settings: ScoringSettings,
+                cache: ArrayCache) -> Tuple[Dict[str, MetricResult], float]:
+    """Every requested metric of one loaded model on the target.
+
+    Args:
+        model: Segmentor in eval mode.
+        model_key (str): Identity of its config and weights (cache key).
+        target_cfg (dict): Target dataset.
+        source_dataset (str, optional): Config of its training data (OTCE).
+        settings (ScoringSettings): What to compute.
+        cache (ArrayCache): Feature cache.
+
+    Returns:
+        tuple: Per-metric results (failures recorded, not raised; only the
+        main process computes them) and the extraction time in seconds.
+    """
+    start = time.perf_counter()
+    if settings.sampling.sampler == 'full':
+        streaming = [
+            n for n in settings.metrics if METRICS[n].accumulator is not None
+        ]
+        scores = full_pixel_scores(model, target_cfg, streaming, settings)
+        return {
+            name:
+            MetricResult(scores[name], 0.0) if name in scores else
+            MetricResult(error=f'{name} has no full-pixel accumulator; use '
+                         'a sampled mode')
+            for name in settings.metrics
+        }, time.perf_counter() - start
+    target = sampled_pixels(model, model_key, target_cfg, settings, cache,
+                            'target')
+    source, source_error = None, None
+    if any(METRICS[n].inputs == SOURCE_AND_TARGET for n in settings.metrics):
+        source, source_error = _source_pixels(model, model_key, source_dataset,
+                                              settings, cache)
+    seconds = time.perf_counter() - start
+    results = {}
+    if is_main_process():
+        for name in settings.metrics:
+            if METRICS[name].inputs == SOURCE_AND_TARGET and source is None:
+                results[name] = MetricResult(error=source_error)
+                continue
+            try:
+                results[name] = _metric_on_repetitions(name, target, source,
+                                                       settings)
+            except Exception as err:
+                results[name] = MetricResult(error=_failure(err))
+    return results, seconds
+
+
 def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
                  cache: ArrayCache) -> SourceResult:
     """Every requested metric for one source on the target.
@@ -304,40 +370,8 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
         model_key = cache_key(
             config=model.cfg.model.to_dict(),
             weights=checkpoint_identity(spec.checkpoint))
-        start = time.perf_counter()
-        if settings.sampling.sampler == 'full':
-            streaming = [
-                n for n in settings.metrics
-                if METRICS[n].accumulator is not None
-            ]
-            scores = full_pixel_scores(model, target_cfg, streaming, settings)
-            result.extract_seconds = time.perf_counter() - start
-            for name in settings.metrics:
-                result.metrics[name] = (
-                    MetricResult(scores[name], 0.0) if name in scores else
-                    MetricResult(error=f'{name} has no full-pixel '
-                                 'accumulator; use a sampled mode'))
-            return result
-        target = sampled_pixels(model, model_key, target_cfg, settings, cache,
-                                'target')
-        source = None
-        needs_source = any(METRICS[n].inputs == SOURCE_AND_TARGET
-                           for n in settings.metrics)
-        source_error = None
-        if needs_source and not spec.dataset:
-            source_error = (f'source {spec.name} names no source dataset '
-                            '(the "dataset" entry), which OTCE needs')
-        elif needs_source:
-            try:
-                _check_classes(model, spec)
-                source = sampled_pixels(model, model_key,
-                                        dataset_config(spec.dataset), settings,
-                                        cache, 'source',
-                                        settings.source_images)
-            except Exception as err:  # reported per metric below
-                source_error = (f'source dataset {spec.dataset}: '
-                                f'{_failure(err)}')
-        result.extract_seconds = time.perf_counter() - start
+        result.metrics, result.extract_seconds = score_model(
+            model, model_key, target_cfg, spec.dataset, settings, cache)
     except Exception as err:
         result.error = (f'{_failure(err)} (config {spec.config}, checkpoint '
                         f'{spec.checkpoint})')
@@ -345,28 +379,17 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
             f'source {spec.name} failed: {result.error}\n'
             f'{traceback.format_exc()}',
             logger='current')
-        return result
-    if is_main_process():
-        for name in settings.metrics:
-            if METRICS[name].inputs == SOURCE_AND_TARGET and source is None:
-                result.metrics[name] = MetricResult(error=source_error)
-                continue
-            try:
-                result.metrics[name] = _metric_on_repetitions(
-                    name, target, source, settings)
-            except Exception as err:
-                result.metrics[name] = MetricResult(error=_failure(err))
     return result
 
 
-def _check_classes(model, spec: SourceSpec) -> None:
+def _check_classes(model, source_dataset: str) -> None:
     """The source dataset's classes must be the model's output classes."""
-    dataset = build_dataset(dataset_config(spec.dataset))
+    dataset = build_dataset(dataset_config(source_dataset))
     classes = len(dataset.metainfo['classes'])
     outputs = classifier_head(model).num_classes
     if classes != outputs:
         raise ValueError(f'class-count mismatch: the model predicts '
-                         f'{outputs} classes, its dataset {spec.dataset} '
+                         f'{outputs} classes, its dataset {source_dataset} '
                          f'has {classes}')
 
 
@@ -402,6 +425,6 @@ def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
 
 __all__ = [
     'SourceSpec', 'ScoringSettings', 'MetricResult', 'SourceResult',
-    'dataset_config', 'score_source', 'score_sources', 'sampled_pixels',
-    'full_pixel_scores', 'PixelData', 'LAYERS'
+    'dataset_config', 'score_model', 'score_source', 'score_sources',
+    'sampled_pixels', 'full_pixel_scores', 'PixelData', 'LAYERS'
 ]

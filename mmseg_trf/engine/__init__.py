@@ -1,1 +1,4 @@
-"""Registered MMSeg components."""
+"""Registered MMEngine hooks."""
+from .hooks import TransferabilityHook
+
+__all__ = ['TransferabilityHook']

@@ -32,12 +32,12 @@ def conditional_from_joint(joint: torch.Tensor) -> torch.Tensor:
     return NaN when a source class is never predicted.
 
     Args:
-        joint (Tensor): ``(C, Z)`` joint mass.
+        joint (Tensor): ``(..., C, Z)`` joint mass (a batch of joints too).
 
     Returns:
-        Tensor: ``(C, Z)`` conditional; zero columns stay zero.
+        Tensor: ``(..., C, Z)`` conditional; zero columns stay zero.
     """
-    mass = joint.sum(0, keepdim=True)
+    mass = joint.sum(-2, keepdim=True)
     return torch.where(mass > 0,
                        joint / mass.clamp_min(torch.finfo(joint.dtype).tiny),
                        torch.zeros_like(joint))

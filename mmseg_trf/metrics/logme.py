@@ -18,36 +18,46 @@ TINY = np.finfo(np.float64).tiny
 
 
 class EvidenceProblem:
-    """Bayesian linear regressions of one-hot class columns on features.
+    """Bayesian linear regressions of one-hot class columns on features,
+    for a batch of independent pixel sets (e.g. the patches of a map).
 
-    Everything is expressed in the eigenbasis of ``F^T F`` (eigenvalues
-    ``spectrum``; ``proj = V^T F^T y`` per column). These are d and C x d
-    numbers, so the iterations run in numpy on the CPU whatever device the
-    features were on. The residual
-    ``||y - F m||^2`` is written as the part of ``y`` outside the span of
-    ``F`` plus the shrunken part inside, which stays accurate when the fit
-    is exact (fewer pixels than dimensions), where the usual
-    ``||y||^2 - 2 m^T F^T y + m^T F^T F m`` cancels to rounding noise.
+    Everything is expressed in the eigenbasis of each set's ``F^T F``
+    (eigenvalues ``spectrum``; ``proj = V^T F^T y`` per column). These are
+    small arrays, so the iterations run in numpy on the CPU whatever device
+    the features were on. The residual ``||y - F m||^2`` is written as the
+    part of ``y`` outside the span of ``F`` plus the shrunken part inside,
+    which stays accurate when the fit is exact (fewer pixels than
+    dimensions), where ``||y||^2 - 2 m^T F^T y + m^T F^T F m`` cancels to
+    rounding noise.
 
     Args:
-        n (int): Number of pixels.
-        spectrum (ndarray): ``(d,)`` eigenvalues of ``F^T F``; the null
+        n (ndarray): ``(B,)`` pixels per set.
+        spectrum (ndarray): ``(B, d)`` eigenvalues of ``F^T F``; the null
             space as exact zeros.
-        proj (ndarray): ``(C, d)`` ``V^T F^T y``, zero on the null space.
-        target_sq (ndarray): ``(C,)`` ``||y||^2``.
+        proj (ndarray): ``(B, C, d)`` ``V^T F^T y``, zero on the null space.
+        target_sq (ndarray): ``(B, C)`` ``||y||^2``; 0 marks a class absent
+            from the set, which is left out.
     """
 
-    def __init__(self, n: int, spectrum: np.ndarray, proj: np.ndarray,
+    def __init__(self, n: np.ndarray, spectrum: np.ndarray, proj: np.ndarray,
                  target_sq: np.ndarray) -> None:
-        self.n, self.spectrum = n, spectrum
-        positive = spectrum > 0
+        self.present = target_sq > 0
+        # Absent classes get a harmless stand-in problem and are masked.
+        target_sq = np.where(self.present, target_sq, 1.0)
+        proj = np.where(self.present[..., None], proj, 0.0)
+        self.n = np.asarray(n, np.float64)[:, None]
+        self.spectrum = spectrum[:, None, :]
+        positive = self.spectrum > 0
         self.positive = positive.astype(np.float64)
-        self.rank = int(positive.sum())
+        self.rank = positive.sum(-1)
         inverse = np.divide(
-            1.0, spectrum, out=np.zeros_like(spectrum), where=positive)
+            1.0,
+            self.spectrum,
+            out=np.zeros(self.spectrum.shape),
+            where=positive)
         self.proj_sq = proj**2
         self.explained = self.proj_sq * inverse
-        outside = target_sq - self.explained.sum(1)
+        outside = target_sq - self.explained.sum(-1)
         self.outside = np.where(outside > RESIDUAL_RTOL * target_sq, outside,
                                 0.0)
 
@@ -64,27 +74,28 @@ class EvidenceProblem:
         ``a <- gamma / m^T m``, ``b <- (n - gamma) / ||y - F m||^2``.
 
         Args:
-            alpha (ndarray): ``(C,)`` prior precisions.
-            beta (ndarray): ``(C,)`` noise precisions.
+            alpha (ndarray): ``(B, C)`` prior precisions.
+            beta (ndarray): ``(B, C)`` noise precisions.
 
         Returns:
-            tuple[ndarray, ndarray, ndarray]: ``(C,)`` log evidence, updated
-            ``alpha`` and updated ``beta``.
+            tuple[ndarray, ndarray, ndarray]: ``(B, C)`` log evidence,
+            updated ``alpha`` and updated ``beta``.
         """
-        denom = alpha[:, None] + beta[:, None] * self.spectrum
-        ratio = alpha[:, None] / denom
-        mean_sq = beta**2 * (self.proj_sq / denom**2).sum(1)
-        residual = self.outside + (self.explained * ratio**2).sum(1)
+        denom = alpha[..., None] + beta[..., None] * self.spectrum
+        ratio = alpha[..., None] / denom
+        mean_sq = beta**2 * (self.proj_sq / denom**2).sum(-1)
+        residual = self.outside + (self.explained * ratio**2).sum(-1)
         evidence = (
-            self.spectrum.size / 2 * np.log(alpha) +
-            self.n / 2 * np.log(beta) - 0.5 * np.log(denom).sum(1) -
+            self.spectrum.shape[-1] / 2 * np.log(alpha) +
+            self.n / 2 * np.log(beta) - 0.5 * np.log(denom).sum(-1) -
             beta / 2 * residual - alpha / 2 * mean_sq -
             self.n / 2 * math.log(2 * math.pi))
-        # gamma = k - sum_{s > 0} a / (a + b s) and n - gamma, written
-        # without the cancellation that sends n - gamma below 0 near an
-        # exact fit.
-        shrinkage = ratio @ self.positive
-        new_alpha = (self.rank - shrinkage) / np.maximum(mean_sq, TINY)
+        # gamma = sum_{s > 0} b s / (a + b s) and, written without the
+        # cancellation that sends it below 0 near an exact fit,
+        # n - gamma = n - k + sum_{s > 0} a / (a + b s).
+        gamma = (beta[..., None] * self.spectrum / denom).sum(-1)
+        shrinkage = (ratio * self.positive).sum(-1)
+        new_alpha = gamma / np.maximum(mean_sq, TINY)
         new_beta = (self.n - self.rank + shrinkage) / np.maximum(
             residual, TINY)
         return (evidence,
@@ -96,38 +107,72 @@ class EvidenceProblem:
                  max_iter: int = 100000) -> np.ndarray:
         """Maximum log evidence by MacKay iterations run to convergence.
 
-        Iterates :meth:`step` for all class columns at once until no
-        column's evidence changes by more than ``tol`` relative (the
-        reference code stops after 11 iterations at 1e-3 on ``alpha/beta``).
-        The evidence decides convergence, not the precisions: when the
-        supremum lies at ``alpha -> inf`` (features no better than zero
-        weights) or ``beta -> inf`` (an exact fit) the precisions diverge
-        while the evidence converges to its limit.
+        Iterates :meth:`step` for all sets and class columns at once; a
+        column whose evidence changes by at most ``tol`` relative is done
+        and frozen, and the loop ends when all are (the reference code
+        stops after 11 iterations at 1e-3 on ``alpha/beta``). The evidence
+        decides convergence, not the precisions: when the supremum lies at
+        ``alpha -> inf`` (features no better than zero weights) or
+        ``beta -> inf`` (an exact fit) the precisions diverge while the
+        evidence converges to its limit, and freezing the column stops them
+        before they reach the end of the float range.
 
         Args:
             tol (float): Relative tolerance on the evidence.
             max_iter (int): Iteration cap.
 
         Returns:
-            ndarray: ``(C,)`` maximum log evidence per class column.
+            ndarray: ``(B, C)`` maximum log evidence (NaN for absent
+            classes).
         """
-        alpha = np.ones_like(self.outside)
-        beta = np.ones_like(self.outside)
+        alpha = np.ones(self.outside.shape)
+        beta = np.ones(self.outside.shape)
         evidence, alpha, beta = self.step(alpha, beta)
+        active = self.present.copy()
         for _ in range(max_iter):
-            new, alpha, beta = self.step(alpha, beta)
-            converged = (np.abs(new - evidence) <= tol * np.abs(new)).all()
+            new, new_alpha, new_beta = self.step(alpha, beta)
+            new = np.where(active, new, evidence)
+            active &= ~(np.abs(new - evidence) <= tol * np.abs(new))
+            alpha = np.where(active, new_alpha, alpha)
+            beta = np.where(active, new_beta, beta)
             evidence = new
-            if converged:
+            if not active.any():
                 break
-        return evidence
+        return np.where(self.present, evidence, np.nan)
+
+
+def logme_from_moments(gram: torch.Tensor, class_sums: torch.Tensor,
+                       counts: torch.Tensor) -> np.ndarray:
+    """LogME of a batch of pixel sets from their moments (You et al. 2021).
+
+    Everything the evidence needs comes from ``F^T F``, ``F^T y`` (the class
+    sums) and ``||y||^2`` (the class counts).
+
+    Args:
+        gram (Tensor): ``(B, d, d)`` ``F^T F`` of the raw features.
+        class_sums (Tensor): ``(B, C, d)`` per-class feature sums.
+        counts (Tensor): ``(B, C)`` per-class pixel counts (0 = absent).
+
+    Returns:
+        ndarray: ``(B,)`` mean over present classes of the maximum log
+        evidence per pixel.
+    """
+    spectrum, basis = torch.linalg.eigh(gram)
+    # Directions below the eigen-solver's accuracy are the null space.
+    null = spectrum <= spectrum.shape[-1] * torch.finfo(
+        spectrum.dtype).eps * spectrum[:, -1:].clamp_min(0)
+    proj = (class_sums @ basis).masked_fill(null[:, None, :], 0.0)
+    n = counts.sum(1)
+    problem = EvidenceProblem(n.cpu().numpy(),
+                              spectrum.masked_fill(null, 0.0).cpu().numpy(),
+                              proj.cpu().numpy(),
+                              counts.cpu().numpy())
+    evidence = problem.maximize()
+    return np.nanmean(evidence, axis=1) / n.cpu().numpy()
 
 
 def logme_from_stats(stats: FeatureStats) -> float:
     """LogME from accumulated statistics (You et al., ICML 2021, Alg. 1).
-
-    Everything the evidence needs comes from ``F^T F``, ``F^T y`` (the class
-    sums) and ``||y||^2`` (the class counts).
 
     Args:
         stats (FeatureStats): Statistics of the target pixels.
@@ -136,16 +181,10 @@ def logme_from_stats(stats: FeatureStats) -> float:
         float: Mean over classes of the maximum log evidence per pixel.
     """
     stats.validate()
-    spectrum, basis = torch.linalg.eigh(stats.raw_gram())
-    # Directions below the eigen-solver's accuracy are the null space.
-    null = spectrum <= spectrum.numel() * torch.finfo(
-        spectrum.dtype).eps * spectrum[-1].clamp_min(0)
-    proj = (stats.raw_class_sums() @ basis).masked_fill(null, 0.0)
-    problem = EvidenceProblem(stats.n,
-                              spectrum.masked_fill(null, 0.0).cpu().numpy(),
-                              proj.cpu().numpy(),
-                              stats.class_counts().cpu().numpy())
-    return float(problem.maximize().mean() / stats.n)
+    return float(
+        logme_from_moments(stats.raw_gram()[None],
+                           stats.raw_class_sums()[None],
+                           stats.class_counts()[None])[0])
 
 
 def logme(features: ArrayLike, labels: ArrayLike) -> float:
@@ -165,4 +204,6 @@ def logme(features: ArrayLike, labels: ArrayLike) -> float:
     return logme_from_stats(FeatureStats.from_data(features, labels))
 
 
-__all__ = ['logme', 'logme_from_stats', 'EvidenceProblem']
+__all__ = [
+    'logme', 'logme_from_stats', 'logme_from_moments', 'EvidenceProblem'
+]

@@ -1,0 +1,3 @@
+from .coordinates import AddPixelCoordinates, PackTrfInputs
+
+__all__ = ['AddPixelCoordinates', 'PackTrfInputs']

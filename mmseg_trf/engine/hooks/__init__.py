@@ -1,0 +1,3 @@
+from .transferability_hook import TransferabilityHook
+
+__all__ = ['TransferabilityHook']

@@ -1,0 +1,3 @@
+from .trf_cross_entropy import TrfWeightedCrossEntropyLoss
+
+__all__ = ['TrfWeightedCrossEntropyLoss']

@@ -1,0 +1,132 @@
+"""TransferabilityHook + TrfWeightedCrossEntropyLoss through tools/train.py."""
+import json
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ..conftest import ROOT, run_tool
+from .weighted_config import hook_cfg, write_config
+
+
+def first_losses(log):
+    return [
+        float(v) for v in re.findall(
+            r'Iter\(train\) \[ ?1/\d+\].*?decode\.loss_\w+: ([\d.]+)', log)
+    ]
+
+
+@pytest.fixture(scope='module')
+def weighted_run(tmp_path_factory, cityscapes_root):
+    work = tmp_path_factory.mktemp('weighted')
+    config = write_config(work / 'weighted.py', cityscapes_root)
+    proc = run_tool('train.py', config, '--work-dir', work / 'run')
+    return config, work / 'run', proc.stdout + proc.stderr
+
+
+def test_hook_writes_scores_map_and_figure(weighted_run):
+    _, run, log = weighted_run
+    trf = run / 'trf'
+    for name in ('transferability.npy', 'weight_map.npy', 'weight_map.json',
+                 'weight_map.png', 'scores.json'):
+        assert osp.isfile(trf / name), name
+    weights = np.load(trf / 'weight_map.npy')
+    assert weights.shape == (16, 32)  # 64 x 128 labels, 4 x 4 patches
+    assert weights.min() >= 1 and weights.max() <= np.e + 1e-6
+    meta = json.load(open(trf / 'weight_map.json'))
+    for key in ('metric', 'patch_size', 'map_shape', 'image_shape',
+                'checkpoint', 'mmseg_trf', 'settings'):
+        assert key in meta
+    scores = json.load(open(trf / 'scores.json'))['scores']
+    assert set(scores) == {'otce', 'leep', 'logme'}
+    assert all(s['error'] is None for s in scores.values())
+    assert 'computed the otce weight map' in log
+    assert 'TransferabilityHook: otce =' in log
+
+
+def test_weighted_loss_differs_from_vanilla(weighted_run, tmp_path,
+                                            cityscapes_root):
+    _, _, log = weighted_run
+    vanilla = write_config(
+        tmp_path / 'vanilla.py', cityscapes_root, weighted=False)
+    proc = run_tool('train.py', vanilla, '--work-dir', tmp_path / 'run')
+    weighted_loss, = first_losses(log)
+    vanilla_loss, = first_losses(proc.stdout + proc.stderr)
+    # same seed, same batch: weights in [1, e] make the loss larger
+    assert vanilla_loss < weighted_loss <= np.e * vanilla_loss
+
+
+def test_resume_reuses_the_map(weighted_run):
+    config, run, _ = weighted_run
+    before = (run / 'trf' / 'weight_map.npy').stat().st_mtime_ns
+    proc = run_tool('train.py', config, '--work-dir', run, '--resume',
+                    '--cfg-options', 'train_cfg.max_iters=6',
+                    'train_cfg.val_interval=6')
+    log = proc.stdout + proc.stderr
+    assert 'reused the otce weight map' in log
+    assert (run / 'trf' / 'weight_map.npy').stat().st_mtime_ns == before
+
+
+def test_changed_settings_recompute(weighted_run, tmp_path, cityscapes_root):
+    _, run, _ = weighted_run
+    config = write_config(
+        tmp_path / 'leep.py',
+        cityscapes_root,
+        hooks=hook_cfg(map_metric='leep', patch_size=8))
+    proc = run_tool('train.py', config, '--work-dir', tmp_path / 'run')
+    assert 'computed the leep weight map' in proc.stdout + proc.stderr
+    assert np.load(tmp_path / 'run' / 'trf' / 'weight_map.npy').shape == (8,
+                                                                          16)
+
+
+def test_corrupt_map_is_an_error(weighted_run, tmp_path):
+    from mmseg_trf.engine import TransferabilityHook
+    folder = tmp_path / 'trf'
+    folder.mkdir()
+    (folder / 'weight_map.json').write_text(
+        (weighted_run[1] / 'trf' / 'weight_map.json').read_text())
+    (folder / 'weight_map.npy').write_bytes(b'not a numpy file')
+    with pytest.raises(RuntimeError, match='missing or corrupt'):
+        TransferabilityHook()._load_map(str(folder))
+
+
+def test_pipeline_without_coordinates_is_an_error(tmp_path, cityscapes_root):
+    config = write_config(tmp_path / 'cfg.py', cityscapes_root)
+    text = open(config).read().replace("dict(type='AddPixelCoordinates'),",
+                                       '').replace("'PackTrfInputs'",
+                                                   "'PackSegInputs'")
+    open(config, 'w').write(text)
+    proc = run_tool(
+        'train.py', config, '--work-dir', tmp_path / 'run', check=False)
+    assert proc.returncode != 0
+    assert 'AddPixelCoordinates' in proc.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_write_one_map(tmp_path, cityscapes_root):
+    config = write_config(tmp_path / 'cfg.py', cityscapes_root)
+    proc = subprocess.run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+        '--master_port',
+        str(free_port()),
+        osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
+        str(tmp_path / 'run'), '--launcher', 'pytorch'
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=ROOT,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    log = proc.stdout + proc.stderr
+    assert log.count('computing the otce transferability map') == 1
+    assert osp.isfile(tmp_path / 'run' / 'trf' / 'weight_map.npy')
+    assert 'Iter(train) [4/4]' in log

@@ -1,0 +1,90 @@
+"""TrfWeightedCrossEntropyLoss is eq. 5 with MMSeg's normalisation."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmseg.models.losses import CrossEntropyLoss
+from mmseg.registry import MODELS
+
+from mmseg_trf.models.losses import TrfWeightedCrossEntropyLoss
+
+
+@pytest.fixture
+def batch():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 6, 7)
+    label = torch.randint(0, 5, (2, 6, 7))
+    label[0, :2, :3] = 255
+    weights = [1 + (math.e - 1) * torch.rand(6, 7) for _ in range(2)]
+    return logits, label, weights
+
+
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_equation_5_by_hand(batch, avg_non_ignore):
+    logits, label, weights = batch
+    loss = TrfWeightedCrossEntropyLoss(avg_non_ignore=avg_non_ignore)
+    loss.set_pixel_weights(weights)
+    got = loss(logits, label, ignore_index=255)
+    valid = label != 255
+    log_probs = F.log_softmax(logits, 1)
+    total = 0.0
+    for i in range(2):
+        for j in range(6):
+            for k in range(7):
+                if valid[i, j, k]:
+                    total -= weights[i][j, k] * log_probs[i, label[i, j, k], j,
+                                                          k]
+    norm = valid.sum() if avg_non_ignore else label.numel()
+    assert got.item() == pytest.approx(float(total / norm), rel=1e-5)
+
+
+def test_unit_weights_equal_mmseg_cross_entropy(batch):
+    logits, label, _ = batch
+    loss = MODELS.build(
+        dict(
+            type='TrfWeightedCrossEntropyLoss',
+            loss_weight=0.7,
+            avg_non_ignore=True))
+    loss.set_pixel_weights([torch.ones(6, 7)] * 2)
+    reference = CrossEntropyLoss(loss_weight=0.7, avg_non_ignore=True)
+    assert torch.equal(
+        loss(logits, label, ignore_index=255),
+        reference(logits, label, ignore_index=255))
+
+
+def test_weights_padded_like_labels(batch):
+    logits, label, weights = batch
+    label[:, 4:, :] = 255  # the preprocessor pads labels with ignore
+    loss = TrfWeightedCrossEntropyLoss()
+    loss.set_pixel_weights([w[:4] for w in weights])
+    padded = TrfWeightedCrossEntropyLoss()
+    padded.set_pixel_weights(
+        [torch.cat([w[:4], torch.ones(2, 7)]) for w in weights])
+    assert torch.equal(
+        loss(logits, label, ignore_index=255),
+        padded(logits, label, ignore_index=255))
+
+
+def test_weights_used_once_and_required(batch):
+    logits, label, weights = batch
+    loss = TrfWeightedCrossEntropyLoss()
+    with pytest.raises(RuntimeError, match='TransferabilityHook'):
+        loss(logits, label, ignore_index=255)
+    loss.set_pixel_weights(weights)
+    loss(logits, label, ignore_index=255)
+    with pytest.raises(RuntimeError, match='no pixel weights'):
+        loss(logits, label, ignore_index=255)
+
+
+def test_batch_size_mismatch(batch):
+    logits, label, weights = batch
+    loss = TrfWeightedCrossEntropyLoss()
+    loss.set_pixel_weights(weights[:1])
+    with pytest.raises(RuntimeError, match='1 weight maps for a batch of 2'):
+        loss(logits, label, ignore_index=255)
+
+
+def test_sigmoid_refused():
+    with pytest.raises(ValueError, match='use_sigmoid'):
+        TrfWeightedCrossEntropyLoss(use_sigmoid=True)
