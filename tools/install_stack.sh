@@ -34,7 +34,7 @@ fi
 PIP=("$PY" -m pip --disable-pip-version-check)
 
 step 2/5 "build tools (setuptools < 82 keeps pkg_resources for mmcv/mmengine)"
-"${PIP[@]}" install -q "setuptools>=77,<82" wheel ninja psutil
+"${PIP[@]}" install -q "setuptools>=77,<82" wheel ninja psutil numpy
 
 if "$PY" -c 'import torch' 2>/dev/null; then
     step 3/5 "keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
@@ -62,7 +62,7 @@ else
     if [ -z "$WHEEL" ]; then
         step 4/5 "building mmcv $MMCV_VERSION with ops from source for torch $TORCH_VERSION"
         echo "    PyPI has no mmcv wheels. This compiles about 80 C++ units: roughly 20-35 minutes"
-        echo "    on 2 CPU cores (longer with CUDA). The wheel is kept in $HOUSE and in pip's cache,"
+        echo "    on 2 CPU cores (longer with CUDA), unless pip has it cached. The wheel is kept in $HOUSE,"
         echo "    so the next install takes seconds."
         start=$(date +%s)
         MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
