@@ -31,3 +31,23 @@ def run_tool(script, *args, check=True, timeout=600):
         raise AssertionError(f'{script} failed:\n{proc.stdout[-3000:]}\n'
                              f'{proc.stderr[-5000:]}')
     return proc
+
+
+@pytest.fixture(scope='session')
+def layout_roots(tmp_path_factory, cityscapes_root):
+    """Tiny generated datasets in the BDD100K, GTA5 (converted) and ADE20K
+    layouts, plus the Cityscapes fixture."""
+    from mmseg_trf.synthetic import (SceneStyle, write_ade20k, write_bdd100k,
+                                     write_gta5)
+    root = tmp_path_factory.mktemp('layouts')
+    style = SceneStyle(palette_shift=0.3)
+    for split, seed in (('train', 0), ('val', 1)):
+        write_bdd100k(str(root / 'bdd100k'), split, 3, style, (64, 128), seed)
+        write_ade20k(str(root / 'ade'), split, 3, style, (64, 128), seed)
+    write_gta5(str(root / 'gta5'), 4, style, (64, 128), 0)
+    run_tool('convert_gta5.py', root / 'gta5')
+    return dict(
+        cityscapes=cityscapes_root,
+        bdd100k=str(root / 'bdd100k'),
+        gta5=str(root / 'gta5'),
+        ade20k=str(root / 'ade'))

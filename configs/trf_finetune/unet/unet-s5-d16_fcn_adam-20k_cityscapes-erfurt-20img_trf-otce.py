@@ -1,10 +1,9 @@
-# Transferability-weighted finetuning (OTCE weights, eqs. 3-5) of the
-# same run: the hook scores the loaded source model and writes the weight
-# map, the loss weights each pixel by its location, and the pipeline carries
-# pixel coordinates.
+# Transferability-weighted finetuning (OTCE weights, eqs. 3-5): the hook
+# scores the loaded source and writes the weight map, the loss weights each
+# pixel by its location, the pipeline carries pixel coordinates.
 # OTCE needs the source training data:
 #   --cfg-options custom_hooks.0.source_dataset=configs/_base_/datasets/X.py
-_base_ = ['./pspnet_r50-d8_adam-20k_cityscapes-aachen.py']
+_base_ = ['./unet-s5-d16_fcn_adam-20k_cityscapes-erfurt-20img.py']
 custom_hooks = [
     dict(type='TransferabilityHook', map_metric='otce', source_dataset=None)
 ]

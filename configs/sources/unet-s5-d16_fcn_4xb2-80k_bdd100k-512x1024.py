@@ -1,0 +1,14 @@
+# Source model of the ICIP 2023 benchmark: unet trained on bdd100k.
+_base_ = [
+    'mmseg::_base_/models/fcn_unet_s5-d16.py',
+    '../_base_/datasets/bdd100k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_80k.py',
+]
+custom_imports = dict(imports=['mmseg_trf'], allow_failed_imports=False)
+crop_size = (512, 1024)
+model = dict(
+    data_preprocessor=dict(size=(512, 1024)),
+    decode_head=dict(num_classes=19),
+    auxiliary_head=dict(num_classes=19),
+    test_cfg=dict(mode='whole'))

@@ -1,0 +1,3 @@
+from .fcn8s_head import FCN8sHead
+
+__all__ = ['FCN8sHead']
