@@ -12,7 +12,7 @@ TARGET_DATASET_CONFIG describes the labelled target images: its
 config's ``test_pipeline``. The sources file is a YAML/JSON list of
 ``{name, config, checkpoint, dataset, miou}`` (``dataset``: the config of the
 source's training data, needed by OTCE; ``miou``: optional ground truth).
-Writes ``ranking.{md,csv,json}`` and, with ground truth for 3+ sources,
+Writes ``ranking.{md,csv,json}`` and, with ground truth for 2+ sources,
 correlations and ``score_vs_miou.png`` to the work dir; features are cached
 in ``<work-dir>/feature_cache``.
 """
@@ -32,7 +32,7 @@ from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
 from mmseg_trf.metrics import METRICS
 from mmseg_trf.metrics.optimal_transport import SOLVERS
 from mmseg_trf.sampling import SAMPLERS, SamplingSettings
-from mmseg_trf.utils import init_distributed
+from mmseg_trf.utils import finalize_distributed, init_distributed
 
 
 def parse_args(argv=None):
@@ -90,6 +90,10 @@ def parse_args(argv=None):
     parser.add_argument('--otce-solver', choices=SOLVERS, default='sparse_emd')
     parser.add_argument('--ground-truth', help='YAML/JSON {source: mIoU}')
     parser.add_argument('--work-dir', help='where reports and caches go')
+    parser.add_argument(
+        '--cache-dir',
+        help='feature cache (default: '
+        '<work-dir>/feature_cache); share it between runs')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -159,8 +163,9 @@ def main(argv=None):
         batch_size=args.batch_size,
         device=args.device,
         cfg_options=args.cfg_options)
-    results = score_sources(sources, dataset_config(args.target), settings,
-                            osp.join(work_dir, 'feature_cache'))
+    results = score_sources(
+        sources, dataset_config(args.target), settings, args.cache_dir
+        or osp.join(work_dir, 'feature_cache'))
     if is_main_process():
         written = write_reports(
             results, args.metrics, work_dir,
@@ -176,6 +181,7 @@ def main(argv=None):
             print(f.read())
         for kind, path in written.items():
             print_log(f'{kind}: {path}', logger='current')
+    finalize_distributed()
 
 
 if __name__ == '__main__':

@@ -14,7 +14,8 @@ from mmengine.runner import Runner
 
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
-                             init_distributed, trust_checkpoint)
+                             finalize_distributed, init_distributed,
+                             trust_checkpoint)
 
 
 def parse_args():
@@ -96,6 +97,7 @@ def main():
     init_distributed(args.launcher)
     trust_checkpoint(args.checkpoint)
     Runner.from_cfg(cfg).test()
+    finalize_distributed()
 
 
 if __name__ == '__main__':

@@ -16,8 +16,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmseg_trf  # noqa: F401  registers the package's components
+from mmseg_trf.apis import enable_weighting
 from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
-                             init_distributed, trust_resumed_checkpoint)
+                             finalize_distributed, init_distributed,
+                             trust_resumed_checkpoint)
 
 
 def parse_args():
@@ -42,6 +44,20 @@ def parse_args():
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--trf-weighting',
+        choices=['otce', 'leep', 'logme'],
+        help='transferability-weighted finetuning with this metric\'s '
+        'weight map (adds TransferabilityHook and the weighted loss, and '
+        'makes the train pipeline carry pixel coordinates)')
+    parser.add_argument(
+        '--trf-source-dataset',
+        help='config of the source model\'s training data (OTCE weighting)')
+    parser.add_argument(
+        '--trf-options',
+        nargs='+',
+        action=DictAction,
+        help='further TransferabilityHook arguments, key=value')
     # torch.distributed.run passes --local-rank (older launchers
     # --local_rank); MMEngine reads LOCAL_RANK from the environment.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -74,6 +90,9 @@ def build_config(args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
+    if args.trf_weighting:
+        enable_weighting(cfg, args.trf_weighting, args.trf_source_dataset,
+                         **(args.trf_options or {}))
     if (args.launcher != 'none' and not torch.cuda.is_available()
             and 'model_wrapper_cfg' not in cfg):
         # MMEngine pins DDP to the GPU LOCAL_RANK; on CPU there is none.
@@ -96,6 +115,7 @@ def main():
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
+    finalize_distributed()
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ from .model import (ConvSegTap, classifier_head, load_config, load_segmentor,
 from .report import write_reports
 from .scoring import (LAYERS, MetricResult, ScoringSettings, SourceResult,
                       SourceSpec, dataset_config, score_source, score_sources)
+from .weighting import enable_weighting
 from .zoo import zoo_sources
 
 __all__ = [
@@ -15,5 +16,5 @@ __all__ = [
     'classifier_head', 'load_config', 'load_segmentor', 'load_weights',
     'write_reports', 'LAYERS', 'MetricResult', 'ScoringSettings',
     'SourceResult', 'SourceSpec', 'dataset_config', 'score_source',
-    'score_sources', 'zoo_sources'
+    'score_sources', 'zoo_sources', 'enable_weighting'
 ]

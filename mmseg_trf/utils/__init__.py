@@ -3,10 +3,10 @@ from .checkpoint import (is_trusted, load_local_checkpoint, trust_checkpoint,
                          trust_resumed_checkpoint)
 from .config_checks import (check_checkpoint_path, check_data_paths,
                             dataset_paths)
-from .dist import init_distributed
+from .dist import finalize_distributed, init_distributed
 
 __all__ = [
     'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',
     'load_local_checkpoint', 'check_data_paths', 'check_checkpoint_path',
-    'dataset_paths', 'init_distributed'
+    'dataset_paths', 'init_distributed', 'finalize_distributed'
 ]

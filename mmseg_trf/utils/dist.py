@@ -26,4 +26,16 @@ def init_distributed(launcher: str) -> None:
         init_dist(launcher, backend='gloo')
 
 
-__all__ = ['init_distributed']
+def finalize_distributed() -> None:
+    """Wait for every process, then tear the process group down.
+
+    Leaving it to interpreter exit lets the process that hosts the rendezvous
+    store exit while others still talk to it, which can abort it
+    ("terminate called without an active exception").
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
+__all__ = ['init_distributed', 'finalize_distributed']

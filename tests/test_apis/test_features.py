@@ -59,8 +59,10 @@ def check_against_direct_forward(model, root, scale):
                 mode='bilinear',
                 align_corners=align)[0]
             expected = full[:, rows, cols].T.numpy()
+            # grid_sample and interpolate round their float32 bilinear
+            # weights differently (seen: 1e-5 on features of order 1).
             np.testing.assert_allclose(
-                got[layer][key], expected, rtol=1e-5, atol=1e-5)
+                got[layer][key], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_logits_are_the_model_prediction(model_cfg, cityscapes_root):

@@ -1,51 +1,15 @@
 """The benchmark's architectures at CPU-test widths on the fixture data."""
-import os.path as osp
+from mmengine.config import Config
 
-from ..conftest import ROOT
+from mmseg_trf.demo.models import TINY_MODELS, model_base, model_overrides
 
-NORM = "dict(type='BN', requires_grad=True)"
-#: model base config and the overrides that shrink it
-TINY = {
-    'fcn8s':
-    ('configs/_base_/models/fcn8s_vgg16.py',
-     f'backbone=dict(base_channels=8, fc_channels=32, norm_cfg={NORM}),'
-     f'decode_head=dict(in_channels=[32, 64, 32], channels=16, '
-     f'num_classes=19, norm_cfg={NORM})'),
-    'unet': ('mmseg::_base_/models/fcn_unet_s5-d16.py',
-             f'backbone=dict(base_channels=8, norm_cfg={NORM}),'
-             f'decode_head=dict(in_channels=8, channels=8, num_classes=19, '
-             f'norm_cfg={NORM}),'
-             f'auxiliary_head=dict(in_channels=16, channels=8, num_classes=19,'
-             f' norm_cfg={NORM}), test_cfg=dict(mode="whole")'),
-    'segnet': ('configs/_base_/models/segnet_vgg16.py',
-               f'backbone=dict(base_channels=8, norm_cfg={NORM}),'
-               f'decode_head=dict(in_channels=8, channels=8, num_classes=19, '
-               f'norm_cfg={NORM})'),
-    'pspnet':
-    ('mmseg::_base_/models/pspnet_r50-d8.py', 'pretrained=None,'
-     f'backbone=dict(depth=18, stem_channels=8, base_channels=8, '
-     f'norm_cfg={NORM}),'
-     f'decode_head=dict(in_channels=64, channels=16, num_classes=19, '
-     f'norm_cfg={NORM}),'
-     f'auxiliary_head=dict(in_channels=32, channels=8, '
-     f'num_classes=19, norm_cfg={NORM})'),
-    'frrn-a': ('configs/_base_/models/frrn_a.py',
-               f'backbone=dict(base_channels=8, stream_channels=8, '
-               f'norm_cfg={NORM}),'
-               f'decode_head=dict(in_channels=8, channels=8, num_classes=19, '
-               f'norm_cfg={NORM})'),
-    'frrn-b': ('configs/_base_/models/frrn_b.py',
-               f'backbone=dict(base_channels=8, stream_channels=8, '
-               f'norm_cfg={NORM}),'
-               f'decode_head=dict(in_channels=8, channels=8, num_classes=19, '
-               f'norm_cfg={NORM})'),
-}
+TINY = TINY_MODELS
 
 TRAIN = '''
 _base_ = [{model!r}, 'mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmseg_trf'], allow_failed_imports=False)
 crop_size = (64, 128)
-model = dict(data_preprocessor=dict(size=crop_size), {overrides})
+model = dict(data_preprocessor=dict(size=crop_size), **{overrides!r})
 train_pipeline = [
     dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
     dict(type='RandomCrop', crop_size=crop_size),
@@ -79,17 +43,16 @@ default_hooks = dict(
 
 def tiny_model_cfg(arch):
     """The model dict of an architecture at test width."""
-    from mmengine.config import Config
-    base, overrides = TINY[arch]
-    path = base if '::' in base else osp.join(ROOT, base)
-    text = (f'_base_ = [{path!r}]\n'
-            f'model = dict({overrides})\n')
+    text = (f'_base_ = [{model_base(arch)!r}]\n'
+            f'model = dict(**{model_overrides(arch, 19)!r})\n')
     return Config.fromstring(text, '.py').model
 
 
 def write_tiny_train_config(path, arch, root):
-    base, overrides = TINY[arch]
-    model = base if '::' in base else osp.join(ROOT, base)
     with open(path, 'w') as f:
-        f.write(TRAIN.format(model=model, overrides=overrides, root=root))
+        f.write(
+            TRAIN.format(
+                model=model_base(arch),
+                overrides=model_overrides(arch, 19),
+                root=root))
     return str(path)

@@ -65,7 +65,7 @@ def test_two_process_run_gives_the_same_table(workspace, tmp_path):
                           text=True,
                           cwd=ROOT,
                           timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-3000:])
     one, _ = table(tmp_path / 'one')
     two, _ = table(tmp_path / 'two')
     assert one.keys() == two.keys()

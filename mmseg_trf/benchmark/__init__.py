@@ -1,0 +1,13 @@
+"""Transferability benchmarks: a grid of sources x targets, run step by
+step (train, finetune, score, weighted finetune) and reported as the ICIP
+2023 paper's Tables 2-3 and Figs. 4-6."""
+from .report import write_report
+from .runner import BenchmarkRunner, StepFailed, best_miou, latest_checkpoint
+from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
+                   FinetuneProtocol, ScoringProtocol, WeightedProtocol)
+
+__all__ = [
+    'BenchmarkSpec', 'BenchmarkSource', 'BenchmarkTarget', 'FinetuneProtocol',
+    'ScoringProtocol', 'WeightedProtocol', 'BenchmarkRunner', 'StepFailed',
+    'best_miou', 'latest_checkpoint', 'write_report'
+]

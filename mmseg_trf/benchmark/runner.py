@@ -1,0 +1,338 @@
+"""Run a benchmark grid step by step, every step cached.
+
+Steps (each a subprocess of the package's tools, logged to its own file):
+
+1. train each source without a checkpoint (``tools/train.py``);
+2. finetune every source on every target, once per seed (the ground
+   truth: best validation mIoU, averaged over seeds);
+3. score every source for every target (``tools/score_sources.py``), and
+   again for each N of the pixel sweep (the feature cache is shared, so
+   models run once);
+4. transferability-weighted finetuning of the selected sources.
+
+A finished step leaves ``steps/<key>.json``; a rerun skips it, and an
+interrupted training run resumes from its last checkpoint. A failed step is
+reported and the steps that do not depend on it go on.
+"""
+import glob
+import hashlib
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional
+
+import yaml
+
+from ..apis.cache import atomic_write_text
+from .spec import BenchmarkSource, BenchmarkSpec, BenchmarkTarget
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DISTRIBUTED_TOOLS = ('train.py', 'score_sources.py')
+
+
+class StepFailed(RuntimeError):
+    """A benchmark step did not complete."""
+
+
+def best_miou(work_dir: str) -> float:
+    """Best validation mIoU (a fraction) logged in a training work dir."""
+    values = []
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'mIoU' in record:
+                    values.append(float(record['mIoU']) / 100)
+    if not values:
+        raise StepFailed(f'no validation mIoU was logged in {work_dir}')
+    return max(values)
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The best-mIoU checkpoint of a run, else its last one."""
+    best = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
+    if best:
+        return best[-1]
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            return f.read().strip()
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _options(options: Dict) -> List[str]:
+    return [f'{k}={v}' for k, v in options.items()]
+
+
+class BenchmarkRunner:
+    """Runs a :class:`BenchmarkSpec` in ``work_dir``.
+
+    Args:
+        spec (BenchmarkSpec): The grid.
+        work_dir (str): Where everything goes.
+        echo (callable): Progress lines go here.
+    """
+
+    def __init__(self,
+                 spec: BenchmarkSpec,
+                 work_dir: str,
+                 echo: Callable[[str], None] = print) -> None:
+        self.spec, self.work_dir, self.echo = spec, work_dir, echo
+        self.failures: Dict[str, str] = {}
+
+    # Plumbing ----------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return osp.join(self.work_dir, *parts)
+
+    def run_tool(self, script: str, args: List[str], log: str) -> float:
+        """Run ``tools/<script>``; return its wall time in seconds."""
+        tool = osp.join(ROOT, 'tools', script)
+        if self.spec.gpus > 1 and script in DISTRIBUTED_TOOLS:
+            cmd = [
+                sys.executable, '-m', 'torch.distributed.run',
+                '--nproc_per_node',
+                str(self.spec.gpus), '--master_port',
+                str(_free_port()), tool, *args, '--launcher', 'pytorch'
+            ]
+        else:
+            cmd = [sys.executable, tool, *args]
+        os.makedirs(osp.dirname(log), exist_ok=True)
+        env = dict(os.environ)
+        if self.spec.jobs > 1:  # side-by-side runs share the cores
+            threads = str(max(1, (os.cpu_count() or 1) // self.spec.jobs))
+            env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        start = time.perf_counter()
+        with open(log, 'w') as f:
+            f.write(' '.join(cmd) + '\n')
+            f.flush()
+            code = subprocess.run(
+                cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
+                env=env).returncode
+        if code:
+            raise StepFailed(f'{script} exited with {code}; see {log}')
+        return time.perf_counter() - start
+
+    def step(self, key: str, work: Callable[[], dict]) -> Optional[dict]:
+        """A cached step: its stored result, or ``work()`` stored now.
+
+        Returns:
+            dict | None: The result, or None if the step failed (recorded in
+            :attr:`failures`).
+        """
+        record = self.path('steps', f'{key}.json')
+        if osp.isfile(record):
+            with open(record) as f:
+                return json.load(f)
+        self.echo(f'[benchmark] {key} ...')
+        try:
+            result = work()
+        except Exception as err:  # reported, the grid goes on
+            self.failures[key] = f'{type(err).__name__}: {err}'
+            self.echo(f'[benchmark] {key} FAILED: {err}')
+            return None
+        atomic_write_text(record, json.dumps(result, indent=2))
+        self.echo(f'[benchmark] {key} done ' + json.dumps({
+            k: v
+            for k, v in result.items() if not isinstance(v, dict)
+        }))
+        return result
+
+    # Steps -------------------------------------------------------------------
+    def source_checkpoint(self, source: BenchmarkSource) -> Optional[str]:
+        """Its given checkpoint, or the one its training run produces."""
+        if source.checkpoint:
+            return source.checkpoint
+
+        def train():
+            work = self.path('sources', source.name)
+            args = [source.config, '--work-dir', work]
+            if latest_checkpoint(work):
+                args.append('--resume')
+            if source.train_options:
+                args += ['--cfg-options', *_options(source.train_options)]
+            seconds = self.run_tool('train.py', args,
+                                    osp.join(work, 'train.log'))
+            return dict(
+                checkpoint=latest_checkpoint(work),
+                seconds=seconds,
+                miou=best_miou(work))
+
+        result = self.step(f'train-source_{source.name}', train)
+        return result['checkpoint'] if result else None
+
+    def finetune(self,
+                 source: BenchmarkSource,
+                 target: BenchmarkTarget,
+                 checkpoint: str,
+                 seed: int,
+                 weighting: Optional[str] = None) -> Optional[dict]:
+        """One finetuning run: best validation mIoU and wall time."""
+        variant = f'trf-{weighting}' if weighting else 'vanilla'
+
+        def run():
+            work = self.path('finetune', target.name, source.name, variant,
+                             f'seed{seed}')
+            options = dict(self.spec.finetune.options,
+                           **{'randomness.seed': seed})
+            args = [
+                source.finetune_config.format(target=target.name),
+                '--work-dir', work
+            ]
+            if latest_checkpoint(work):
+                args.append('--resume')
+                options['load_from'] = None
+            else:
+                options['load_from'] = checkpoint
+            args += ['--cfg-options', *_options(options)]
+            if weighting:
+                args += [
+                    '--trf-weighting', weighting, '--trf-source-dataset',
+                    source.dataset
+                ]
+                if self.spec.weighted.hook_options:
+                    args += [
+                        '--trf-options',
+                        *_options(self.spec.weighted.hook_options)
+                    ]
+            seconds = self.run_tool('train.py', args,
+                                    osp.join(work, 'train.log'))
+            result = dict(miou=best_miou(work), seconds=seconds)
+            weights = osp.join(work, 'trf', 'weight_map.png')
+            if osp.isfile(weights):
+                result['weight_map'] = weights
+            return result
+
+        return self.step(
+            f'finetune_{target.name}_{source.name}_{variant}_seed{seed}', run)
+
+    def score(self,
+              target: BenchmarkTarget,
+              truth: Dict[str, float],
+              checkpoints: Dict[str, str],
+              num_pixels: Optional[int] = None) -> Optional[dict]:
+        """``tools/score_sources.py`` for one target; the ranking JSON."""
+        scoring = self.spec.scoring
+        num_pixels = num_pixels or scoring.num_pixels
+        sources = [
+            dict(
+                name=s.name,
+                config=s.config,
+                checkpoint=checkpoints[s.name],
+                dataset=s.dataset,
+                miou=truth.get(s.name)) for s in self.spec.sources
+            if checkpoints.get(s.name)
+        ]
+        pool = max([num_pixels, scoring.num_pixels] +
+                   scoring.pixel_sweep) * scoring.repetitions
+        args_key = hashlib.sha256(
+            json.dumps([sources, num_pixels, pool,
+                        vars(scoring)], default=str).encode()).hexdigest()
+
+        def run():
+            work = self.path('scores', target.name, f'pixels-{num_pixels}')
+            sources_file = osp.join(work, 'sources.yaml')
+            os.makedirs(work, exist_ok=True)
+            atomic_write_text(sources_file, yaml.safe_dump(sources))
+            args = [
+                target.dataset, '--sources', sources_file, '--metrics',
+                *scoring.metrics, '--num-pixels',
+                str(num_pixels), '--repetitions',
+                str(scoring.repetitions), '--layer', scoring.layer,
+                '--source-images',
+                str(scoring.source_images), '--pool-size',
+                str(pool), '--work-dir', work, '--cache-dir',
+                self.path('scores', 'feature_cache'), *scoring.extra_args
+            ]
+            seconds = self.run_tool('score_sources.py', args,
+                                    osp.join(work, 'score_sources.log'))
+            with open(osp.join(work, 'ranking.json')) as f:
+                ranking = json.load(f)
+            plot = osp.join(work, 'score_vs_miou.png')
+            return dict(
+                ranking=ranking,
+                seconds=seconds,
+                plot=plot if osp.isfile(plot) else None)
+
+        return self.step(f'score_{target.name}_{num_pixels}_{args_key[:12]}',
+                         run)
+
+    # The grid ------------------------------------------------------------
+    def parallel(self, work: Callable, calls: List[tuple]) -> list:
+        """``work(*call)`` for every call, ``jobs`` at a time."""
+        if self.spec.jobs <= 1:
+            return [work(*call) for call in calls]
+        with ThreadPoolExecutor(self.spec.jobs) as pool:
+            return list(pool.map(lambda call: work(*call), calls))
+
+    def run(self) -> dict:
+        """Run (or resume) every step; return everything the report needs.
+        """
+        spec = self.spec
+        checkpoints = dict(
+            zip([s.name for s in spec.sources],
+                self.parallel(self.source_checkpoint,
+                              [(s, ) for s in spec.sources])))
+        calls = [(source, target, checkpoints[source.name], seed)
+                 for target in spec.targets for source in spec.sources
+                 if checkpoints[source.name] for seed in spec.finetune.seeds]
+        finetunes = self._collect(calls, 'vanilla')
+        truth = {target.name: {} for target in spec.targets}
+        for (target, source, _), runs in finetunes.items():
+            if runs:
+                truth[target][source] = sum(r['miou']
+                                            for r in runs) / len(runs)
+        scores = {
+            t.name: self.score(t, truth[t.name], checkpoints)
+            for t in spec.targets
+        }
+        sweep = {
+            t.name: {
+                n:
+                scores[t.name] if n == spec.scoring.num_pixels else self.score(
+                    t, truth[t.name], checkpoints, n)
+                for n in spec.scoring.pixel_sweep
+            }
+            for t in spec.targets
+        }
+        calls = [(source, target, checkpoints[source.name], seed, metric)
+                 for target in spec.targets for source in spec.sources
+                 if checkpoints[source.name]
+                 and spec.weighted.selects(source.name, truth[target.name])
+                 for metric in spec.weighted.metrics
+                 for seed in spec.weighted.seeds]
+        for metric in spec.weighted.metrics:
+            finetunes.update(
+                self._collect([c for c in calls if c[4] == metric],
+                              f'trf-{metric}'))
+        return dict(
+            checkpoints=checkpoints,
+            finetunes=finetunes,
+            truth=truth,
+            scores=scores,
+            sweep=sweep,
+            failures=dict(self.failures))
+
+    def _collect(self, calls: List[tuple], variant: str) -> Dict:
+        """Run finetuning calls; results grouped by (target, source,
+        variant), failed runs left out."""
+        grouped = {}
+        for call, result in zip(calls, self.parallel(self.finetune, calls)):
+            key = (call[1].name, call[0].name, variant)
+            grouped.setdefault(key, [])
+            if result:
+                grouped[key].append(result)
+        return grouped
+
+
+__all__ = ['BenchmarkRunner', 'StepFailed', 'best_miou', 'latest_checkpoint']

@@ -1,0 +1,140 @@
+"""What a transferability benchmark runs: sources, targets, protocol."""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
+
+import yaml
+
+
+@dataclass
+class BenchmarkSource:
+    """A source model of the grid.
+
+    Args:
+        name (str): Unique name.
+        config (str): Its training config (model and source data).
+        dataset (str): Config of its training data (OTCE source pixels).
+        finetune_config (str): Finetuning config; ``{target}`` is replaced
+            by the target's name.
+        checkpoint (str, optional): Trained weights; trained when missing.
+        train_options (dict): ``--cfg-options`` for training it.
+    """
+
+    name: str
+    config: str
+    dataset: str
+    finetune_config: str
+    checkpoint: Optional[str] = None
+    train_options: Dict = field(default_factory=dict)
+
+
+@dataclass
+class BenchmarkTarget:
+    """A few-shot target: ``dataset`` is its dataset config (its
+    ``trf_dataset`` holds the labelled images that are scored)."""
+
+    name: str
+    dataset: str
+
+
+@dataclass
+class FinetuneProtocol:
+    """Ground-truth finetuning: one run per seed, best validation mIoU.
+
+    Args:
+        seeds (list[int]): Finetuning seeds; the ground truth is their mean.
+        options (dict): ``--cfg-options`` for every finetuning run.
+    """
+
+    seeds: List[int] = field(default_factory=lambda: [0])
+    options: Dict = field(default_factory=dict)
+
+
+@dataclass
+class WeightedProtocol:
+    """Transferability-weighted finetuning (Table 3).
+
+    Args:
+        metrics (list[str]): Weight-map metrics.
+        sources (str | list[str]): ``'all'``, ``'none'``, ``'best'`` (per
+            target, the source of best ground truth) or source names.
+        seeds (list[int]): Seeds, as for vanilla finetuning.
+        hook_options (dict): Further ``TransferabilityHook`` arguments.
+    """
+
+    metrics: List[str] = field(
+        default_factory=lambda: ['otce', 'leep', 'logme'])
+    sources: Union[str, List[str]] = 'all'
+    seeds: List[int] = field(default_factory=lambda: [0])
+    hook_options: Dict = field(default_factory=dict)
+
+    def selects(self, name: str, truth: Dict[str, float]) -> bool:
+        """Whether source ``name`` is finetuned with weights for a target
+        with ground truth ``truth`` (source -> mIoU)."""
+        if self.sources == 'all':
+            return True
+        if self.sources == 'none':
+            return False
+        if self.sources == 'best':
+            return bool(truth) and name == max(truth, key=truth.get)
+        return name in self.sources
+
+
+@dataclass
+class ScoringProtocol:
+    """Arguments of ``tools/score_sources.py`` (Table 2, Figs. 4 and 6)."""
+
+    metrics: List[str] = field(
+        default_factory=lambda: ['otce', 'leep', 'logme', 'hscore', 'nce'])
+    num_pixels: int = 15000
+    repetitions: int = 10
+    layer: str = 'logits'
+    source_images: int = 20
+    pixel_sweep: List[int] = field(default_factory=list)
+    extra_args: List[str] = field(default_factory=list)
+
+
+@dataclass
+class BenchmarkSpec:
+    """A whole benchmark grid (see ``configs/benchmark/*.yaml``).
+
+    ``gpus`` > 1 runs training and scoring distributed; ``jobs`` > 1 runs
+    that many independent steps side by side (on CPUs, each with its share
+    of the cores).
+    """
+
+    sources: List[BenchmarkSource]
+    targets: List[BenchmarkTarget]
+    finetune: FinetuneProtocol = field(default_factory=FinetuneProtocol)
+    weighted: WeightedProtocol = field(default_factory=WeightedProtocol)
+    scoring: ScoringProtocol = field(default_factory=ScoringProtocol)
+    gpus: int = 1
+    jobs: int = 1
+
+    @classmethod
+    def from_dict(cls, data: dict) -> 'BenchmarkSpec':
+        """Build from parsed YAML, checking names are unique."""
+        spec = cls(
+            sources=[BenchmarkSource(**s) for s in data['sources']],
+            targets=[BenchmarkTarget(**t) for t in data['targets']],
+            finetune=FinetuneProtocol(**data.get('finetune', {})),
+            weighted=WeightedProtocol(**data.get('weighted', {})),
+            scoring=ScoringProtocol(**data.get('scoring', {})),
+            gpus=int(data.get('gpus', 1)),
+            jobs=int(data.get('jobs', 1)))
+        for kind in ('sources', 'targets'):
+            names = [item.name for item in getattr(spec, kind)]
+            if len(set(names)) != len(names):
+                raise ValueError(f'{kind} names must be unique: {names}')
+        return spec
+
+    @classmethod
+    def from_file(cls, path: str) -> 'BenchmarkSpec':
+        """Read a YAML spec."""
+        with open(path) as f:
+            return cls.from_dict(yaml.safe_load(f))
+
+
+__all__ = [
+    'BenchmarkSpec', 'BenchmarkSource', 'BenchmarkTarget', 'FinetuneProtocol',
+    'WeightedProtocol', 'ScoringProtocol'
+]

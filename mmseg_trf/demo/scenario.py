@@ -1,0 +1,140 @@
+"""A demo scenario: domains, tasks, the source zoo and the protocols."""
+from dataclasses import dataclass, field, fields
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+
+from ..synthetic import SceneStyle
+from .models import TINY_MODELS
+from .tasks import LabelSpace, label_space
+
+
+def _known(cls, data: dict, where: str) -> dict:
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f'{where}: unknown keys {sorted(unknown)}; known: '
+                         f'{sorted(names)}')
+    return data
+
+
+@dataclass
+class SourceData:
+    """One source dataset: a domain and a task.
+
+    Args:
+        domain (str): A key of ``Scenario.domains``.
+        task (str): A key of ``Scenario.tasks``.
+    """
+
+    domain: str
+    task: str
+
+    @property
+    def name(self) -> str:
+        return f'{self.domain}-{self.task}'
+
+
+@dataclass
+class Training:
+    """Optimisation of a training or finetuning run (Adam)."""
+
+    iters: int = 300
+    batch: int = 4
+    lr: float = 1e-3
+    seeds: List[int] = field(default_factory=lambda: [0])
+    val_interval: Optional[int] = None
+
+
+@dataclass
+class Scenario:
+    """Everything the demo generates and runs.
+
+    Args:
+        seed (int): Seed of the scenes (``--seed`` overrides it).
+        image_size (tuple[int, int]): ``(height, width)`` of every image.
+        domains (dict): Name -> ``SceneStyle`` factors.
+        tasks (dict): Name -> label space (``cityscapes19``, ``coarse``,
+            ``{subset: [...]}``).
+        target_domain (str): The target's domain (its task is the 19
+            Cityscapes classes).
+        target_labelled (int): Labelled target images (20 in the papers).
+        target_heldout (int): Held-out target images (evaluation).
+        source_data (list[SourceData]): Source datasets.
+        source_images (int): Images per source dataset.
+        architectures (list[str]): Architectures of the zoo (each is trained
+            on every source dataset).
+        training (Training): Source training.
+        finetune (Training): Finetuning on the target (ground truth).
+        scoring (dict): ``ScoringProtocol`` fields.
+        weighted (dict): ``WeightedProtocol`` fields; ``sources: best``
+            picks the source with the best ground truth.
+        jobs (int): Runs executed side by side.
+    """
+
+    seed: int
+    image_size: Tuple[int, int]
+    domains: Dict[str, Dict]
+    tasks: Dict[str, object]
+    target_domain: str
+    source_data: List[SourceData]
+    architectures: List[str]
+    target_labelled: int = 20
+    target_heldout: int = 20
+    source_images: int = 100
+    training: Training = field(default_factory=Training)
+    finetune: Training = field(
+        default_factory=lambda: Training(iters=100, lr=1e-4))
+    scoring: Dict = field(default_factory=dict)
+    weighted: Dict = field(default_factory=dict)
+    jobs: int = 1
+
+    @classmethod
+    def from_dict(cls, data: dict) -> 'Scenario':
+        """Parse and check a scenario."""
+        data = dict(_known(cls, data, 'scenario'))
+        data['image_size'] = tuple(data['image_size'])
+        data['source_data'] = [
+            SourceData(**_known(SourceData, s, 'source_data'))
+            for s in data['source_data']
+        ]
+        for key in ('training', 'finetune'):
+            if key in data:
+                data[key] = Training(**_known(Training, data[key], key))
+        scenario = cls(**data)
+        scenario.validate()
+        return scenario
+
+    @classmethod
+    def from_file(cls, path: str) -> 'Scenario':
+        with open(path) as f:
+            return cls.from_dict(yaml.safe_load(f))
+
+    def validate(self) -> None:
+        """Names must resolve; styles and tasks must build."""
+        for name, factors in self.domains.items():
+            SceneStyle(**factors)
+        for source in self.source_data:
+            if source.domain not in self.domains:
+                raise ValueError(f'source domain {source.domain!r} is not '
+                                 'in domains')
+            if source.task not in self.tasks:
+                raise ValueError(f'source task {source.task!r} is not in '
+                                 'tasks')
+        if self.target_domain not in self.domains:
+            raise ValueError(f'target domain {self.target_domain!r} is not '
+                             'in domains')
+        for arch in self.architectures:
+            if arch not in TINY_MODELS:
+                raise ValueError(f'unknown architecture {arch!r}')
+        for task in self.tasks.values():
+            label_space(task)
+
+    def style(self, domain: str) -> SceneStyle:
+        return SceneStyle(**self.domains[domain])
+
+    def task(self, name: str) -> LabelSpace:
+        return label_space(self.tasks[name])
+
+
+__all__ = ['Scenario', 'SourceData', 'Training']

@@ -1,0 +1,81 @@
+"""What the demo tells a new user, on top of the benchmark report."""
+import math
+from typing import List
+
+import numpy as np
+
+from ..apis.cache import atomic_write_text
+from ..benchmark.report import correlations_for, metric_scores
+
+
+def _fmt(value, digits=3):
+    return '-' if value is None or not np.isfinite(value) else \
+        f'{value:.{digits}f}'
+
+
+def timing_lines(results: dict) -> List[str]:
+    """Scoring time against finetuning time per source (the seed claims
+    scoring is at least 67x faster than finetuning)."""
+    lines = []
+    for target, scored in results['scores'].items():
+        if not scored:
+            continue
+        ratios = []
+        for source in scored['ranking']['sources']:
+            runs = results['finetunes'].get(
+                (target, source['name'], 'vanilla'), [])
+            scoring = source['extract_seconds'] + sum(
+                m['seconds'] for m in source['metrics'].values())
+            if runs and scoring > 0:
+                ratios.append(np.mean([r['seconds'] for r in runs]) / scoring)
+        if ratios:
+            lines.append(
+                f'- {target}: finetuning one source takes '
+                f'{_fmt(np.mean(ratios), 1)}x (min {_fmt(min(ratios), 1)}x) '
+                'the time of scoring it with every metric (feature '
+                'extraction included)')
+    return lines
+
+
+def best_source_lines(results: dict, metrics) -> List[str]:
+    """Which source each metric picks, against the true best."""
+    lines = []
+    for target, scored in results['scores'].items():
+        truth = results['truth'].get(target, {})
+        if not scored or not truth:
+            continue
+        best = max(truth, key=truth.get)
+        lines.append(f'- {target}: the best source is {best} '
+                     f'(mIoU {_fmt(truth[best])})')
+        for metric in metrics:
+            scores = metric_scores(scored['ranking'], metric)
+            scores = {
+                k: v
+                for k, v in scores.items() if k in truth and math.isfinite(v)
+            }
+            if not scores:
+                continue
+            pick = max(scores, key=scores.get)
+            rho = correlations_for(scored['ranking'], truth,
+                                   metric)['spearman']
+            lines.append(
+                f'  - {metric} picks {pick} (mIoU '
+                f'{_fmt(truth[pick])}, {_fmt(truth[pick] / truth[best], 2)} '
+                f'of the best); Spearman {_fmt(rho, 2)}')
+    return lines
+
+
+def write_summary(results: dict, spec, report_path: str) -> str:
+    """Append the demo's summary to the benchmark report; its path."""
+    text = open(report_path).read()
+    summary = [
+        '', '## What the demo shows', '',
+        '### Which source would each metric choose?', '',
+        *best_source_lines(results, spec.scoring.metrics), '',
+        '### Scoring time vs finetuning time', '', *timing_lines(results), ''
+    ]
+    atomic_write_text(report_path, text + '\n'.join(summary) + '\n')
+    return report_path
+
+
+__all__ = ['write_summary', 'timing_lines', 'best_source_lines']

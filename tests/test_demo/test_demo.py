@@ -1,0 +1,125 @@
+"""The embedded demo: scene generator, scenarios, and the quick mode end to
+end (which is also the benchmark runner's toy grid: 2 sources x 1 target).
+"""
+import hashlib
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
+from mmseg_trf.demo import Scenario, label_space
+from mmseg_trf.synthetic import SceneStyle, render_scene, write_cityscapes
+from ..conftest import ROOT, run_tool
+
+QUICK = osp.join(ROOT, 'configs', 'demo', 'scenario_quick.yaml')
+DEFAULT = osp.join(ROOT, 'configs', 'demo', 'scenario_default.yaml')
+
+
+def digest(folder):
+    sha = hashlib.sha256()
+    for path in sorted(folder.rglob('*.png')):
+        sha.update(path.name.encode())
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def test_generator_is_deterministic_for_a_seed(tmp_path):
+    style = SceneStyle(palette_shift=0.4, palette_seed=2, blur_sigma=0.5)
+    for run in ('a', 'b', 'c'):
+        write_cityscapes(str(tmp_path / run), 'train', 'x', 3, style,
+                         (40, 80), seed=0 if run != 'c' else 1)
+    assert digest(tmp_path / 'a') == digest(tmp_path / 'b')
+    assert digest(tmp_path / 'a') != digest(tmp_path / 'c')
+
+
+@pytest.mark.parametrize('task', ['cityscapes19', 'coarse',
+                                  {'subset': ['road', 'car', 'sky']}])
+def test_label_maps_are_valid(task, tmp_path):
+    space = label_space(task)
+    write_cityscapes(str(tmp_path), 'train', 'x', 4, SceneStyle(), (48, 96),
+                     seed=3, label_map=None if space.identity else space)
+    for path in tmp_path.rglob('*labelTrainIds.png'):
+        labels = np.asarray(Image.open(path))
+        assert labels.shape == (48, 96)
+        assert set(np.unique(labels)) <= set(range(len(space.classes))) | {
+            255}
+    if space.identity:  # labelIds are the raw Cityscapes ids of the same
+        ids = np.asarray(Image.open(next(tmp_path.rglob('*labelIds.png'))))
+        assert set(np.unique(ids)) <= set(range(34))
+
+
+def test_scenes_look_like_streets():
+    image, labels = render_scene(np.random.default_rng(0), SceneStyle(),
+                                 (64, 128))
+    assert image.shape == (64, 128, 3) and image.dtype == np.uint8
+    top, bottom = labels[:5], labels[-5:]
+    assert (top == 10).mean() > 0.3  # sky above
+    assert np.isin(bottom, [0, 1, 9]).mean() > 0.5  # road/sidewalk/terrain
+
+
+def test_domains_differ_in_appearance():
+    near = SceneStyle(palette_shift=0.1, palette_seed=1)
+    far = SceneStyle(palette_shift=0.9, palette_seed=1)
+    base = SceneStyle()
+    distance = lambda a, b: np.abs(a.palette() - b.palette()).mean()  # noqa
+    assert distance(base, near) < distance(base, far)
+
+
+def test_scenarios_parse_and_reject_typos(tmp_path):
+    default = Scenario.from_file(DEFAULT)
+    assert len(default.architectures) >= 3
+    assert len(default.source_data) * len(default.architectures) >= 12
+    bad = dict(vars(Scenario.from_file(QUICK)))
+    bad['source_data'] = [dict(domain='nowhere', task='fine')]
+    bad['training'] = vars(bad['training'])
+    bad['finetune'] = vars(bad['finetune'])
+    with pytest.raises(ValueError, match='nowhere'):
+        Scenario.from_dict(bad)
+    with pytest.raises(ValueError, match='unknown keys'):
+        Scenario.from_dict(dict(bad, iterations=3))
+
+
+@pytest.fixture(scope='module')
+def quick_demo(tmp_path_factory):
+    work = tmp_path_factory.mktemp('demo')
+    proc = run_tool('demo.py', QUICK, '--work-dir', work, timeout=900)
+    return work, proc.stdout
+
+
+def test_quick_demo_runs_end_to_end(quick_demo):
+    work, out = quick_demo
+    report = work / 'benchmark' / 'report'
+    text = (report / 'report.md').read_text()
+    for section in ('Table 2', 'Table 3', 'Ground truth',
+                    'Which source would each metric choose',
+                    'Scoring time vs finetuning time'):
+        assert section in text, section
+    assert (report / 'fig4_score_vs_miou_target.png').is_file()
+    assert list(report.glob('fig5_weights_*.png'))
+    assert (report / 'fig6_pixels.png').is_file()
+    assert '[demo] report and figures:' in out
+    assert 'Failed steps' not in text
+
+
+def test_second_run_is_served_from_the_cache(quick_demo):
+    work, _ = quick_demo
+    spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
+    lines = []
+    BenchmarkRunner(spec, str(work / 'benchmark'), echo=lines.append).run()
+    assert lines == []  # every step was already done
+
+
+def test_a_failing_source_does_not_stop_the_grid(quick_demo, tmp_path):
+    work, _ = quick_demo
+    spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
+    broken = tmp_path / 'broken.py'
+    broken.write_text("model = dict(type='NoSuchModel')\n")
+    spec.sources[0].config = str(broken)
+    spec.sources[0].name = 'broken'
+    results = BenchmarkRunner(spec, str(work / 'benchmark'),
+                              echo=lambda line: None).run()
+    assert 'train-source_broken' in results['failures']
+    assert results['checkpoints']['broken'] is None
+    assert results['truth']['target']  # the other source went on
