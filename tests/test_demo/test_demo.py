@@ -28,31 +28,43 @@ def digest(folder):
 def test_generator_is_deterministic_for_a_seed(tmp_path):
     style = SceneStyle(palette_shift=0.4, palette_seed=2, blur_sigma=0.5)
     for run in ('a', 'b', 'c'):
-        write_cityscapes(str(tmp_path / run), 'train', 'x', 3, style,
-                         (40, 80), seed=0 if run != 'c' else 1)
+        write_cityscapes(
+            str(tmp_path / run),
+            'train',
+            'x',
+            3,
+            style, (40, 80),
+            seed=0 if run != 'c' else 1)
     assert digest(tmp_path / 'a') == digest(tmp_path / 'b')
     assert digest(tmp_path / 'a') != digest(tmp_path / 'c')
 
 
-@pytest.mark.parametrize('task', ['cityscapes19', 'coarse',
-                                  {'subset': ['road', 'car', 'sky']}])
+@pytest.mark.parametrize(
+    'task', ['cityscapes19', 'coarse', {
+        'subset': ['road', 'car', 'sky']
+    }])
 def test_label_maps_are_valid(task, tmp_path):
     space = label_space(task)
-    write_cityscapes(str(tmp_path), 'train', 'x', 4, SceneStyle(), (48, 96),
-                     seed=3, label_map=None if space.identity else space)
+    write_cityscapes(
+        str(tmp_path),
+        'train',
+        'x',
+        4,
+        SceneStyle(), (48, 96),
+        seed=3,
+        label_map=None if space.identity else space)
     for path in tmp_path.rglob('*labelTrainIds.png'):
         labels = np.asarray(Image.open(path))
         assert labels.shape == (48, 96)
-        assert set(np.unique(labels)) <= set(range(len(space.classes))) | {
-            255}
+        assert set(np.unique(labels)) <= set(range(len(space.classes))) | {255}
     if space.identity:  # labelIds are the raw Cityscapes ids of the same
         ids = np.asarray(Image.open(next(tmp_path.rglob('*labelIds.png'))))
         assert set(np.unique(ids)) <= set(range(34))
 
 
 def test_scenes_look_like_streets():
-    image, labels = render_scene(np.random.default_rng(0), SceneStyle(),
-                                 (64, 128))
+    image, labels = render_scene(
+        np.random.default_rng(0), SceneStyle(), (64, 128))
     assert image.shape == (64, 128, 3) and image.dtype == np.uint8
     top, bottom = labels[:5], labels[-5:]
     assert (top == 10).mean() > 0.3  # sky above
@@ -118,8 +130,8 @@ def test_a_failing_source_does_not_stop_the_grid(quick_demo, tmp_path):
     broken.write_text("model = dict(type='NoSuchModel')\n")
     spec.sources[0].config = str(broken)
     spec.sources[0].name = 'broken'
-    results = BenchmarkRunner(spec, str(work / 'benchmark'),
-                              echo=lambda line: None).run()
+    results = BenchmarkRunner(
+        spec, str(work / 'benchmark'), echo=lambda line: None).run()
     assert 'train-source_broken' in results['failures']
     assert results['checkpoints']['broken'] is None
     assert results['truth']['target']  # the other source went on
