@@ -7,7 +7,6 @@ and mmseg-trf's components registered.
 """
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -15,7 +14,7 @@ from mmengine.runner import Runner
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
                              finalize_distributed, init_distributed,
-                             trust_checkpoint)
+                             load_run_config, trust_checkpoint)
 
 
 def parse_args():
@@ -67,15 +66,8 @@ def enable_visualization(cfg: Config, args) -> Config:
 
 def build_config(args) -> Config:
     """The config with the command line applied, as MMSeg's test.py does."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.launcher, args.cfg_options,
+                          args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = enable_visualization(cfg, args)

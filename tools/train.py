@@ -7,9 +7,7 @@ components registered.
 import argparse
 import logging
 import os
-import os.path as osp
 
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
@@ -19,7 +17,7 @@ import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import enable_weighting
 from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
                              finalize_distributed, init_distributed,
-                             trust_resumed_checkpoint)
+                             load_run_config, trust_resumed_checkpoint)
 
 
 def parse_args():
@@ -68,15 +66,8 @@ def parse_args():
 
 def build_config(args) -> Config:
     """The config with the command line applied, as MMSeg's train.py does."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.launcher, args.cfg_options,
+                          args.work_dir)
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':
@@ -93,13 +84,6 @@ def build_config(args) -> Config:
     if args.trf_weighting:
         enable_weighting(cfg, args.trf_weighting, args.trf_source_dataset,
                          **(args.trf_options or {}))
-    if (args.launcher != 'none' and not torch.cuda.is_available()
-            and 'model_wrapper_cfg' not in cfg):
-        # MMEngine pins DDP to the GPU LOCAL_RANK; on CPU there is none.
-        cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel',
-            device_ids=None,
-            broadcast_buffers=False)
     return cfg
 
 

@@ -88,7 +88,8 @@ class BenchmarkRunner:
                  spec: BenchmarkSpec,
                  work_dir: str,
                  echo: Callable[[str], None] = print) -> None:
-        self.spec, self.work_dir, self.echo = spec, work_dir, echo
+        self.spec, self.echo = spec, echo
+        self.work_dir = osp.abspath(work_dir)
         self.failures: Dict[str, str] = {}
 
     # Plumbing ----------------------------------------------------------------

@@ -72,7 +72,8 @@ class DemoBuilder:
     """
 
     def __init__(self, scenario: Scenario, out_dir: str, seed: int) -> None:
-        self.scenario, self.out_dir, self.seed = scenario, out_dir, seed
+        self.scenario, self.seed = scenario, seed
+        self.out_dir = osp.abspath(out_dir)
         self.data_root = osp.join(out_dir, 'data', 'cityscapes')
 
     def path(self, *parts: str) -> str:

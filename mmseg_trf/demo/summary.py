@@ -1,11 +1,12 @@
 """What the demo tells a new user, on top of the benchmark report."""
 import math
-from typing import List
+from typing import List, Sequence
 
 import numpy as np
 
 from ..apis.cache import atomic_write_text
 from ..benchmark.report import correlations_for, metric_scores
+from ..evaluation import rank_correlations
 
 
 def _fmt(value, digits=3):
@@ -65,17 +66,54 @@ def best_source_lines(results: dict, metrics) -> List[str]:
     return lines
 
 
-def write_summary(results: dict, spec, report_path: str) -> str:
+def within_group_lines(results: dict, metrics) -> List[str]:
+    """Spearman among the sources of one architecture (the demo names
+    sources ``<arch>_<data>``): how well a metric sees domain and task
+    distance alone, with the architecture held fixed."""
+    lines = []
+    for target, scored in results['scores'].items():
+        truth = results['truth'].get(target, {})
+        if not scored or not truth:
+            continue
+        groups = sorted({name.split('_')[0] for name in truth})
+        for metric in metrics:
+            scores = metric_scores(scored['ranking'], metric)
+            values = {}
+            for group in groups:
+                names = [n for n in truth if n.split('_')[0] == group]
+                if len(names) >= 3:
+                    values[group] = rank_correlations(
+                        [scores.get(n, math.nan) for n in names],
+                        [truth[n] for n in names])['spearman']
+            if values:
+                detail = ', '.join(f'{g} {_fmt(v, 2)}'
+                                   for g, v in values.items())
+                lines.append(
+                    f'- {target}, {metric}: mean Spearman '
+                    f'{_fmt(np.nanmean(list(values.values())), 2)} over '
+                    f'{len(values)} architectures ({detail})')
+    return lines
+
+
+def write_summary(results: dict,
+                  spec,
+                  report_path: str,
+                  notes: Sequence[str] = ()) -> str:
     """Append the demo's summary to the benchmark report; its path."""
     text = open(report_path).read()
     summary = [
         '', '## What the demo shows', '',
         '### Which source would each metric choose?', '',
         *best_source_lines(results, spec.scoring.metrics), '',
-        '### Scoring time vs finetuning time', '', *timing_lines(results), ''
+        '### Within one architecture (domain and task distance only)', '',
+        *within_group_lines(results, spec.scoring.metrics), '',
+        '### Scoring time vs finetuning time', '', *timing_lines(results),
+        *notes, ''
     ]
     atomic_write_text(report_path, text + '\n'.join(summary) + '\n')
     return report_path
 
 
-__all__ = ['write_summary', 'timing_lines', 'best_source_lines']
+__all__ = [
+    'write_summary', 'timing_lines', 'best_source_lines', 'within_group_lines'
+]

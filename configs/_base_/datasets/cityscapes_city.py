@@ -24,21 +24,11 @@ train_pipeline = [
     dict(type='PackSegInputs')
 ]
 # The same pipeline carrying each pixel's source position, which the
-# transferability-weighted loss needs (see configs/_base_/trf/).
-trf_train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='AddPixelCoordinates'),
-    dict(
-        type='RandomResize',
-        scale=(2048, 1024),
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackTrfInputs')
-]
+# transferability-weighted loss needs: coordinates added right after the
+# labels are loaded, and packed with them.
+trf_train_pipeline = train_pipeline[:2] + [
+    dict(type='AddPixelCoordinates')
+] + train_pipeline[2:-1] + [dict(type='PackTrfInputs')]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 1024), keep_ratio=True),

@@ -30,6 +30,16 @@ def stage_widths(base_channels: int) -> List[int]:
     return [base_channels * m for m in (1, 2, 4, 8, 8)]
 
 
+def vgg16_encoder(in_channels: int, base_channels: int,
+                  norm_cfg: Optional[dict]) -> nn.ModuleList:
+    """The five conv stages of VGG-16 (without their pooling)."""
+    stages, previous = nn.ModuleList(), in_channels
+    for width, num_convs in zip(stage_widths(base_channels), VGG16_STAGES):
+        stages.append(conv_stage(previous, width, num_convs, norm_cfg))
+        previous = width
+    return stages
+
+
 @MODELS.register_module()
 class VGG16(BaseModule):
     """VGG-16 feature extractor with the FCN fully-convolutional head.
@@ -60,12 +70,8 @@ class VGG16(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         widths = stage_widths(base_channels)
-        self.stages = nn.ModuleList()
-        previous = in_channels
-        for width, num_convs in zip(widths, VGG16_STAGES):
-            self.stages.append(
-                conv_stage(previous, width, num_convs, norm_cfg))
-            previous = width
+        self.stages = vgg16_encoder(in_channels, base_channels, norm_cfg)
+        previous = widths[-1]
         self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
         self.fc = nn.Sequential(
             ConvModule(previous, fc_channels, 7, padding=3, norm_cfg=norm_cfg),
@@ -110,12 +116,7 @@ class SegNetVGG16(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         widths = stage_widths(base_channels)
-        self.encoder = nn.ModuleList()
-        previous = in_channels
-        for width, num_convs in zip(widths, VGG16_STAGES):
-            self.encoder.append(
-                conv_stage(previous, width, num_convs, norm_cfg))
-            previous = width
+        self.encoder = vgg16_encoder(in_channels, base_channels, norm_cfg)
         # Decoder stage i mirrors encoder stage i: convs at its width, the
         # last one narrowing to the previous stage's width.
         self.decoder = nn.ModuleList()
