@@ -280,8 +280,9 @@ def main():
     if args.worker:
         worker(json.loads(args.worker))
         return
-    header = (f'# Metric benchmark ({os.cpu_count()} CPU cores, times are '
-              'medians; streaming times include generating the data)\n')
+    header = (f'# Metric benchmark ({os.cpu_count()} CPU cores; times are the '
+              'best of repeated interleaved runs, one run for OTCE and '
+              'streaming; streaming times include generating the data)\n')
     print(header)
     sections = [('## Target-side metrics (19 classes)',
                  target_table(args.quick)),
