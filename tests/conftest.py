@@ -1,5 +1,6 @@
 """Shared fixtures: small generated datasets in real layouts."""
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -18,15 +19,30 @@ def cityscapes_root(tmp_path_factory):
     return root
 
 
-def run_tool(script, *args, check=True, timeout=600):
-    """Run ``tools/<script>`` in a subprocess; return the completed process."""
+def free_port():
+    """A free TCP port on localhost (torchrun's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run_tool(script, *args, check=True, timeout=600, nproc=1):
+    """Run ``tools/<script>`` in a subprocess (on ``nproc`` processes with
+    torchrun and ``--launcher pytorch`` when ``nproc > 1``); return the
+    completed process, failing with its output tail unless ``check`` is
+    off."""
+    tool = osp.join(ROOT, 'tools', script)
+    args = [*map(str, args)]
+    if nproc > 1:
+        cmd = [
+            sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+            str(nproc), '--master_port',
+            str(free_port()), tool, *args, '--launcher', 'pytorch'
+        ]
+    else:
+        cmd = [sys.executable, tool, *args]
     proc = subprocess.run(
-        [sys.executable,
-         osp.join(ROOT, 'tools', script), *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout)
+        cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
     if check and proc.returncode:
         raise AssertionError(f'{script} failed:\n{proc.stdout[-3000:]}\n'
                              f'{proc.stderr[-5000:]}')

@@ -40,6 +40,30 @@ def build_dataset(dataset_cfg: dict):
     return dataset
 
 
+class IndexedDataset:
+    """Images ``images`` of a dataset as items ``0..len(images)-1``.
+
+    Args:
+        dataset: An MMSeg dataset.
+        images (Sequence[int]): Its image indices.
+    """
+
+    def __init__(self, dataset, images: Sequence[int]) -> None:
+        self.dataset, self.images = dataset, list(images)
+
+    def __getitem__(self, index: int):
+        return self.dataset[self.images[index]]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64 (source-class probabilities
+    from logits)."""
+    z = logits.astype(np.float64)
+    z -= z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
 def _annotation_loader(dataset):
     """The dataset's ``LoadAnnotations`` transform, or MMSeg's default."""
     for transform in dataset.pipeline.transforms:
@@ -205,7 +229,7 @@ def extract_pool(model: nn.Module,
 
 
 __all__ = [
-    'build_dataset', 'read_label_maps', 'feature_grid', 'sample_map',
-    'forward_taps', 'iterate_pixel_features', 'gathered_pixel_features',
-    'extract_pool'
+    'build_dataset', 'IndexedDataset', 'softmax', 'read_label_maps',
+    'feature_grid', 'sample_map', 'forward_taps', 'iterate_pixel_features',
+    'gathered_pixel_features', 'extract_pool'
 ]

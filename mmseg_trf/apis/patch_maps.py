@@ -14,7 +14,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from ..transfer_map import transferability_map
-from .features import build_dataset, gathered_pixel_features, read_label_maps
+from .features import (IndexedDataset, build_dataset, gathered_pixel_features,
+                       read_label_maps, softmax)
 
 MAX_MAP_PIXELS = 512 * 1024
 
@@ -57,7 +58,7 @@ def grid_pixels(model,
     def positions(index):
         return (np.arange(cells), ) + grids[index]
 
-    view = _Subset(dataset, images)
+    view = IndexedDataset(dataset, images)
     parts = gathered_pixel_features(model, view, range(len(images)), positions,
                                     [m.shape for m in label_maps], batch_size,
                                     'map features')
@@ -74,23 +75,6 @@ def grid_pixels(model,
         for m, (rows, cols) in zip(label_maps, grids)
     ])
     return out
-
-
-class _Subset:
-
-    def __init__(self, dataset, images):
-        self.dataset, self.images = dataset, list(images)
-
-    def __getitem__(self, index):
-        return self.dataset[self.images[index]]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in float64."""
-    z = logits.astype(np.float64)
-    z -= z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
 
 
 def map_inputs(model,

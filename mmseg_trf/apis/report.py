@@ -13,7 +13,8 @@ from .cache import atomic_write, atomic_write_text
 from .scoring import SourceResult
 
 
-def _cell(value: float, digits: int = 4) -> str:
+def fmt_number(value: float, digits: int = 4) -> str:
+    """A table cell: the value rounded, or ``-`` when missing or NaN."""
     return '-' if value is None or not math.isfinite(value) else \
         f'{value:.{digits}f}'
 
@@ -53,12 +54,13 @@ def markdown_table(results: Sequence[SourceResult],
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for rank, r in enumerate(ranking_order(results, metrics[0]), 1):
         scores = [
-            f'{_cell(r.metrics[m].mean)} +- {_cell(r.metrics[m].std)}'
+            f'{fmt_number(r.metrics[m].mean)} +- '
+            f'{fmt_number(r.metrics[m].std)}'
             if m in r.metrics and r.metrics[m].error is None else 'failed'
             for m in metrics
         ]
         times = [
-            _cell(r.metrics[m].seconds, 2) if m in r.metrics else '-'
+            fmt_number(r.metrics[m].seconds, 2) if m in r.metrics else '-'
             for m in metrics
         ]
         errors = [
@@ -67,8 +69,8 @@ def markdown_table(results: Sequence[SourceResult],
         ]
         status = r.error or '; '.join(errors) or 'ok'
         lines.append('| ' + ' | '.join([str(rank), r.name] + scores + times + [
-            _cell(r.extract_seconds, 2),
-            _cell(r.miou),
+            fmt_number(r.extract_seconds, 2),
+            fmt_number(r.miou),
             status.replace('|', '/')
         ]) + ' |')
     return '\n'.join(lines)
@@ -82,7 +84,8 @@ def correlation_table(corr: Dict[str, Dict[str, float]]) -> str:
     ]
     for name, values in corr.items():
         lines.append(f'| {name} | ' +
-                     ' | '.join(_cell(values[c], 3) for c in CRITERIA) + ' |')
+                     ' | '.join(fmt_number(values[c], 3)
+                                for c in CRITERIA) + ' |')
     return '\n'.join(lines)
 
 
@@ -111,8 +114,8 @@ def scatter_plots(results: Sequence[SourceResult], metrics: Sequence[str],
                 xytext=(3, 3))
         c = corr[name]
         ax.set_title(
-            f'{name}: rho={_cell(c["spearman"], 2)}, '
-            f'tau={_cell(c["kendall"], 2)}',
+            f'{name}: rho={fmt_number(c["spearman"], 2)}, '
+            f'tau={fmt_number(c["kendall"], 2)}',
             fontsize=10)
         ax.set_xlabel(f'{name} score')
         ax.set_ylabel('transfer mIoU')
@@ -181,6 +184,6 @@ def write_reports(results: Sequence[SourceResult], metrics: Sequence[str],
 
 
 __all__ = [
-    'write_reports', 'markdown_table', 'correlation_table', 'correlations',
-    'scatter_plots', 'ranking_order'
+    'fmt_number', 'write_reports', 'markdown_table', 'correlation_table',
+    'correlations', 'scatter_plots', 'ranking_order'
 ]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
                            is_main_process)
 from mmengine.logging import print_log
@@ -24,8 +23,8 @@ from ..metrics.otce import otce
 from ..sampling import SamplingSettings, draw_pool, repetitions
 from .cache import (ArrayCache, cache_key, checkpoint_identity,
                     dataset_fingerprint)
-from .features import (build_dataset, extract_pool, iterate_pixel_features,
-                       read_label_maps)
+from .features import (IndexedDataset, build_dataset, extract_pool,
+                       iterate_pixel_features, read_label_maps, softmax)
 from .model import classifier_head, load_config, load_segmentor
 
 LAYERS = ('logits', 'pre_logits')
@@ -149,8 +148,7 @@ class PixelData:
         return self.arrays[layer][self.reps[rep]]
 
     def probs(self, rep: int) -> np.ndarray:
-        logits = torch.from_numpy(self.arrays['logits'][self.reps[rep]])
-        return torch.softmax(logits.double(), 1).numpy()
+        return softmax(self.arrays['logits'][self.reps[rep]])
 
     def labels(self, rep: int) -> np.ndarray:
         return self.arrays['labels'][self.reps[rep]]
@@ -192,7 +190,7 @@ def sampled_pixels(model,
             f'extracting {role} features at {len(pool)} pixels of '
             f'{len(images)} images',
             logger='current')
-        view = _IndexedDataset(dataset, images)
+        view = IndexedDataset(dataset, images)
         arrays = dict(
             extract_pool(model, view, pool, settings.batch_size),
             labels=pool.labels)
@@ -205,16 +203,6 @@ def sampled_pixels(model,
                     pool=len(pool),
                     sampling=settings.sampling.pool_key()))
     return PixelData(arrays, repetitions(pool, settings.sampling))
-
-
-class _IndexedDataset:
-    """``dataset[images[i]]`` as item ``i``."""
-
-    def __init__(self, dataset, images: Sequence[int]) -> None:
-        self.dataset, self.images = dataset, images
-
-    def __getitem__(self, index: int):
-        return self.dataset[self.images[index]]
 
 
 def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
@@ -243,7 +231,7 @@ def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
                 f'full-pixel pass {pass_index + 1}/{passes}'):
             labels = label_maps[image].ravel()[flat]
             features = pre if settings.layer == 'pre_logits' else logits
-            probs = torch.softmax(torch.from_numpy(logits).double(), 1)
+            probs = softmax(logits)
             for name, acc in accumulators.items():
                 if pass_index < acc.passes:
                     acc.update(

@@ -9,13 +9,8 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ..apis.cache import atomic_write, atomic_write_text
+from ..apis.report import fmt_number
 from ..evaluation import rank_correlations
-
-
-def _fmt(value, digits=3) -> str:
-    if value is None or not np.isfinite(value):
-        return '-'
-    return f'{value:.{digits}f}'
 
 
 def metric_scores(ranking: dict, metric: str) -> Dict[str, float]:
@@ -55,7 +50,7 @@ def table2(results: dict, metrics: Sequence[str]) -> List[str]:
                 value = correlations_for(scored['ranking'], truth,
                                          metric)[criterion]
                 per[metric][criterion].append(value)
-                row.append(_fmt(value))
+                row.append(fmt_number(value, 3))
             lines.append(f'| {target if criterion == "spearman" else ""} | '
                          f'{criterion} | ' + ' | '.join(row) + ' |')
         for metric in metrics:
@@ -66,11 +61,12 @@ def table2(results: dict, metrics: Sequence[str]) -> List[str]:
     for criterion in ('spearman', 'kendall'):
         label = '**average**' if criterion == 'spearman' else ''
         lines.append(f'| {label} | {criterion} | ' + ' | '.join(
-            _fmt(
+            fmt_number(
                 np.nanmean(per[m][criterion]) if per[m][criterion] else math.
-                nan) for m in metrics) + ' |')
+                nan, 3) for m in metrics) + ' |')
     lines.append('| time per pair (s) | | ' + ' | '.join(
-        _fmt(np.mean(per[m]['seconds']) if per[m]['seconds'] else math.nan, 2)
+        fmt_number(
+            np.mean(per[m]['seconds']) if per[m]['seconds'] else math.nan, 2)
         for m in metrics) + ' |')
     return lines
 
@@ -99,9 +95,9 @@ def table3(results: dict, weightings: Sequence[str]) -> List[str]:
             if np.isfinite(value):
                 totals[v].append(value)
         lines.append(f'| {target} | {source} | ' +
-                     ' | '.join(_fmt(v, 4) for v in row) + ' |')
+                     ' | '.join(fmt_number(v, 4) for v in row) + ' |')
     lines.append('| **average** | | ' + ' | '.join(
-        _fmt(np.mean(totals[v]) if totals[v] else math.nan, 4)
+        fmt_number(np.mean(totals[v]) if totals[v] else math.nan, 4)
         for v in variants) + ' |')
     return lines
 
@@ -119,8 +115,9 @@ def truth_table(results: dict) -> List[str]:
         if variant != 'vanilla' or not runs:
             continue
         values = [r['miou'] for r in runs]
-        lines.append(f'| {target} | {source} | {_fmt(np.mean(values), 4)} '
-                     f'| {_fmt(np.std(values), 4)} | {len(values)} |')
+        lines.append(
+            f'| {target} | {source} | {fmt_number(np.mean(values), 4)} '
+            f'| {fmt_number(np.std(values), 4)} | {len(values)} |')
     for target, truth in results['truth'].items():
         if len(truth) < 2:
             continue
@@ -131,11 +128,12 @@ def truth_table(results: dict) -> List[str]:
         ]
         values = list(truth.values())
         summary.append(
-            f'- {target}: ground truth spans {_fmt(min(values), 3)}-'
-            f'{_fmt(max(values), 3)} (range {_fmt(np.ptp(values), 3)}, '
-            f'std across sources {_fmt(np.std(values), 3)}); seed noise '
+            f'- {target}: ground truth spans {fmt_number(min(values), 3)}-'
+            f'{fmt_number(max(values), 3)} (range '
+            f'{fmt_number(np.ptp(values), 3)}, '
+            f'std across sources {fmt_number(np.std(values), 3)}); seed noise '
             '(mean std over seeds) ' +
-            (_fmt(np.mean(noise), 3) if noise else '-'))
+            (fmt_number(np.mean(noise), 3) if noise else '-'))
     return lines + [''] + summary
 
 

@@ -5,13 +5,9 @@ from typing import List, Sequence
 import numpy as np
 
 from ..apis.cache import atomic_write_text
+from ..apis.report import fmt_number
 from ..benchmark.report import correlations_for, metric_scores
 from ..evaluation import rank_correlations
-
-
-def _fmt(value, digits=3):
-    return '-' if value is None or not np.isfinite(value) else \
-        f'{value:.{digits}f}'
 
 
 def timing_lines(results: dict) -> List[str]:
@@ -30,11 +26,11 @@ def timing_lines(results: dict) -> List[str]:
             if runs and scoring > 0:
                 ratios.append(np.mean([r['seconds'] for r in runs]) / scoring)
         if ratios:
-            lines.append(
-                f'- {target}: finetuning one source takes '
-                f'{_fmt(np.mean(ratios), 1)}x (min {_fmt(min(ratios), 1)}x) '
-                'the time of scoring it with every metric (feature '
-                'extraction included)')
+            lines.append(f'- {target}: finetuning one source takes '
+                         f'{fmt_number(np.mean(ratios), 1)}x '
+                         f'(min {fmt_number(min(ratios), 1)}x) '
+                         'the time of scoring it with every metric (feature '
+                         'extraction included)')
     return lines
 
 
@@ -47,7 +43,7 @@ def best_source_lines(results: dict, metrics) -> List[str]:
             continue
         best = max(truth, key=truth.get)
         lines.append(f'- {target}: the best source is {best} '
-                     f'(mIoU {_fmt(truth[best])})')
+                     f'(mIoU {fmt_number(truth[best], 3)})')
         for metric in metrics:
             scores = metric_scores(scored['ranking'], metric)
             scores = {
@@ -59,10 +55,10 @@ def best_source_lines(results: dict, metrics) -> List[str]:
             pick = max(scores, key=scores.get)
             rho = correlations_for(scored['ranking'], truth,
                                    metric)['spearman']
-            lines.append(
-                f'  - {metric} picks {pick} (mIoU '
-                f'{_fmt(truth[pick])}, {_fmt(truth[pick] / truth[best], 2)} '
-                f'of the best); Spearman {_fmt(rho, 2)}')
+            lines.append(f'  - {metric} picks {pick} (mIoU '
+                         f'{fmt_number(truth[pick], 3)}, '
+                         f'{fmt_number(truth[pick] / truth[best], 2)} '
+                         f'of the best); Spearman {fmt_number(rho, 2)}')
     return lines
 
 
@@ -86,11 +82,11 @@ def within_group_lines(results: dict, metrics) -> List[str]:
                         [scores.get(n, math.nan) for n in names],
                         [truth[n] for n in names])['spearman']
             if values:
-                detail = ', '.join(f'{g} {_fmt(v, 2)}'
+                detail = ', '.join(f'{g} {fmt_number(v, 2)}'
                                    for g, v in values.items())
                 lines.append(
                     f'- {target}, {metric}: mean Spearman '
-                    f'{_fmt(np.nanmean(list(values.values())), 2)} over '
+                    f'{fmt_number(np.nanmean(list(values.values())), 2)} over '
                     f'{len(values)} architectures ({detail})')
     return lines
 

@@ -3,7 +3,7 @@ from typing import Tuple
 
 import torch
 
-from ._inputs import ArrayLike, as_tensor, input_eps, labelled_features
+from ._inputs import ArrayLike, labelled_features
 from .stats import FeatureStats
 
 #: Eigenvalues of the feature covariance below this fraction of the largest
@@ -130,8 +130,8 @@ def regularized_hscore(features: ArrayLike, labels: ArrayLike) -> float:
     alpha = ledoit_wolf_shrinkage(x - x.mean(0))
     evals, evecs, between = _covariance_spectrum(stats)
     shrunk = (1 - alpha) * evals + alpha * evals.sum() / evals.numel()
-    eps_in = input_eps(as_tensor(features, 'features'))
-    keep = shrunk > spectral_cutoff(shrunk, eps_in, stats.mean_square_norm())
+    keep = shrunk > spectral_cutoff(shrunk, stats.eps,
+                                    stats.mean_square_norm())
     projected = (between @ evecs[:, keep]) / shrunk[keep].sqrt()
     return float((1 - alpha) * (projected**2).sum())
 

@@ -2,14 +2,11 @@
 import json
 import os.path as osp
 import re
-import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from ..conftest import ROOT, run_tool
+from ..conftest import run_tool
 from .weighted_config import hook_cfg, write_config
 
 
@@ -106,26 +103,15 @@ def test_pipeline_without_coordinates_is_an_error(tmp_path, cityscapes_root):
     assert 'AddPixelCoordinates' in proc.stderr
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_two_processes_write_one_map(tmp_path, cityscapes_root):
     config = write_config(tmp_path / 'cfg.py', cityscapes_root)
-    proc = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-        '--master_port',
-        str(free_port()),
-        osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
-        str(tmp_path / 'run'), '--launcher', 'pytorch'
-    ],
-                          capture_output=True,
-                          text=True,
-                          cwd=ROOT,
-                          timeout=900)
-    assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-3000:])
+    proc = run_tool(
+        'train.py',
+        config,
+        '--work-dir',
+        tmp_path / 'run',
+        nproc=2,
+        timeout=900)
     log = proc.stdout + proc.stderr
     assert log.count('computing the otce transferability map') == 1
     assert osp.isfile(tmp_path / 'run' / 'trf' / 'weight_map.npy')
