@@ -14,17 +14,29 @@ skips those with fewer than 5) get the mean transferability of the scored
 patches: a neutral value, so they neither gain nor lose weight relative to
 the bulk of the map.
 """
-from typing import Optional, Tuple
+import contextlib
+import multiprocessing
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+import ot
 import torch
+from scipy.optimize import linear_sum_assignment
 
-from .metrics._inputs import conditional_entropy_score
+from .grid_store import GridStore
+from .metrics._inputs import conditional_entropy_score, softmax
 from .metrics.leep import conditional_from_joint
 from .metrics.logme import logme_from_moments
-from .metrics.optimal_transport import dense_emd, plan_label_joint, uniform
+from .metrics.optimal_transport import SIMPLEX_MAX_ITER
 
 MAP_METRICS = ('otce', 'leep', 'logme')
+#: Pixel data per band of a map computed from disk (all images, both sides;
+#: the metrics' float64 intermediates take several times this).
+BAND_BYTES = 16 << 20
+#: Gram elements per batch of LogME patches (float64: 256 MB).
+GRAM_ELEMENTS = 1 << 25
 
 
 def patch_pixels(values: np.ndarray, patch: int) -> np.ndarray:
@@ -94,7 +106,7 @@ def leep_patches(probs: np.ndarray, labels: np.ndarray,
 def logme_patches(features: np.ndarray,
                   labels: np.ndarray,
                   ignore_index: int,
-                  chunk: int = 4096) -> np.ndarray:
+                  chunk: Optional[int] = None) -> np.ndarray:
     """LogME of every patch (eq. 3 with Trf = LogME), batched.
 
     Per patch only ``F^T F``, the class sums and counts are formed, and the
@@ -106,13 +118,15 @@ def logme_patches(features: np.ndarray,
         features (ndarray): ``(P, M, d)`` pixel features.
         labels (ndarray): ``(P, M)`` labels.
         ignore_index (int): Unlabelled value.
-        chunk (int): Patches per batch (bounds memory).
+        chunk (int, optional): Patches per batch; by default as many as
+            keep one batch's ``d x d`` Grams near 256 MB.
 
     Returns:
         ndarray: ``(P,)`` LogME (NaN where a patch has no labelled pixel).
     """
     num_classes = int(labels[labels != ignore_index].max()) + 1
     out = np.full(len(features), np.nan)
+    chunk = chunk or max(1, GRAM_ELEMENTS // features.shape[-1]**2)
     for start in range(0, len(features), chunk):
         part = slice(start, start + chunk)
         onehot = _one_hot(labels[part], ignore_index, num_classes)
@@ -127,6 +141,45 @@ def logme_patches(features: np.ndarray,
     return out
 
 
+def patch_otce(xs: np.ndarray, ys: np.ndarray, xt: np.ndarray,
+               yt: np.ndarray) -> float:
+    """OTCE of one patch: ``-H(Y_t given Y_s)`` under the exact OT coupling.
+
+    With as many source as target pixels the uniform OT problem is an
+    assignment problem (Birkhoff: a permutation is optimal), solved by
+    SciPy's ``linear_sum_assignment`` several times faster than a network
+    simplex; otherwise POT's exact ``ot.emd``. Both return an optimal
+    coupling; when the optimum is not unique they may pick different ones.
+
+    Args:
+        xs (ndarray): ``(n, d)`` source pixel features.
+        ys (ndarray): ``(n,)`` source labels (non-negative ints).
+        xt (ndarray): ``(m, d)`` target pixel features.
+        yt (ndarray): ``(m,)`` target labels.
+
+    Returns:
+        float: The patch's OTCE.
+    """
+    cost = ot.dist(
+        np.asarray(xs, np.float64), np.asarray(xt, np.float64), 'sqeuclidean')
+    if len(xs) == len(xt):
+        rows, cols = linear_sum_assignment(cost)
+        mass = np.full(len(rows), 1.0 / len(rows))
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            plan = ot.emd(
+                np.full(len(xs), 1.0 / len(xs)),
+                np.full(len(xt), 1.0 / len(xt)),
+                cost,
+                numItermax=SIMPLEX_MAX_ITER)
+        rows, cols = np.nonzero(plan)
+        mass = plan[rows, cols]
+    joint = np.zeros((int(ys.max()) + 1, int(yt.max()) + 1))
+    np.add.at(joint, (ys[rows], yt[cols]), mass)
+    return conditional_entropy_score(torch.from_numpy(joint))
+
+
 def otce_patches(src_features: np.ndarray,
                  src_labels: np.ndarray,
                  tgt_features: np.ndarray,
@@ -135,7 +188,7 @@ def otce_patches(src_features: np.ndarray,
                  min_pixels: int,
                  progress=None) -> np.ndarray:
     """OTCE of every patch (eq. 3 with Trf = OTCE): exact OT between the
-    source and target pixels of the same location, ``-H(Y_t given Y_s)``.
+    source and target pixels of the same location (:func:`patch_otce`).
 
     Args:
         src_features (ndarray): ``(P, Ms, d)`` source pixels per patch.
@@ -154,16 +207,10 @@ def otce_patches(src_features: np.ndarray,
         src_ok = src_labels[index] != ignore_index
         tgt_ok = tgt_labels[index] != ignore_index
         if min(src_ok.sum(), tgt_ok.sum()) >= min_pixels:
-            xs = torch.from_numpy(src_features[index][src_ok]).double()
-            xt = torch.from_numpy(tgt_features[index][tgt_ok]).double()
-            plan = dense_emd(xs, xt, uniform(len(xs), xs),
-                             uniform(len(xt), xt))
-            ys = torch.from_numpy(src_labels[index][src_ok].astype(np.int64))
-            yt = torch.from_numpy(tgt_labels[index][tgt_ok].astype(np.int64))
-            joint = plan_label_joint(plan, ys,
-                                     int(ys.max()) + 1, yt,
-                                     int(yt.max()) + 1)
-            out[index] = conditional_entropy_score(joint)
+            out[index] = patch_otce(src_features[index][src_ok],
+                                    src_labels[index][src_ok].astype(np.int64),
+                                    tgt_features[index][tgt_ok],
+                                    tgt_labels[index][tgt_ok].astype(np.int64))
         if progress is not None:
             progress()
     return out
@@ -188,42 +235,37 @@ def fill_sparse(scores: np.ndarray, counts: np.ndarray,
     return np.where(keep, scores, scores[keep].mean())
 
 
-def transferability_map(metric: str,
-                        tgt_features: np.ndarray,
-                        tgt_labels: np.ndarray,
-                        patch: int = 4,
-                        ignore_index: int = 255,
-                        min_pixels: int = 5,
-                        tgt_probs: Optional[np.ndarray] = None,
-                        src_features: Optional[np.ndarray] = None,
-                        src_labels: Optional[np.ndarray] = None,
-                        progress=None) -> np.ndarray:
-    """The patch transferability map ``t`` of eq. 3.
+def patch_scores(metric: str,
+                 tgt_features: np.ndarray,
+                 tgt_labels: np.ndarray,
+                 patch: int,
+                 ignore_index: int,
+                 min_pixels: int,
+                 src_features: Optional[np.ndarray] = None,
+                 src_labels: Optional[np.ndarray] = None,
+                 progress=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Eq. 3 on every whole patch of a stack of grids (unfilled).
 
     Args:
         metric (str): ``'otce'``, ``'leep'`` or ``'logme'``.
-        tgt_features (ndarray): ``(N, H, W, d)`` target pixel features on the
-            map grid (OTCE, LogME).
-        tgt_labels (ndarray): ``(N, H, W)`` target labels on the map grid.
-        patch (int): Patch side in map pixels.
+        tgt_features (ndarray): ``(N, H, W, d)`` target values on the grid:
+            features for OTCE and LogME, source-class *logits* for LEEP.
+        tgt_labels (ndarray): ``(N, H, W)`` target labels.
+        patch (int): Patch side in grid pixels.
         ignore_index (int): Unlabelled value.
-        min_pixels (int): Fewest labelled target pixels per patch.
-        tgt_probs (ndarray, optional): ``(N, H, W, Z)`` source-class
-            probabilities (LEEP).
-        src_features (ndarray, optional): ``(M, H, W, d)`` source features on
-            the same grid (OTCE).
-        src_labels (ndarray, optional): ``(M, H, W)`` source labels (OTCE).
+        min_pixels (int): Fewest labelled pixels per patch (OTCE, per side).
+        src_features (ndarray, optional): ``(M, H, W, d)`` (OTCE).
+        src_labels (ndarray, optional): ``(M, H, W)`` (OTCE).
         progress (callable, optional): Called per patch (OTCE).
 
     Returns:
-        ndarray: ``(H // patch, W // patch)`` map, sparse patches filled.
+        tuple: ``(P,)`` scores (NaN where not scored) and ``(P,)`` labelled
+        target pixels per patch, patches in row-major order.
     """
-    height, width = tgt_labels.shape[1:3]
-    shape = (height // patch, width // patch)
     labels = patch_pixels(tgt_labels, patch)
     if metric == 'leep':
         scores = leep_patches(
-            patch_pixels(tgt_probs, patch), labels, ignore_index)
+            softmax(patch_pixels(tgt_features, patch)), labels, ignore_index)
     elif metric == 'logme':
         scores = logme_patches(
             patch_pixels(tgt_features, patch), labels, ignore_index)
@@ -237,8 +279,189 @@ def transferability_map(metric: str,
     else:
         raise ValueError(f'no transferability map for {metric!r}; choose '
                          f'one of {MAP_METRICS}')
-    counts = _valid_counts(labels, ignore_index)
-    return fill_sparse(scores, counts, min_pixels).reshape(shape)
+    return scores, _valid_counts(labels, ignore_index)
+
+
+def transferability_map(metric: str,
+                        tgt_features: np.ndarray,
+                        tgt_labels: np.ndarray,
+                        patch: int = 4,
+                        ignore_index: int = 255,
+                        min_pixels: int = 5,
+                        src_features: Optional[np.ndarray] = None,
+                        src_labels: Optional[np.ndarray] = None,
+                        progress=None) -> np.ndarray:
+    """The patch transferability map ``t`` of eq. 3, from grids in memory.
+
+    :func:`streamed_transferability_map` computes the same map from grids
+    kept on disk, a band at a time.
+
+    Args:
+        metric (str): ``'otce'``, ``'leep'`` or ``'logme'``.
+        tgt_features (ndarray): ``(N, H, W, d)`` target values on the map
+            grid: features (OTCE, LogME) or source-class logits (LEEP).
+        tgt_labels (ndarray): ``(N, H, W)`` target labels on the map grid.
+        patch (int): Patch side in map pixels.
+        ignore_index (int): Unlabelled value.
+        min_pixels (int): Fewest labelled target pixels per patch.
+        src_features (ndarray, optional): ``(M, H, W, d)`` source features on
+            the same grid (OTCE).
+        src_labels (ndarray, optional): ``(M, H, W)`` source labels (OTCE).
+        progress (callable, optional): Called per patch (OTCE).
+
+    Returns:
+        ndarray: ``(H // patch, W // patch)`` map, sparse patches filled.
+    """
+    height, width = tgt_labels.shape[1:3]
+    scores, counts = patch_scores(metric, tgt_features, tgt_labels, patch,
+                                  ignore_index, min_pixels, src_features,
+                                  src_labels, progress)
+    return fill_sparse(scores, counts,
+                       min_pixels).reshape(height // patch, width // patch)
+
+
+def map_bands(map_shape: Tuple[int, int],
+              patch: int,
+              pixel_bytes: int,
+              num_images: int,
+              max_bytes: Optional[int] = None,
+              min_bands: int = 1) -> List[Tuple[int, int]]:
+    """Split the grid's whole patch rows into bands of at most ``max_bytes``
+    of pixel data (at least one patch row each).
+
+    Args:
+        map_shape (tuple): ``(H, W)`` of the grid.
+        patch (int): Patch side.
+        pixel_bytes (int): Bytes per pixel of all images' values together
+            divided by ``num_images`` (e.g. target plus source features).
+        num_images (int): Images per side.
+        max_bytes (int, optional): Budget per band (:data:`BAND_BYTES`).
+        min_bands (int): Cut at least this many bands where there are
+            enough patch rows (work to share among processes).
+
+    Returns:
+        list[tuple]: ``(start, stop)`` grid rows, multiples of ``patch``.
+    """
+    height, width = map_shape
+    if patch < 1:
+        raise ValueError(f'patch size must be a positive integer, got {patch}')
+    patch_rows = height // patch
+    if patch_rows == 0 or width // patch == 0:
+        raise ValueError(f'map {height}x{width} is smaller than one '
+                         f'{patch}x{patch} patch')
+    row_bytes = patch * width * pixel_bytes * num_images
+    per_band = int(
+        min(-(-patch_rows // min_bands),
+            max(1, (max_bytes or BAND_BYTES) // row_bytes)))
+    return [(start * patch, min(start + per_band, patch_rows) * patch)
+            for start in range(0, patch_rows, per_band)]
+
+
+def _band_scores(job: tuple) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`patch_scores` of one band, read from its stores."""
+    metric, (start, stop), stores, patch, ignore_index, min_pixels = job
+    target, target_labels, source, source_labels = (
+        None if store is None else store.read_rows(start, stop)
+        for store in stores)
+    return patch_scores(metric, target, target_labels, patch, ignore_index,
+                        min_pixels, source, source_labels)
+
+
+def _single_threaded() -> None:
+    torch.set_num_threads(1)
+
+
+def banded_patch_scores(metric: str,
+                        target: GridStore,
+                        target_labels: GridStore,
+                        bands: Sequence[Tuple[int, int]],
+                        patch: int = 4,
+                        ignore_index: int = 255,
+                        min_pixels: int = 5,
+                        source: Optional[GridStore] = None,
+                        source_labels: Optional[GridStore] = None,
+                        workers: int = 1,
+                        progress=None) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """:func:`patch_scores` of some bands of grids kept on disk.
+
+    Only one band per worker is in memory at a time. With ``workers > 1``
+    the bands are scored by that many processes (each opens the stores
+    itself), the way to use every core for OTCE, whose per-patch solves are
+    single-threaded.
+
+    Args:
+        metric (str): ``'otce'``, ``'leep'`` or ``'logme'``.
+        target (GridStore): Target values (features; logits for LEEP).
+        target_labels (GridStore): Target labels.
+        bands (Sequence[tuple]): ``(start, stop)`` grid rows
+            (:func:`map_bands`).
+        patch (int): Patch side.
+        ignore_index (int): Unlabelled value.
+        min_pixels (int): Fewest labelled pixels per patch.
+        source (GridStore, optional): Source features (OTCE).
+        source_labels (GridStore, optional): Source labels (OTCE).
+        workers (int): Processes.
+        progress (callable, optional): Called with each band's patch count.
+
+    Returns:
+        list[tuple]: Per band, its scores and labelled-pixel counts.
+    """
+    if metric == 'otce' and (source is None or source_labels is None):
+        raise ValueError('an OTCE map needs source features and labels')
+    stores = (target, target_labels, source, source_labels)
+    jobs = [(metric, band, stores, patch, ignore_index, min_pixels)
+            for band in bands]
+    results = []
+    with contextlib.ExitStack() as stack:
+        run = map
+        if workers > 1 and len(jobs) > 1:
+            run = stack.enter_context(
+                ProcessPoolExecutor(
+                    min(workers, len(jobs)),
+                    mp_context=multiprocessing.get_context('spawn'),
+                    initializer=_single_threaded)).map
+        for scores, counts in run(_band_scores, jobs):
+            results.append((scores, counts))
+            if progress is not None:
+                progress(len(scores))
+    return results
+
+
+def assemble_map(results: Sequence[Tuple[np.ndarray, np.ndarray]],
+                 map_shape: Tuple[int, int], patch: int,
+                 min_pixels: int) -> np.ndarray:
+    """The filled map (eq. 3) from every band's scores, in band order."""
+    scores = np.concatenate([r[0] for r in results])
+    counts = np.concatenate([r[1] for r in results])
+    return fill_sparse(scores, counts,
+                       min_pixels).reshape(map_shape[0] // patch,
+                                           map_shape[1] // patch)
+
+
+def streamed_transferability_map(metric: str,
+                                 target: GridStore,
+                                 target_labels: GridStore,
+                                 patch: int = 4,
+                                 ignore_index: int = 255,
+                                 min_pixels: int = 5,
+                                 source: Optional[GridStore] = None,
+                                 source_labels: Optional[GridStore] = None,
+                                 workers: int = 1,
+                                 progress=None) -> np.ndarray:
+    """The map of :func:`transferability_map`, from grids kept on disk and
+    scored a band at a time (see :func:`banded_patch_scores`).
+
+    Returns:
+        ndarray: ``(H // patch, W // patch)`` map, sparse patches filled.
+    """
+    map_shape = target_labels.shape[1:3]
+    pixel_bytes = target.row_bytes // map_shape[1] + (
+        source.row_bytes // map_shape[1] if source is not None else 0)
+    bands = map_bands(map_shape, patch, pixel_bytes, target.shape[0])
+    results = banded_patch_scores(metric, target, target_labels, bands, patch,
+                                  ignore_index, min_pixels, source,
+                                  source_labels, workers, progress)
+    return assemble_map(results, map_shape, patch, min_pixels)
 
 
 def weight_map(transferability: np.ndarray) -> np.ndarray:
@@ -293,6 +516,7 @@ def weights_at(weights: np.ndarray, patch: int, map_shape: Tuple[int, int],
 
 __all__ = [
     'MAP_METRICS', 'patch_pixels', 'leep_patches', 'logme_patches',
-    'otce_patches', 'fill_sparse', 'transferability_map', 'weight_map',
-    'weights_at'
+    'patch_otce', 'otce_patches', 'fill_sparse', 'patch_scores',
+    'transferability_map', 'map_bands', 'banded_patch_scores', 'assemble_map',
+    'streamed_transferability_map', 'weight_map', 'weights_at'
 ]

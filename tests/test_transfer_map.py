@@ -1,9 +1,16 @@
 """Patch transferability maps (eq. 3) and weight maps (eq. 4)."""
-import numpy as np
-import pytest
+import tracemalloc
 
+import numpy as np
+import ot
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from mmseg_trf import transfer_map
+from mmseg_trf.grid_store import GridStore
 from mmseg_trf.metrics import leep, logme, otce
-from mmseg_trf.transfer_map import (fill_sparse, patch_pixels,
+from mmseg_trf.transfer_map import (fill_sparse, patch_otce, patch_pixels,
+                                    streamed_transferability_map,
                                     transferability_map, weight_map,
                                     weights_at)
 
@@ -46,13 +53,12 @@ def test_patch_pixels_groups_locations_over_images(grids):
 @pytest.mark.parametrize('metric', ['leep', 'logme', 'otce'])
 def test_each_patch_equals_the_metric_on_its_pixels(metric, grids):
     feats, labels, src_feats, src_labels = grids
-    probs = softmax(feats)
+    probs = softmax(feats)  # LEEP reads the grid values as logits
     t = transferability_map(
         metric,
         feats,
         labels,
         patch=4,
-        tgt_probs=probs,
         src_features=src_feats,
         src_labels=src_labels)
     assert t.shape == (2, 3)
@@ -116,3 +122,98 @@ def test_weights_at_scales_image_positions_to_the_map():
     cols = np.array([0, 7, 8, 23, 16])
     got = weights_at(weights, 4, (8, 12), rows, cols, (16, 24))
     np.testing.assert_array_equal(got, [0, 0, 4, 5, 5])
+
+
+def test_patch_otce_reaches_the_exact_optimum():
+    rng = np.random.default_rng(3)
+    for n, m in [(40, 40), (40, 31)]:
+        xs, xt = rng.normal(size=(n, 5)), rng.normal(size=(m, 5)) + 0.3
+        ys, yt = rng.integers(0, 3, n), rng.integers(0, 4, m)
+        cost = ot.dist(xs, xt)
+        optimum = ot.emd2(np.full(n, 1 / n), np.full(m, 1 / m), cost)
+        if n == m:  # the assignment path: a permutation of equal cost
+            rows, cols = linear_sum_assignment(cost)
+            assert cost[rows, cols].mean() == pytest.approx(optimum, 1e-12)
+        # continuous random points: the optimum is unique, so OTCE is too
+        assert patch_otce(xs, ys, xt, yt) == pytest.approx(
+            otce(xs, ys, xt, yt, solver='emd'), abs=1e-12)
+
+
+def write_stores(folder, feats, labels):
+    values = GridStore(
+        str(folder / 'values.bin'), len(feats), feats.shape[1:3],
+        feats.shape[3:], np.float32)
+    classes = GridStore(
+        str(folder / 'labels.bin'),
+        len(labels),
+        labels.shape[1:3],
+        dtype=np.int32)
+    for index in range(len(feats)):
+        values.write(index, feats[index])
+        classes.write(index, labels[index])
+    return values, classes
+
+
+def test_grid_store_reads_back_bands(tmp_path):
+    data = np.arange(3 * 6 * 5 * 2, dtype=np.float32).reshape(3, 6, 5, 2)
+    store = GridStore(str(tmp_path / 's.bin'), 3, (6, 5), (2, ))
+    store.write(0, data[0])
+    store.write(1, data[1].reshape(30, 2))
+    store.write(2, data[2].reshape(30, 2)[:7])  # cells in pieces
+    store.write(2, data[2].reshape(30, 2)[7:], first_cell=7)
+    np.testing.assert_array_equal(store.read_rows(2, 5), data[:, 2:5])
+    np.testing.assert_array_equal(store.reopen().read_rows(0, 6), data)
+    with pytest.raises(ValueError, match='do not fit'):
+        store.write(0, data[0], first_cell=1)
+
+
+@pytest.mark.parametrize('metric', ['leep', 'logme', 'otce'])
+@pytest.mark.parametrize('workers', [1, 2])
+def test_streamed_map_equals_the_in_memory_map(metric, workers, grids,
+                                               tmp_path, monkeypatch):
+    feats, labels, src_feats, src_labels = grids
+    feats, src_feats = feats.astype(np.float32), src_feats.astype(np.float32)
+    expected = transferability_map(
+        metric,
+        feats,
+        labels,
+        patch=4,
+        src_features=src_feats,
+        src_labels=src_labels)
+    (tmp_path / 't').mkdir()
+    (tmp_path / 's').mkdir()
+    target = write_stores(tmp_path / 't', feats, labels)
+    source = write_stores(tmp_path / 's', src_feats, src_labels)
+    monkeypatch.setattr(transfer_map, 'BAND_BYTES', 1)  # a band per row
+    assert len(transfer_map.map_bands((8, 12), 4, 24, 5, 1)) == 2
+    got = streamed_transferability_map(
+        metric,
+        *target,
+        patch=4,
+        source=source[0],
+        source_labels=source[1],
+        workers=workers)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+
+
+def test_streamed_map_memory_does_not_grow_with_the_grid(
+        tmp_path, monkeypatch):
+    """A map whose grids take 218 MB on disk is scored in a band's worth."""
+    monkeypatch.setattr(transfer_map, 'BAND_BYTES', 2 << 20)
+    rng = np.random.default_rng(0)
+    images, shape, dim = 16, (512, 512), 12
+    features = GridStore(str(tmp_path / 'f.bin'), images, shape, (dim, ))
+    labels = GridStore(str(tmp_path / 'l.bin'), images, shape, dtype=np.int32)
+    for index in range(images):
+        y = rng.integers(0, 4, shape).astype(np.int32)
+        labels.write(index, y)
+        features.write(index, (rng.normal(size=shape + (dim, )) +
+                               y[..., None]).astype(np.float32))
+    held = features.nbytes + labels.nbytes
+    tracemalloc.start()
+    t_map = streamed_transferability_map('leep', features, labels, patch=8)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert t_map.shape == (64, 64) and np.isfinite(t_map).all()
+    assert held > 200e6
+    assert peak < held / 8, (peak, held)

@@ -11,12 +11,12 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 import warnings
 from typing import Dict, Optional
 
 import numpy as np
 
+from ..fileio import atomic_write, atomic_write_text
 from ..version import __version__
 
 
@@ -59,32 +59,6 @@ def cache_key(**parts) -> str:
     """Short digest of JSON-serialisable key parts."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def atomic_write(path: str, write) -> None:
-    """Call ``write(tmp_path)`` and move the result to ``path`` atomically,
-    so a crash never leaves a half-written file under the final name."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    suffix = osp.splitext(path)[1]
-    handle, tmp = tempfile.mkstemp(dir=folder, suffix=suffix)
-    os.close(handle)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write a text file atomically (see :func:`atomic_write`)."""
-
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.write(text)
-
-    atomic_write(path, write)
 
 
 class ArrayCache:

@@ -55,15 +55,6 @@ class IndexedDataset:
         return self.dataset[self.images[index]]
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in float64 (source-class probabilities
-    from logits)."""
-    z = logits.astype(np.float64)
-    z -= z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
-
-
 def _annotation_loader(dataset):
     """The dataset's ``LoadAnnotations`` transform, or MMSeg's default."""
     for transform in dataset.pipeline.transforms:
@@ -145,7 +136,8 @@ def forward_taps(model: nn.Module, samples: list):
         'data_samples'], head.align_corners
 
 
-def _rank_images(images: Sequence[int]) -> List[int]:
+def rank_share(images: Sequence[int]) -> List[int]:
+    """This process's share of ``images`` (every ``world``-th)."""
     rank, world = get_dist_info()
     return list(images)[rank::world]
 
@@ -157,9 +149,11 @@ def iterate_pixel_features(model: nn.Module,
                            label_shapes,
                            batch_size: int = 1,
                            desc: str = 'features',
-                           chunk: int = 1 << 18):
+                           chunk: int = 1 << 18,
+                           layers: Sequence[str] = ('pre_logits', 'logits')):
     """Yield ``(image, key, pre_logits, logits)`` for this rank's images,
-    at most ``chunk`` pixels at a time.
+    at most ``chunk`` pixels at a time; a layer not in ``layers`` is
+    ``None`` (never sampled).
 
     Args:
         model (nn.Module): Segmentor in eval mode.
@@ -170,13 +164,15 @@ def iterate_pixel_features(model: nn.Module,
         batch_size (int): Images per forward pass.
         desc (str): Progress bar label.
         chunk (int): Most pixels per yielded piece.
+        layers (Sequence[str]): Which of the two layers to sample.
     """
-    mine = _rank_images(images)
+    mine = rank_share(images)
     bar = ProgressBar(len(mine)) if mine else None
     for start in range(0, len(mine), batch_size):
         batch = mine[start:start + batch_size]
         feats, logits, input_shape, samples, align = forward_taps(
             model, [dataset[i] for i in batch])
+        maps = dict(pre_logits=feats, logits=logits)
         for b, index in enumerate(batch):
             key, rows, cols = positions(index)
             for s in range(0, len(key), chunk):
@@ -184,9 +180,9 @@ def iterate_pixel_features(model: nn.Module,
                                     label_shapes[index],
                                     samples[b].metainfo['img_shape'],
                                     input_shape, feats.shape[-2:], align)
-                yield index, key[s:s + chunk], sample_map(feats[b],
-                                                          grid), sample_map(
-                                                              logits[b], grid)
+                yield (index, key[s:s + chunk]) + tuple(
+                    sample_map(maps[name][b], grid) if name in layers else None
+                    for name in ('pre_logits', 'logits'))
             bar.update()
     if bar is not None:
         print(f' {desc} done', flush=True)
@@ -229,7 +225,7 @@ def extract_pool(model: nn.Module,
 
 
 __all__ = [
-    'build_dataset', 'IndexedDataset', 'softmax', 'read_label_maps',
-    'feature_grid', 'sample_map', 'forward_taps', 'iterate_pixel_features',
+    'build_dataset', 'IndexedDataset', 'read_label_maps', 'feature_grid',
+    'sample_map', 'forward_taps', 'iterate_pixel_features',
     'gathered_pixel_features', 'extract_pool'
 ]

@@ -10,7 +10,7 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
@@ -19,12 +19,13 @@ from mmengine.logging import print_log
 
 from ..metrics import (METRICS, SOURCE_AND_TARGET, SOURCE_PROBS,
                        TARGET_FEATURES, get_metric)
+from ..metrics._inputs import softmax
 from ..metrics.otce import otce
 from ..sampling import SamplingSettings, draw_pool, repetitions
 from .cache import (ArrayCache, cache_key, checkpoint_identity,
                     dataset_fingerprint)
 from .features import (IndexedDataset, build_dataset, extract_pool,
-                       iterate_pixel_features, read_label_maps, softmax)
+                       iterate_pixel_features, read_label_maps)
 from .model import classifier_head, load_config, load_segmentor
 
 LAYERS = ('logits', 'pre_logits')
@@ -103,19 +104,23 @@ class SourceResult:
     error: Optional[str] = None
 
 
-def dataset_config(path: str) -> dict:
+def dataset_config(path: Union[str, dict]) -> dict:
     """The labelled dataset a dataset config describes.
 
     ``trf_dataset`` when the config defines it; otherwise its
     ``train_dataloader.dataset`` with the config's ``test_pipeline`` (so
-    features come from whole, unaugmented images).
+    features come from whole, unaugmented images). A dict is taken as the
+    dataset config itself.
 
     Args:
-        path (str): A dataset config file (or ``mmseg::`` name).
+        path (str | dict): A dataset config file (or ``mmseg::`` name), or
+            a dataset config.
 
     Returns:
         dict: A dataset config.
     """
+    if isinstance(path, dict):
+        return dict(path)
     cfg = load_config(path)
     if 'trf_dataset' in cfg:
         return cfg.trf_dataset.to_dict()
@@ -125,7 +130,9 @@ def dataset_config(path: str) -> dict:
     return dataset
 
 
-def _subset(count: int, limit: Optional[int], seed: int) -> List[int]:
+def seeded_subset(count: int, limit: Optional[int], seed: int) -> List[int]:
+    """``limit`` of ``count`` indices drawn with ``seed``, sorted (all of
+    them when ``limit`` is ``None`` or not smaller)."""
     if limit is None or limit >= count:
         return list(range(count))
     rng = np.random.default_rng(seed)
@@ -176,7 +183,7 @@ def sampled_pixels(model,
         PixelData: Arrays and repetitions.
     """
     dataset = build_dataset(dataset_cfg)
-    images = _subset(len(dataset), max_images, settings.sampling.seed)
+    images = seeded_subset(len(dataset), max_images, settings.sampling.seed)
     key = cache_key(
         model=model_key,
         data=dataset_fingerprint(dataset, images),
@@ -224,14 +231,21 @@ def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
         return flat, flat // width, flat % width
 
     shapes = [m.shape for m in label_maps]
+    needs_probs = any(METRICS[n].inputs == SOURCE_PROBS for n in names)
+    layers = {settings.layer} | ({'logits'} if needs_probs else set())
     for pass_index in range(passes):
         for image, flat, pre, logits in iterate_pixel_features(
-                model, dataset, range(len(dataset)), positions, shapes,
+                model,
+                dataset,
+                range(len(dataset)),
+                positions,
+                shapes,
                 settings.batch_size,
-                f'full-pixel pass {pass_index + 1}/{passes}'):
+                f'full-pixel pass {pass_index + 1}/{passes}',
+                layers=layers):
             labels = label_maps[image].ravel()[flat]
             features = pre if settings.layer == 'pre_logits' else logits
-            probs = softmax(logits)
+            probs = softmax(logits) if needs_probs else None
             for name, acc in accumulators.items():
                 if pass_index < acc.passes:
                     acc.update(
@@ -278,7 +292,8 @@ def _failure(err: Exception) -> str:
     return f'{type(err).__name__}: {err}'
 
 
-def _source_pixels(model, model_key: str, source_dataset: Optional[str],
+def _source_pixels(model, model_key: str,
+                   source_dataset: Optional[Union[str, dict]],
                    settings: ScoringSettings, cache: ArrayCache):
     """Source pixels for OTCE, or ``(None, reason)``."""
     if not source_dataset:
@@ -294,7 +309,8 @@ def _source_pixels(model, model_key: str, source_dataset: Optional[str],
 
 
 def score_model(model, model_key: str, target_cfg: dict,
-                source_dataset: Optional[str], settings: ScoringSettings,
+                source_dataset: Optional[Union[str, dict]],
+                settings: ScoringSettings,
                 cache: ArrayCache) -> Tuple[Dict[str, MetricResult], float]:
     """Every requested metric of one loaded model on the target.
 
@@ -370,7 +386,7 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
     return result
 
 
-def _check_classes(model, source_dataset: str) -> None:
+def _check_classes(model, source_dataset: Union[str, dict]) -> None:
     """The source dataset's classes must be the model's output classes."""
     dataset = build_dataset(dataset_config(source_dataset))
     classes = len(dataset.metainfo['classes'])

@@ -233,3 +233,13 @@ def conditional_entropy_score(joint: torch.Tensor) -> float:
     marginal = joint.sum(1, keepdim=True).expand_as(joint)
     mask = joint > 0
     return float((joint[mask] * torch.log(joint[mask] / marginal[mask])).sum())
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64 (source-class probabilities
+    from logits)."""
+    z = logits.astype(np.float64)  # the only full-size copy
+    z -= z.max(-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(-1, keepdims=True)
+    return z

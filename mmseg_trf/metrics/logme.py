@@ -45,8 +45,11 @@ class EvidenceProblem:
         # Absent classes get a harmless stand-in problem and are masked.
         target_sq = np.where(self.present, target_sq, 1.0)
         proj = np.where(self.present[..., None], proj, 0.0)
-        self.n = np.asarray(n, np.float64)[:, None]
-        self.spectrum = spectrum[:, None, :]
+        # One row per (set, class column), so converged columns drop out.
+        columns, dim = self.present.size, spectrum.shape[-1]
+        self.n = np.repeat(np.asarray(n, np.float64), self.present.shape[1])
+        self.spectrum = np.broadcast_to(spectrum[:, None, :],
+                                        proj.shape).reshape(columns, dim)
         positive = self.spectrum > 0
         self.positive = positive.astype(np.float64)
         self.rank = positive.sum(-1)
@@ -55,14 +58,16 @@ class EvidenceProblem:
             self.spectrum,
             out=np.zeros(self.spectrum.shape),
             where=positive)
-        self.proj_sq = proj**2
+        self.proj_sq = proj.reshape(columns, dim)**2
         self.explained = self.proj_sq * inverse
+        target_sq = target_sq.reshape(-1)
         outside = target_sq - self.explained.sum(-1)
         self.outside = np.where(outside > RESIDUAL_RTOL * target_sq, outside,
                                 0.0)
 
-    def step(self, alpha: np.ndarray,
-             beta: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(
+        self, alpha: np.ndarray, beta: np.ndarray, columns=slice(None)
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log evidence at ``(alpha, beta)`` and one MacKay update from it.
 
         Evidence (You et al. 2021, eq. 2): ``L = d/2 log a + n/2 log b
@@ -74,29 +79,32 @@ class EvidenceProblem:
         ``a <- gamma / m^T m``, ``b <- (n - gamma) / ||y - F m||^2``.
 
         Args:
-            alpha (ndarray): ``(B, C)`` prior precisions.
-            beta (ndarray): ``(B, C)`` noise precisions.
+            alpha (ndarray): Prior precisions of the chosen columns.
+            beta (ndarray): Noise precisions of the chosen columns.
+            columns (slice | ndarray): Which ``(set, class)`` columns, in
+                row-major order of ``(B, C)``; all by default.
 
         Returns:
-            tuple[ndarray, ndarray, ndarray]: ``(B, C)`` log evidence,
-            updated ``alpha`` and updated ``beta``.
+            tuple[ndarray, ndarray, ndarray]: Log evidence, updated
+            ``alpha`` and updated ``beta`` of those columns.
         """
-        denom = alpha[..., None] + beta[..., None] * self.spectrum
+        spectrum, n = self.spectrum[columns], self.n[columns]
+        denom = alpha[..., None] + beta[..., None] * spectrum
         ratio = alpha[..., None] / denom
-        mean_sq = beta**2 * (self.proj_sq / denom**2).sum(-1)
-        residual = self.outside + (self.explained * ratio**2).sum(-1)
+        mean_sq = beta**2 * (self.proj_sq[columns] / denom**2).sum(-1)
+        residual = self.outside[columns] + (self.explained[columns] *
+                                            ratio**2).sum(-1)
         evidence = (
-            self.spectrum.shape[-1] / 2 * np.log(alpha) +
-            self.n / 2 * np.log(beta) - 0.5 * np.log(denom).sum(-1) -
-            beta / 2 * residual - alpha / 2 * mean_sq -
-            self.n / 2 * math.log(2 * math.pi))
+            spectrum.shape[-1] / 2 * np.log(alpha) + n / 2 * np.log(beta) -
+            0.5 * np.log(denom).sum(-1) - beta / 2 * residual -
+            alpha / 2 * mean_sq - n / 2 * math.log(2 * math.pi))
         # gamma = sum_{s > 0} b s / (a + b s) and, written without the
         # cancellation that sends it below 0 near an exact fit,
         # n - gamma = n - k + sum_{s > 0} a / (a + b s).
-        gamma = (beta[..., None] * self.spectrum / denom).sum(-1)
-        shrinkage = (ratio * self.positive).sum(-1)
+        gamma = (beta[..., None] * spectrum / denom).sum(-1)
+        shrinkage = (ratio * self.positive[columns]).sum(-1)
         new_alpha = gamma / np.maximum(mean_sq, TINY)
-        new_beta = (self.n - self.rank + shrinkage) / np.maximum(
+        new_beta = (n - self.rank[columns] + shrinkage) / np.maximum(
             residual, TINY)
         return (evidence,
                 np.minimum(np.maximum(new_alpha, TINY), PRECISION_CAP),
@@ -109,8 +117,8 @@ class EvidenceProblem:
 
         Iterates :meth:`step` for all sets and class columns at once; a
         column whose evidence changes by at most ``tol`` relative is done
-        and frozen, and the loop ends when all are (the reference code
-        stops after 11 iterations at 1e-3 on ``alpha/beta``). The evidence
+        and leaves the batch, and the loop ends when all are (the reference
+        code stops after 11 iterations at 1e-3 on ``alpha/beta``). The evidence
         decides convergence, not the precisions: when the supremum lies at
         ``alpha -> inf`` (features no better than zero weights) or
         ``beta -> inf`` (an exact fit) the precisions diverge while the
@@ -127,18 +135,21 @@ class EvidenceProblem:
         """
         alpha = np.ones(self.outside.shape)
         beta = np.ones(self.outside.shape)
-        evidence, alpha, beta = self.step(alpha, beta)
-        active = self.present.copy()
+        evidence = np.full(self.outside.shape, np.nan)
+        active = np.flatnonzero(self.present)  # absent classes never step
+        evidence[active], alpha[active], beta[active] = self.step(
+            alpha[active], beta[active], active)
         for _ in range(max_iter):
-            new, new_alpha, new_beta = self.step(alpha, beta)
-            new = np.where(active, new, evidence)
-            active &= ~(np.abs(new - evidence) <= tol * np.abs(new))
-            alpha = np.where(active, new_alpha, alpha)
-            beta = np.where(active, new_beta, beta)
-            evidence = new
-            if not active.any():
+            if not active.size:
                 break
-        return np.where(self.present, evidence, np.nan)
+            new, new_alpha, new_beta = self.step(alpha[active], beta[active],
+                                                 active)
+            going = ~(np.abs(new - evidence[active]) <= tol * np.abs(new))
+            evidence[active] = new
+            active, new_alpha, new_beta = (active[going], new_alpha[going],
+                                           new_beta[going])
+            alpha[active], beta[active] = new_alpha, new_beta
+        return evidence.reshape(self.present.shape)
 
 
 def logme_from_moments(gram: torch.Tensor, class_sums: torch.Tensor,

@@ -2,6 +2,7 @@
 import json
 import os.path as osp
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -35,8 +36,9 @@ def test_hook_writes_scores_map_and_figure(weighted_run):
     assert weights.shape == (16, 32)  # 64 x 128 labels, 4 x 4 patches
     assert weights.min() >= 1 and weights.max() <= np.e + 1e-6
     meta = json.load(open(trf / 'weight_map.json'))
-    for key in ('metric', 'patch_size', 'map_shape', 'image_shape',
-                'checkpoint', 'mmseg_trf', 'settings'):
+    for key in ('metric', 'patch', 'grid_shape', 'label_shape', 'layer',
+                'checkpoint', 'target', 'source', 'mmseg_trf', 'settings',
+                'extract_seconds', 'score_seconds'):
         assert key in meta
     scores = json.load(open(trf / 'scores.json'))['scores']
     assert set(scores) == {'otce', 'leep', 'logme'}
@@ -80,15 +82,34 @@ def test_changed_settings_recompute(weighted_run, tmp_path, cityscapes_root):
                                                                           16)
 
 
-def test_corrupt_map_is_an_error(weighted_run, tmp_path):
+def test_resume_refuses_a_corrupt_map(weighted_run, tmp_path):
+    config, run, _ = weighted_run
+    copy = tmp_path / 'copy'
+    shutil.copytree(run, copy)
+    np.save(copy / 'trf' / 'weight_map.npy', np.full((16, 32), 1e6,
+                                                     np.float32))
+    before = (copy / 'trf' / 'weight_map.npy').read_bytes()
+    proc = run_tool(
+        'train.py',
+        config,
+        '--work-dir',
+        copy,
+        '--resume',
+        '--cfg-options',
+        'train_cfg.max_iters=6',
+        check=False)
+    assert proc.returncode != 0
+    assert 'not eq. 4' in proc.stderr
+    # the source map is never overwritten by one of the finetuned model
+    assert (copy / 'trf' / 'weight_map.npy').read_bytes() == before
+
+
+def test_otce_map_without_source_fails_at_construction():
     from mmseg_trf.engine import TransferabilityHook
-    folder = tmp_path / 'trf'
-    folder.mkdir()
-    (folder / 'weight_map.json').write_text(
-        (weighted_run[1] / 'trf' / 'weight_map.json').read_text())
-    (folder / 'weight_map.npy').write_bytes(b'not a numpy file')
-    with pytest.raises(RuntimeError, match='missing or corrupt'):
-        TransferabilityHook()._load_map(str(folder))
+    with pytest.raises(ValueError, match='source_dataset'):
+        TransferabilityHook(map_metric='otce')
+    with pytest.raises(ValueError, match='patch_size'):
+        TransferabilityHook(map_metric='leep', patch_size=0)
 
 
 def test_pipeline_without_coordinates_is_an_error(tmp_path, cityscapes_root):
@@ -103,7 +124,8 @@ def test_pipeline_without_coordinates_is_an_error(tmp_path, cityscapes_root):
     assert 'AddPixelCoordinates' in proc.stderr
 
 
-def test_two_processes_write_one_map(tmp_path, cityscapes_root):
+def test_two_processes_write_the_one_process_map(weighted_run, tmp_path,
+                                                 cityscapes_root):
     config = write_config(tmp_path / 'cfg.py', cityscapes_root)
     proc = run_tool(
         'train.py',
@@ -114,5 +136,10 @@ def test_two_processes_write_one_map(tmp_path, cityscapes_root):
         timeout=900)
     log = proc.stdout + proc.stderr
     assert log.count('computing the otce transferability map') == 1
-    assert osp.isfile(tmp_path / 'run' / 'trf' / 'weight_map.npy')
     assert 'Iter(train) [4/4]' in log
+    # images and map bands split over two ranks; the same seeded model
+    np.testing.assert_allclose(
+        np.load(tmp_path / 'run' / 'trf' / 'transferability.npy'),
+        np.load(weighted_run[1] / 'trf' / 'transferability.npy'),
+        rtol=0,
+        atol=1e-10)

@@ -1,0 +1,135 @@
+"""A patch transferability map (eq. 3) with its loss weights (eq. 4), saved,
+loaded and validated as one object. No MMSeg import.
+
+On disk (one folder): ``transferability.npy``, ``weight_map.npy``, the
+sidecar ``weight_map.json`` (grid shape, patch size and whatever the caller
+records: settings key, checkpoint, ...) and ``weight_map.png`` (the seed's
+Fig. 5). Every file is written atomically; loading checks that the files
+agree with each other and with eq. 4, so a corrupt or edited map is refused
+instead of silently weighting the loss.
+"""
+import json
+import os.path as osp
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .fileio import atomic_write, atomic_write_text
+from .transfer_map import weight_map, weights_at
+
+#: How far stored weights may stray from eq. 4 of the stored map (float32).
+WEIGHT_RTOL = 1e-5
+
+
+class MapFileError(RuntimeError):
+    """A stored map is missing, corrupt or inconsistent."""
+
+
+class TransferabilityMap:
+    """Transferability per patch of a map grid and its eq. 4 weights.
+
+    Args:
+        transferability (ndarray): ``(H // patch, W // patch)`` map ``t``.
+        grid_shape (tuple): ``(H, W)`` of the map grid.
+        patch (int): Patch side on the grid.
+        meta (dict, optional): Provenance written to the sidecar.
+    """
+
+    def __init__(self,
+                 transferability: np.ndarray,
+                 grid_shape: Tuple[int, int],
+                 patch: int,
+                 meta: Optional[dict] = None) -> None:
+        self.transferability = np.asarray(transferability, np.float64)
+        self.grid_shape = tuple(int(s) for s in grid_shape)
+        self.patch = int(patch)
+        self.meta = dict(meta or {})
+        expected = tuple(s // self.patch for s in self.grid_shape)
+        if self.transferability.shape != expected:
+            raise ValueError(f'a {self.transferability.shape} map does not '
+                             f'fit a {self.grid_shape} grid of '
+                             f'{self.patch}-pixel patches')
+        self.weights = weight_map(self.transferability)
+
+    def weights_at(self, rows: np.ndarray, cols: np.ndarray,
+                   image_shape: Tuple[int, int]) -> np.ndarray:
+        """Weights of original-image pixels (see
+        :func:`~mmseg_trf.transfer_map.weights_at`)."""
+        return weights_at(self.weights, self.patch, self.grid_shape, rows,
+                          cols, image_shape)
+
+    def save(self, folder: str) -> np.ndarray:
+        """Write the arrays, the sidecar and the figure atomically.
+
+        Returns:
+            ndarray: The figure as an RGB image (for visualizers).
+        """
+        for name, array in (('transferability', self.transferability),
+                            ('weight_map', self.weights)):
+            atomic_write(
+                osp.join(folder, f'{name}.npy'),
+                lambda tmp, a=array: np.save(tmp, a))
+        sidecar = dict(
+            self.meta, grid_shape=list(self.grid_shape), patch=self.patch)
+        atomic_write_text(
+            osp.join(folder, 'weight_map.json'),
+            json.dumps(sidecar, indent=2, default=str))
+        figure = self.figure()
+        atomic_write(
+            osp.join(folder, 'weight_map.png'),
+            lambda tmp: figure.savefig(tmp, dpi=110, format='png'))
+        figure.canvas.draw()
+        rgb = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+        import matplotlib.pyplot as plt
+        plt.close(figure)
+        return rgb
+
+    @classmethod
+    def load(cls, folder: str) -> 'TransferabilityMap':
+        """Read a saved map, refusing one whose files disagree.
+
+        Raises:
+            MapFileError: A file is missing or unreadable, the arrays do not
+                fit the sidecar's grid, or the stored weights are not eq. 4
+                of the stored map (e.g. edited, or out of ``[1, e]``).
+        """
+        try:
+            with open(osp.join(folder, 'weight_map.json')) as f:
+                meta = json.load(f)
+            grid, patch = meta.pop('grid_shape'), meta.pop('patch')
+            transferability = np.load(osp.join(folder, 'transferability.npy'))
+            stored = np.load(osp.join(folder, 'weight_map.npy'))
+            loaded = cls(transferability, grid, patch, meta)
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
+            raise MapFileError(f'weight map in {folder} is missing or '
+                               f'corrupt: {err}') from err
+        if stored.shape != loaded.weights.shape or not np.allclose(
+                stored, loaded.weights, rtol=WEIGHT_RTOL, atol=0):
+            raise MapFileError(
+                f'weight map in {folder} is not eq. 4 of its transferability '
+                f'map (weights {np.nanmin(stored):.4g}..'
+                f'{np.nanmax(stored):.4g}, expected 1..e): delete the folder '
+                'to recompute it')
+        return loaded
+
+    def figure(self):
+        """The seed's Fig. 5: transferability and weight maps side by side.
+        """
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+        metric = self.meta.get('metric', '')
+        for ax, data, title in ((axes[0], self.transferability,
+                                 f'{metric} transferability'.strip()),
+                                (axes[1], self.weights,
+                                 'loss weight (eq. 4)')):
+            image = ax.imshow(data, cmap='viridis')
+            ax.set_title(title)
+            ax.axis('off')
+            fig.colorbar(image, ax=ax, fraction=0.03)
+        fig.tight_layout()
+        return fig
+
+
+__all__ = ['TransferabilityMap', 'MapFileError']

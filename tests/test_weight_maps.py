@@ -1,0 +1,64 @@
+"""TransferabilityMap: eq. 4 weights, saving, and refusing bad files."""
+import json
+
+import numpy as np
+import pytest
+
+from mmseg_trf.transfer_map import weight_map
+from mmseg_trf.weight_maps import MapFileError, TransferabilityMap
+
+
+@pytest.fixture
+def saved(tmp_path):
+    t_map = np.random.default_rng(0).normal(size=(4, 6))
+    record = TransferabilityMap(t_map, (16, 24), 4, dict(metric='leep'))
+    rgb = record.save(str(tmp_path))
+    assert rgb.ndim == 3 and rgb.shape[2] == 3
+    return tmp_path, record
+
+
+def test_round_trip(saved):
+    folder, record = saved
+    loaded = TransferabilityMap.load(str(folder))
+    np.testing.assert_array_equal(loaded.transferability,
+                                  record.transferability)
+    np.testing.assert_array_equal(loaded.weights,
+                                  weight_map(record.transferability))
+    assert loaded.meta == dict(metric='leep')
+    assert (folder / 'weight_map.png').stat().st_size > 0
+
+
+def test_weights_are_looked_up_by_image_position(saved):
+    _, record = saved
+    # a 32 x 48 image on a 16 x 24 grid: pixel (31, 47) is in patch (3, 5)
+    assert record.weights_at(np.array([31]), np.array([47]),
+                             (32, 48))[0] == record.weights[3, 5]
+
+
+@pytest.mark.parametrize('weights', [1e6, -1.0])
+def test_out_of_range_weights_are_refused(saved, weights):
+    folder, record = saved
+    np.save(folder / 'weight_map.npy', np.full((4, 6), weights, np.float32))
+    with pytest.raises(MapFileError, match='not eq. 4'):
+        TransferabilityMap.load(str(folder))
+
+
+@pytest.mark.parametrize('name, content', [
+    ('weight_map.json', b'{garbage'),
+    ('weight_map.npy', b'not a numpy file'),
+    ('transferability.npy', b''),
+])
+def test_corrupt_files_are_refused(saved, name, content):
+    folder, _ = saved
+    (folder / name).write_bytes(content)
+    with pytest.raises(MapFileError, match='missing or corrupt'):
+        TransferabilityMap.load(str(folder))
+
+
+def test_a_map_that_does_not_fit_its_grid_is_refused(saved):
+    folder, _ = saved
+    meta = json.loads((folder / 'weight_map.json').read_text())
+    meta['grid_shape'] = [8, 8]
+    (folder / 'weight_map.json').write_text(json.dumps(meta))
+    with pytest.raises(MapFileError, match='does not fit'):
+        TransferabilityMap.load(str(folder))
