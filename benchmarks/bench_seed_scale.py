@@ -47,8 +47,8 @@ STAGES = MAP_STAGES + ('otce', 'full')
 FIT_SHAPES = ((64, 128), (128, 256))
 
 
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(who=resource.RUSAGE_SELF):
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def model_config(work_dir):
@@ -140,7 +140,7 @@ def train(config, dataset, iters, checkpoint):
         optimizer.step()
         if step % 25 == 0 or step == iters - 1:
             print(
-                f'train {step + 1}/{iters}: loss {float(loss):.3f} '
+                f'train {step + 1}/{iters}: loss {loss.item():.3f} '
                 f'acc {float(losses["decode.acc_seg"]):.1f}% '
                 f'({time.perf_counter() - start:.0f} s)',
                 flush=True)
@@ -173,7 +173,11 @@ def run_map_stage(args, metric, layer):
                 score_s=result.meta['score_seconds'],
                 wall_s=time.perf_counter() - start,
                 finite=bool(np.isfinite(result.transferability).all())))
-    return dict(rows=rows, model_rss_mb=base, peak_rss_mb=peak_rss_mb())
+    return dict(
+        rows=rows,
+        model_rss_mb=base,
+        peak_rss_mb=peak_rss_mb(),
+        worker_peak_rss_mb=peak_rss_mb(resource.RUSAGE_CHILDREN))
 
 
 def run_otce_stage(args):
@@ -256,8 +260,8 @@ def run_stage(args):
 
 def table(results):
     lines = [
-        '| stage | grid | patches | features | patches scored | peak RSS |',
-        '|---|---|---|---|---|---|'
+        '| stage | grid | patches | features | patches scored | peak RSS '
+        '(main / each worker) |', '|---|---|---|---|---|---|'
     ]
     for stage in MAP_STAGES:
         if stage not in results:
@@ -267,7 +271,8 @@ def table(results):
             lines.append(f'| {stage} | {row["map_shape"][0]} x '
                          f'{row["map_shape"][1]} | {row["patches"]:,} | '
                          f'{row["extract_s"]:.1f} s | {row["score_s"]:.1f} s '
-                         f'| {res["peak_rss_mb"] / 1024:.2f} GB |')
+                         f'| {res["peak_rss_mb"] / 1024:.2f} / '
+                         f'{res.get("worker_peak_rss_mb", 0) / 1024:.2f} GB |')
         if len(res['rows']) > 1:
             rate = np.polyfit([r['patches'] for r in res['rows']],
                               [r['score_s'] for r in res['rows']], 1)

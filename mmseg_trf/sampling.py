@@ -14,6 +14,7 @@ the pool, so changing N or K (up to the pool size) does not rerun a model.
 
 Ignored pixels (the dataset's ``ignore_index``) are never drawn.
 """
+import warnings
 from dataclasses import dataclass
 from typing import List, Sequence
 
@@ -234,6 +235,12 @@ def repetitions(pool: PixelPool,
             for g in range(settings.repetitions) if (pool.group == g).any()
         ]
     n, k = min(settings.num_pixels, len(pool)), settings.repetitions
+    if n < settings.num_pixels:
+        warnings.warn(
+            f'N = {settings.num_pixels} pixels per repetition was asked for '
+            f'but only {len(pool)} labelled pixels were sampled: N = {n} is '
+            'used' +
+            (', so the K repetitions are identical (std 0)' if k > 1 else ''))
     if n * k <= len(pool):
         return [np.arange(r * n, (r + 1) * n) for r in range(k)]
     rng = np.random.default_rng([settings.seed, n, k])

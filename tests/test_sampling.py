@@ -79,3 +79,12 @@ def test_bad_settings():
         SamplingSettings('random')
     with pytest.raises(ValueError, match='positive'):
         SamplingSettings(num_pixels=0)
+
+
+def test_more_pixels_than_labelled_warns_with_the_n_used():
+    labels = [np.zeros((4, 5), np.int64)]
+    settings = SamplingSettings('uniform', num_pixels=1000, repetitions=3)
+    pool = draw_pool(labels, 255, settings)
+    with pytest.warns(UserWarning, match='N = 20 is used.*identical'):
+        reps = repetitions(pool, settings)
+    assert [len(r) for r in reps] == [20, 20, 20]

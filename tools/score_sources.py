@@ -29,6 +29,8 @@ from mmengine.logging import MMLogger, print_log
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
+from mmseg_trf.apis.report import add_fusion
+from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
 from mmseg_trf.metrics.optimal_transport import SOLVERS
 from mmseg_trf.sampling import SAMPLERS, SamplingSettings
@@ -59,7 +61,21 @@ def parse_args(argv=None):
         '--metrics',
         nargs='+',
         default=['otce', 'leep', 'logme', 'hscore', 'nce'],
-        choices=list(METRICS))
+        choices=list(METRICS) + ['fusion'],
+        help='metrics to compute; "fusion" adds a fused score of '
+        '--fusion-members')
+    parser.add_argument(
+        '--fusion-members',
+        nargs='+',
+        choices=list(METRICS),
+        help='metrics the fused score combines (default: the other '
+        '--metrics); computed if not listed')
+    parser.add_argument(
+        '--fusion-rule',
+        choices=FUSION_RULES,
+        default='rank',
+        help='average of ranks or of z-scores across sources, per '
+        'repetition')
     parser.add_argument(
         '--num-pixels',
         type=int,
@@ -107,6 +123,10 @@ def parse_args(argv=None):
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none')
+    parser.add_argument(
+        '--tolerate-failures',
+        action='store_true',
+        help='exit 0 when some (not all) sources or metrics failed')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -126,6 +146,8 @@ def load_sources(args) -> list:
         if not isinstance(entries, list):
             raise ValueError(f'{args.sources} must hold a list of sources')
         sources = [SourceSpec(**entry) for entry in entries]
+        if not sources:
+            raise ValueError(f'{args.sources} lists no source')
     else:
         sources = zoo_sources(args.zoo, args.zoo_data, args.zoo_dataset)
         if not sources:
@@ -152,8 +174,12 @@ def main(argv=None):
     MMLogger.get_instance(
         'mmseg_trf', log_file=osp.join(work_dir, 'score_sources.log'))
     sources = load_sources(args)
+    computed = [m for m in args.metrics if m != 'fusion']
+    members = args.fusion_members or computed
+    if 'fusion' in args.metrics:
+        computed += [m for m in members if m not in computed]
     settings = ScoringSettings(
-        metrics=args.metrics,
+        metrics=computed,
         sampling=SamplingSettings(args.sampler, args.num_pixels,
                                   args.repetitions, args.pixels_per_image,
                                   args.pool_size, args.seed),
@@ -167,8 +193,12 @@ def main(argv=None):
         sources, dataset_config(args.target), settings, args.cache_dir
         or osp.join(work_dir, 'feature_cache'))
     if is_main_process():
+        if 'fusion' in args.metrics:
+            add_fusion(results, members, args.fusion_rule)
         written = write_reports(
-            results, args.metrics, work_dir,
+            results,
+            args.metrics + [m for m in computed if m not in args.metrics],
+            work_dir,
             dict(
                 target=args.target,
                 sampler=args.sampler,
@@ -176,12 +206,28 @@ def main(argv=None):
                 K=args.repetitions,
                 layer=args.layer,
                 seed=args.seed,
-                otce_solver=args.otce_solver))
+                otce_solver=args.otce_solver,
+                fusion=dict(members=members, rule=args.fusion_rule)
+                if 'fusion' in args.metrics else None))
         with open(written['markdown']) as f:
             print(f.read())
         for kind, path in written.items():
             print_log(f'{kind}: {path}', logger='current')
     finalize_distributed()
+    failed = failures(results)
+    if failed and (len(failed) == len(results) or not args.tolerate_failures):
+        raise SystemExit('score_sources: failed: ' + '; '.join(failed) +
+                         ('' if len(failed) ==
+                          len(results) else ' (the rest is in the reports; '
+                          '--tolerate-failures exits 0 on partial success)'))
+
+
+def failures(results) -> list:
+    """``source`` or ``source/metric`` of everything that failed."""
+    return [
+        r.name if r.error else f'{r.name}/{m}' for r in results for m in
+        ([None] if r.error else [m for m, v in r.metrics.items() if v.error])
+    ]
 
 
 if __name__ == '__main__':

@@ -30,7 +30,7 @@ from mmengine.utils import ProgressBar
 
 from ..grid_store import GridStore
 from ..transfer_map import (MAP_METRICS, assemble_map, banded_patch_scores,
-                            map_bands)
+                            map_bands, store_bands)
 from ..weight_maps import TransferabilityMap
 from .features import (feature_grid, forward_taps, rank_share, read_label_maps,
                        sample_map)
@@ -253,23 +253,16 @@ def _score_bands(metric: str, stores: dict, map_shape: Tuple[int, int],
                  patch: int, ignore_index: int, min_pixels: int,
                  workers: Optional[int]) -> np.ndarray:
     """Score this process's bands and assemble everyone's."""
-    rank, world = get_dist_info()
+    world = get_dist_info()[1]
     target, target_labels = stores['target']
     source, source_labels = stores.get('source', (None, None))
-    pixel_bytes = sum(s.row_bytes // map_shape[1] for s in (target, source)
-                      if s is not None)
     patches = (map_shape[0] // patch) * (map_shape[1] // patch)
     if workers is None:
         cores = len(os.sched_getaffinity(0))
         workers = max(1, cores // world) if patches >= 4096 else 1
     # a few bands per worker of every process, so all share the work
-    bands = map_bands(
-        map_shape,
-        patch,
-        pixel_bytes,
-        target.shape[0],
-        min_bands=4 * world * workers)
-    mine = list(range(len(bands)))[rank::world]
+    bands = store_bands(target, source, patch, min_bands=4 * world * workers)
+    mine = rank_share(range(len(bands)))
     bar = ProgressBar(
         sum((bands[i][1] - bands[i][0]) // patch
             for i in mine) * (map_shape[1] // patch)) if mine else None

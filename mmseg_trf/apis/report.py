@@ -8,9 +8,15 @@ import os.path as osp
 from dataclasses import asdict
 from typing import Dict, List, Sequence
 
-from ..evaluation import CRITERIA, rank_correlations
+import numpy as np
+
+from ..evaluation import (CRITERIA, fuse_scores, probability_best,
+                          random_baseline, selection_criteria)
 from .cache import atomic_write, atomic_write_text
-from .scoring import SourceResult
+from .scoring import MetricResult, SourceResult
+
+#: Rows of the agreement table that are baselines, not metrics.
+RANDOM, PRIOR = 'random (expected)', 'prior: parameter count'
 
 
 def fmt_number(value: float, digits: int = 4) -> str:
@@ -31,28 +37,86 @@ def ranking_order(results: Sequence[SourceResult],
     return sorted(results, key=key)
 
 
+def _scores(results: Sequence[SourceResult], metric: str) -> List[float]:
+    return [
+        r.metrics[metric].mean if metric in r.metrics
+        and r.metrics[metric].error is None else math.nan for r in results
+    ]
+
+
 def correlations(results: Sequence[SourceResult],
                  metrics: Sequence[str]) -> Dict[str, Dict[str, float]]:
-    """Per metric, the :func:`rank_correlations` with the ground truth."""
+    """Per metric, its :func:`selection_criteria` with the ground truth
+    (bootstrap intervals included), and the same for two baselines: a
+    random ranking (expected values) and, when every source's size is
+    known, the static prior "larger model first", which needs no target
+    data."""
     truth = [r.miou if r.miou is not None else math.nan for r in results]
-    return {
-        name:
-        rank_correlations([
-            r.metrics[name].mean if name in r.metrics else math.nan
-            for r in results
-        ], truth)
+    rows = {
+        name: selection_criteria(_scores(results, name), truth)
         for name in metrics
     }
+    rows[RANDOM] = dict({c: math.nan
+                         for c in CRITERIA}, **random_baseline(truth))
+    if all(r.parameters for r in results):
+        rows[PRIOR] = selection_criteria([r.parameters for r in results],
+                                         truth)
+    return rows
+
+
+def add_fusion(results: Sequence[SourceResult],
+               members: Sequence[str],
+               rule: str = 'rank',
+               name: str = 'fusion') -> None:
+    """Add a fused score (:func:`~mmseg_trf.evaluation.fuse_scores` of
+    ``members``) to every result, fused repetition by repetition so that
+    it has a spread like the others."""
+    reps = min((len(r.metrics[m].values) for r in results
+                for m in members if m in r.metrics and r.metrics[m].values),
+               default=0)
+    if reps == 0:
+        for r in results:
+            r.metrics[name] = MetricResult(
+                error=f'no repetition of {list(members)} to fuse')
+        return
+    per_rep = []
+    for rep in range(reps):
+        per_rep.append(
+            fuse_scores(
+                {
+                    m: [
+                        r.metrics[m].values[rep] if m in r.metrics
+                        and len(r.metrics[m].values) > rep else math.nan
+                        for r in results
+                    ]
+                    for m in members
+                }, members, rule))
+    table = np.stack(per_rep, 1)
+    for r, values in zip(results, table):
+        r.metrics[name] = (
+            MetricResult(
+                float(values.mean()),
+                float(values.std()),
+                values=values.tolist()) if np.isfinite(values).all() else
+            MetricResult(error=f'no member of {list(members)} scored it'))
 
 
 def markdown_table(results: Sequence[SourceResult],
                    metrics: Sequence[str]) -> str:
-    """The ranking by the first metric, every metric's mean +- std, time."""
+    """The ranking by the first metric, every metric's mean +- std, the
+    probability that each source is the best by the first metric (share
+    of the K repetitions it wins), time."""
+    first = metrics[0]
+    best = probability_best({
+        r.name: r.metrics[first].values
+        for r in results if first in r.metrics and r.metrics[first].values
+    }) if any(first in r.metrics and r.metrics[first].values
+              for r in results) else {}
     header = (['rank', 'source'] + [f'{m} (mean +- std)' for m in metrics] +
-              [f'{m} time (s)'
-               for m in metrics] + ['extraction (s)', 'mIoU', 'status'])
+              [f'P(best by {first})'] + [f'{m} time (s)' for m in metrics] +
+              ['extraction (s)', 'mIoU', 'status'])
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    for rank, r in enumerate(ranking_order(results, metrics[0]), 1):
+    for rank, r in enumerate(ranking_order(results, first), 1):
         scores = [
             f'{fmt_number(r.metrics[m].mean)} +- '
             f'{fmt_number(r.metrics[m].std)}'
@@ -68,24 +132,35 @@ def markdown_table(results: Sequence[SourceResult],
             if m in r.metrics and r.metrics[m].error
         ]
         status = r.error or '; '.join(errors) or 'ok'
-        lines.append('| ' + ' | '.join([str(rank), r.name] + scores + times + [
-            fmt_number(r.extract_seconds, 2),
-            fmt_number(r.miou),
-            status.replace('|', '/')
-        ]) + ' |')
+        lines.append('| ' + ' | '.join(
+            [str(rank), r.name] + scores +
+            [fmt_number(best.get(r.name, math.nan), 2)] + times + [
+                fmt_number(r.extract_seconds, 2),
+                fmt_number(r.miou), ' '.join(status.replace('|', '/').split())
+            ]) + ' |')
     return '\n'.join(lines)
 
 
-def correlation_table(corr: Dict[str, Dict[str, float]]) -> str:
-    """One row per metric, one column per criterion."""
+def _cell(values: Dict[str, object], criterion: str) -> str:
+    text = fmt_number(
+        values.get(criterion, math.nan), 2 if criterion == 'regret' else 3)
+    low, high = values.get(f'{criterion}_ci', (math.nan, math.nan))
+    if math.isfinite(low) and math.isfinite(high):
+        text += (f' [{fmt_number(low, 2)}, {fmt_number(high, 2)}]')
+    return text
+
+
+def correlation_table(corr: Dict[str, Dict[str, object]]) -> str:
+    """One row per metric or baseline, one column per criterion (95%
+    bootstrap intervals over sources in brackets; regret in mIoU points).
+    """
     lines = [
         '| metric | ' + ' | '.join(CRITERIA) + ' |',
         '|' + '---|' * (len(CRITERIA) + 1)
     ]
     for name, values in corr.items():
         lines.append(f'| {name} | ' +
-                     ' | '.join(fmt_number(values[c], 3)
-                                for c in CRITERIA) + ' |')
+                     ' | '.join(_cell(values, c) for c in CRITERIA) + ' |')
     return '\n'.join(lines)
 
 
@@ -147,6 +222,11 @@ def write_reports(results: Sequence[SourceResult], metrics: Sequence[str],
     if corr:
         text += [
             '', '## Agreement with the ground-truth mIoU', '',
+            'Regret: mIoU points lost by finetuning the top-scored source '
+            'instead of the best; top3: the best source is among the 3 '
+            'top-scored. Brackets: 95% bootstrap intervals over sources. '
+            f'"{RANDOM}" is what a ranking without information gives; a '
+            'metric should beat it and the static prior.', '',
             correlation_table(corr)
         ]
     written['markdown'] = osp.join(work_dir, 'ranking.md')
@@ -185,5 +265,5 @@ def write_reports(results: Sequence[SourceResult], metrics: Sequence[str],
 
 __all__ = [
     'fmt_number', 'write_reports', 'markdown_table', 'correlation_table',
-    'correlations', 'scatter_plots', 'ranking_order'
+    'correlations', 'add_fusion', 'scatter_plots', 'ranking_order'
 ]

@@ -21,6 +21,7 @@ from ..metrics import (METRICS, SOURCE_AND_TARGET, SOURCE_PROBS,
                        TARGET_FEATURES, get_metric)
 from ..metrics._inputs import softmax
 from ..metrics.otce import otce
+from ..metrics.stats import FeatureStats
 from ..sampling import SamplingSettings, draw_pool, repetitions
 from .cache import (ArrayCache, cache_key, checkpoint_identity,
                     dataset_fingerprint)
@@ -85,12 +86,14 @@ class ScoringSettings:
 
 @dataclass
 class MetricResult:
-    """One metric's score for one source (mean and std over repetitions)."""
+    """One metric's score for one source (mean and std over repetitions,
+    and the value of each repetition)."""
 
     mean: float = math.nan
     std: float = math.nan
     seconds: float = 0.0
     error: Optional[str] = None
+    values: List[float] = field(default_factory=list)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class SourceResult:
     metrics: Dict[str, MetricResult] = field(default_factory=dict)
     extract_seconds: float = 0.0
     error: Optional[str] = None
+    parameters: Optional[int] = None
 
 
 def dataset_config(path: Union[str, dict]) -> dict:
@@ -231,9 +235,19 @@ def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
         return flat, flat // width, flat % width
 
     shapes = [m.shape for m in label_maps]
-    needs_probs = any(METRICS[n].inputs == SOURCE_PROBS for n in names)
-    layers = {settings.layer} | ({'logits'} if needs_probs else set())
+    # Metrics that keep the same feature statistics (F^T F, class sums:
+    # H-score, LogME) share one accumulator, so the Gram is formed once.
+    sharing = [
+        n for n, a in accumulators.items() if isinstance(a, FeatureStats)
+    ]
+    fed_by = {name: sharing[0] for name in sharing}
+    fed = [n for n in accumulators if fed_by.get(n, n) == n]
     for pass_index in range(passes):
+        active = [n for n in fed if pass_index < accumulators[n].passes]
+        needs_probs = any(METRICS[n].inputs == SOURCE_PROBS for n in active)
+        layers = {'logits'} if needs_probs else set()
+        if any(METRICS[n].inputs != SOURCE_PROBS for n in active):
+            layers.add(settings.layer)
         for image, flat, pre, logits in iterate_pixel_features(
                 model,
                 dataset,
@@ -246,21 +260,23 @@ def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
             labels = label_maps[image].ravel()[flat]
             features = pre if settings.layer == 'pre_logits' else logits
             probs = softmax(logits) if needs_probs else None
-            for name, acc in accumulators.items():
-                if pass_index < acc.passes:
-                    acc.update(
-                        probs if METRICS[name].inputs == SOURCE_PROBS else
-                        features, labels)
-        for name, acc in accumulators.items():
-            if pass_index < acc.passes:
-                gathered = all_gather_object(acc)
-                merged = gathered[0]
-                for other in gathered[1:]:
-                    merged.merge(other)
-                if pass_index + 1 < acc.passes:
-                    merged.next_pass()
-                accumulators[name] = merged
-    return {name: acc.compute() for name, acc in accumulators.items()}
+            for name in active:
+                accumulators[name].update(
+                    probs if METRICS[name].inputs == SOURCE_PROBS else
+                    features, labels)
+        for name in active:
+            gathered = all_gather_object(accumulators[name])
+            merged = gathered[0]
+            for other in gathered[1:]:
+                merged.merge(other)
+            if pass_index + 1 < merged.passes:
+                merged.next_pass()
+            accumulators[name] = merged
+    # each metric's own compute() on the (possibly shared) statistics
+    return {
+        name: type(acc).compute(accumulators[fed_by.get(name, name)])
+        for name, acc in accumulators.items()
+    }
 
 
 def _metric_on_repetitions(name: str, target: PixelData,
@@ -284,8 +300,10 @@ def _metric_on_repetitions(name: str, target: PixelData,
                 solver=settings.otce_solver)
         values.append(value)
     return MetricResult(
-        float(np.mean(values)), float(np.std(values)),
-        time.perf_counter() - start)
+        float(np.mean(values)),
+        float(np.std(values)),
+        time.perf_counter() - start,
+        values=[float(v) for v in values])
 
 
 def _failure(err: Exception) -> str:
@@ -371,6 +389,8 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
     try:
         model = load_segmentor(spec.config, spec.checkpoint, settings.device,
                                settings.cfg_options)
+        # a static prior that needs no target data (report baseline)
+        result.parameters = sum(p.numel() for p in model.parameters())
         model_key = cache_key(
             config=model.cfg.model.to_dict(),
             weights=checkpoint_identity(spec.checkpoint))

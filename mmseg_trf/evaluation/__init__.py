@@ -1,4 +1,12 @@
 """Evaluation of transferability rankings (no MMSeg import)."""
-from .ranking import CRITERIA, rank_correlations
+from .ranking import CORRELATIONS, rank_correlations
+from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
+                        bootstrap_interval, decision_criteria, fuse_scores,
+                        probability_best, random_baseline, selection_criteria)
 
-__all__ = ['rank_correlations', 'CRITERIA']
+__all__ = [
+    'rank_correlations', 'CORRELATIONS', 'CRITERIA', 'DECISIONS',
+    'INTERVAL_CRITERIA', 'FUSION_RULES', 'decision_criteria',
+    'selection_criteria', 'bootstrap_interval', 'random_baseline',
+    'probability_best', 'fuse_scores'
+]

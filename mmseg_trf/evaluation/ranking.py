@@ -5,8 +5,7 @@ from typing import Dict, Sequence
 import numpy as np
 from scipy import stats
 
-CRITERIA = ('spearman', 'kendall', 'weighted_kendall', 'pearson',
-            'relative_top1')
+CORRELATIONS = ('spearman', 'kendall', 'weighted_kendall', 'pearson')
 
 
 def rank_correlations(scores: Sequence[float],
@@ -15,8 +14,7 @@ def rank_correlations(scores: Sequence[float],
 
     Spearman's rho and Kendall's tau (the seed papers' criteria), weighted
     Kendall tau (``scipy.stats.weightedtau`` defaults) and Pearson's r
-    (Agostinelli et al.), and the relative top-1 accuracy: the truth of the
-    top-scored source divided by the best truth. Sources whose score is NaN
+    (Agostinelli et al.). Sources whose score is NaN
     (a failed metric) are left out; fewer than 3 left gives NaN.
 
     Args:
@@ -24,20 +22,19 @@ def rank_correlations(scores: Sequence[float],
         truth (Sequence[float]): One ground-truth mIoU per source.
 
     Returns:
-        dict[str, float]: The criteria of :data:`CRITERIA`.
+        dict[str, float]: The criteria of :data:`CORRELATIONS`.
     """
     scores = np.asarray(scores, dtype=np.float64)
     truth = np.asarray(truth, dtype=np.float64)
     keep = np.isfinite(scores) & np.isfinite(truth)
     scores, truth = scores[keep], truth[keep]
     if len(scores) < 3 or np.ptp(scores) == 0 or np.ptp(truth) == 0:
-        return {name: math.nan for name in CRITERIA}
+        return {name: math.nan for name in CORRELATIONS}
     return dict(
         spearman=float(stats.spearmanr(scores, truth).statistic),
         kendall=float(stats.kendalltau(scores, truth).statistic),
         weighted_kendall=float(stats.weightedtau(scores, truth).statistic),
-        pearson=float(stats.pearsonr(scores, truth).statistic),
-        relative_top1=float(truth[np.argmax(scores)] / truth.max()))
+        pearson=float(stats.pearsonr(scores, truth).statistic))
 
 
-__all__ = ['rank_correlations', 'CRITERIA']
+__all__ = ['rank_correlations', 'CORRELATIONS']

@@ -29,6 +29,9 @@ SOLVERS = ('sparse_emd', 'emd', 'sinkhorn')
 BLOCK_ELEMENTS = 1 << 23
 #: Below this many pixel pairs ``'sparse_emd'`` solves the dense problem.
 DENSE_PAIRS = 1 << 21
+#: Each level of ``'sparse_emd'`` warm-starts from a subsample this many
+#: times smaller.
+SUBSAMPLE_RATIO = 3
 #: Iteration cap handed to POT's network simplex (its default, 1e5, stops
 #: short of the optimum for a few thousand pixels).
 SIMPLEX_MAX_ITER = 1 << 30
@@ -123,25 +126,21 @@ class ReducedCosts:
 
 
 def _subsample_potentials(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
-                          b: torch.Tensor, size: int,
+                          b: torch.Tensor, size: int, candidates: int,
+                          max_rounds: int,
                           generator: torch.Generator) -> torch.Tensor:
     """Column potentials from an exact solve on a random subsample.
 
-    The rows' optimal potentials on the subsample are extended to every
-    column by the c-transform ``v_j = min_{i in S} c_ij - u_i``.
+    The subsample is solved by :func:`_exact_with_duals` itself (so large
+    problems warm-start level by level); its row potentials are extended to
+    every column by the c-transform ``v_j = min_{i in S} c_ij - u_i``.
     """
     device = xs.device
     rows = torch.randperm(len(xs), generator=generator)[:size].to(device)
     cols = torch.randperm(len(xt), generator=generator)[:size].to(device)
     a_sub, b_sub = a[rows] / a[rows].sum(), b[cols] / b[cols].sum()
-    cost = torch.cdist(xs[rows], xt[cols]).pow(2)
-    _, log = ot.emd(
-        a_sub.cpu().numpy(),
-        b_sub.cpu().numpy(),
-        cost.cpu().numpy(),
-        numItermax=SIMPLEX_MAX_ITER,
-        log=True)
-    u_sub = torch.from_numpy(log['u']).to(device)
+    _, u_sub, _ = _exact_with_duals(xs[rows], xt[cols], a_sub, b_sub,
+                                    candidates, max_rounds, generator)
     return (torch.cdist(xs[rows], xt).pow(2) - u_sub[:, None]).min(0).values
 
 
@@ -230,37 +229,22 @@ def _unique_pairs(rows: torch.Tensor, cols: torch.Tensor,
     return key // num_cols, key % num_cols
 
 
-def sparse_emd(xs: torch.Tensor,
-               xt: torch.Tensor,
-               a: Optional[torch.Tensor] = None,
-               b: Optional[torch.Tensor] = None,
-               candidates: int = 6,
-               subsample: int = 1000,
-               max_rounds: int = 200,
-               seed: int = 0) -> coo_array:
-    """Exact squared-L2 optimal transport plan by column generation.
-
-    Args:
-        xs (Tensor): ``(n, d)`` float64 source points.
-        xt (Tensor): ``(m, d)`` float64 target points.
-        a (Tensor, optional): Source weights; uniform by default.
-        b (Tensor, optional): Target weights; uniform by default.
-        candidates (int): Pairs added per row and column in each round.
-        subsample (int): Points per side of the warm-start solve.
-        max_rounds (int): Cap on column-generation rounds.
-        seed (int): Seed of the warm-start subsample.
-
-    Returns:
-        coo_array: The optimal plan, ``(n, m)``, at most ``n + m - 1``
-        non-zeros.
-    """
-    a = uniform(len(xs), xs) if a is None else a
-    b = uniform(len(xt), xt) if b is None else b
+def _exact_with_duals(
+    xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+    candidates: int, max_rounds: int, generator: torch.Generator
+) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
+    """Optimal plan and dual potentials: dense network simplex for small
+    problems, else column generation warm-started from a third-size
+    subsample (solved the same way)."""
     if len(xs) * len(xt) <= DENSE_PAIRS:
-        return coo_array(dense_emd(xs, xt, a, b))
-    generator = torch.Generator().manual_seed(seed)
+        cost = torch.cdist(xs, xt).pow(2)
+        plan, log = _network_simplex(a, b, cost.cpu().numpy())
+        return (coo_array(plan), torch.from_numpy(log['u']).to(xs.device),
+                torch.from_numpy(log['v']).to(xs.device))
+    size = max(1, min(len(xs), len(xt)) // SUBSAMPLE_RATIO)
     forward, backward = ReducedCosts(xs, xt), ReducedCosts(xt, xs)
-    v = _subsample_potentials(xs, xt, a, b, subsample, generator)
+    v = _subsample_potentials(xs, xt, a, b, size, candidates, max_rounds,
+                              generator)
     u, rows_f, cols_f = forward.row_minima(v, candidates)
     _, cols_b, rows_b = backward.row_minima(u, candidates)
     rows_1d, cols_1d = _feasible_pairs(xs, xt, a, b)
@@ -272,11 +256,66 @@ def sparse_emd(xs: torch.Tensor,
         plan, u, v = _solve_restricted(xs, xt, a, b, rows, cols)
         new_rows, new_cols = _violations(forward, u, v, candidates, tol)
         if new_rows is None:
-            return plan
+            return plan, u, v
         rows, cols = _unique_pairs(
             torch.cat([rows, new_rows]), torch.cat([cols, new_cols]), len(xt))
     raise RuntimeError(f'sparse_emd did not certify optimality in '
                        f'{max_rounds} rounds')
+
+
+def sparse_emd(xs: torch.Tensor,
+               xt: torch.Tensor,
+               a: Optional[torch.Tensor] = None,
+               b: Optional[torch.Tensor] = None,
+               candidates: int = 12,
+               max_rounds: int = 200,
+               seed: int = 0) -> coo_array:
+    """Exact squared-L2 optimal transport plan by column generation.
+
+    Multilevel: the dual potentials of an exact solve on a random third of
+    the points (itself solved this way, down to a dense solve of at most
+    :data:`DENSE_PAIRS` pairs) give the first candidate pairs; each round
+    solves the problem restricted to the candidates and adds the pairs that
+    violate dual feasibility, until none is left (the optimum is then
+    certified).
+
+    Args:
+        xs (Tensor): ``(n, d)`` float64 source points.
+        xt (Tensor): ``(m, d)`` float64 target points.
+        a (Tensor, optional): Source weights; uniform by default.
+        b (Tensor, optional): Target weights; uniform by default.
+        candidates (int): Pairs added per row and column in each round.
+        max_rounds (int): Cap on column-generation rounds per level.
+        seed (int): Seed of the subsamples.
+
+    Returns:
+        coo_array: The optimal plan, ``(n, m)``, at most ``n + m - 1``
+        non-zeros.
+    """
+    a = uniform(len(xs), xs) if a is None else a
+    b = uniform(len(xt), xt) if b is None else b
+    # Costs are shift-invariant; centred points keep the float32 rounding
+    # bound of the feasibility checks (and the tolerance) tight.
+    centre = torch.cat([xs, xt]).mean(0)
+    generator = torch.Generator().manual_seed(seed)
+    return _exact_with_duals(xs - centre, xt - centre, a, b, candidates,
+                             max_rounds, generator)[0]
+
+
+def _network_simplex(a: torch.Tensor, b: torch.Tensor,
+                     cost: np.ndarray) -> Tuple[np.ndarray, dict]:
+    """POT's dense network simplex run to optimality, with its duals."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        plan, log = ot.emd(
+            a.cpu().numpy(),
+            b.cpu().numpy(),
+            cost,
+            numItermax=SIMPLEX_MAX_ITER,
+            log=True)
+    if log['result_code'] != 1:
+        raise RuntimeError(f'network simplex failed: {log["warning"]}')
+    return plan, log
 
 
 def dense_emd(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
@@ -292,18 +331,7 @@ def dense_emd(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
     Returns:
         ndarray: ``(n, m)`` plan.
     """
-    cost = torch.cdist(xs, xt).pow(2).cpu().numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        plan, log = ot.emd(
-            a.cpu().numpy(),
-            b.cpu().numpy(),
-            cost,
-            numItermax=SIMPLEX_MAX_ITER,
-            log=True)
-    if log['result_code'] != 1:
-        raise RuntimeError(f'network simplex failed: {log["warning"]}')
-    return plan
+    return _network_simplex(a, b, torch.cdist(xs, xt).pow(2).cpu().numpy())[0]
 
 
 def sinkhorn_label_joint(xs: torch.Tensor, ys: torch.Tensor, num_source: int,

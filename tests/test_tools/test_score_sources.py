@@ -3,6 +3,7 @@ import json
 import os.path as osp
 
 import pytest
+import yaml
 
 from ..conftest import run_tool
 from ..test_apis.workspace import make_workspace
@@ -37,8 +38,30 @@ def test_cli_writes_reports(workspace, tmp_path):
         assert osp.isfile(tmp_path / name), name
     scores, data = table(tmp_path)
     assert len(scores) == 3 * 5
-    assert set(
-        data['correlations']) == {'otce', 'leep', 'logme', 'hscore', 'nce'}
+    assert set(data['correlations']) == {
+        'otce', 'leep', 'logme', 'hscore', 'nce', 'random (expected)',
+        'prior: parameter count'
+    }
+    leep = data['correlations']['leep']
+    low, high = leep['spearman_ci']
+    assert low <= leep['spearman'] <= high
+    assert 'regret' in leep and 'top3' in leep
+    assert 'P(best by otce)' in proc.stdout
+
+
+def test_fusion_is_a_selectable_metric(workspace, tmp_path):
+    run_tool('score_sources.py', workspace['target'], '--sources',
+             workspace['sources_file'], *ARGS[:1], 'fusion', *ARGS[6:],
+             '--fusion-members', 'leep', 'logme', '--work-dir', tmp_path)
+    scores, data = table(tmp_path)
+    names = {s['name'] for s in data['sources']}
+    assert {m for _, m in scores} == {'fusion', 'leep', 'logme'}
+    # rank fusion of two metrics over 3 sources: mean ranks in [1, 3]
+    fused = [scores[n, 'fusion'] for n in names]
+    assert all(1 <= f <= 3 for f in fused)
+    assert sum(fused) == pytest.approx(6.0)
+    assert data['settings']['fusion'] == dict(
+        members=['leep', 'logme'], rule='rank')
 
 
 def test_two_process_run_gives_the_same_table(workspace, tmp_path):
@@ -70,3 +93,53 @@ def test_cli_rejects_unknown_metric(workspace, tmp_path):
         'magic',
         check=False)
     assert proc.returncode != 0 and 'magic' in proc.stderr
+
+
+def bad_sources(tmp_path, workspace, broken):
+    """The workspace's sources, the first ``broken`` of them with a
+    checkpoint that does not exist."""
+    sources = [dict(s) for s in workspace['sources']]
+    for source in sources[:broken]:
+        source['checkpoint'] = str(tmp_path / 'missing.pth')
+    path = tmp_path / f'broken{broken}.yaml'
+    path.write_text(yaml.safe_dump(sources))
+    return path
+
+
+def test_exit_status_tells_whether_the_work_was_done(workspace, tmp_path):
+    (tmp_path / 'none.yaml').write_text('[]')
+    proc = run_tool(
+        'score_sources.py',
+        workspace['target'],
+        '--sources',
+        tmp_path / 'none.yaml',
+        check=False)
+    assert proc.returncode != 0 and 'lists no source' in proc.stderr
+    fast = ['--metrics', 'leep', 'logme', *ARGS[6:]]
+    proc = run_tool(
+        'score_sources.py',
+        workspace['target'],
+        '--sources',
+        bad_sources(tmp_path, workspace, 3),
+        *fast,
+        '--work-dir',
+        tmp_path / 'all',
+        check=False)
+    assert proc.returncode != 0
+    assert 'failed: fcn_a; fcn_b; psp' in proc.stderr
+    partly = bad_sources(tmp_path, workspace, 1)
+    proc = run_tool(
+        'score_sources.py',
+        workspace['target'],
+        '--sources',
+        partly,
+        *fast,
+        '--work-dir',
+        tmp_path / 'part',
+        check=False)
+    assert proc.returncode != 0 and 'failed: fcn_a (the rest' in proc.stderr
+    assert osp.isfile(tmp_path / 'part' / 'ranking.md')  # what worked
+    proc = run_tool('score_sources.py', workspace['target'], '--sources',
+                    partly, *fast, '--work-dir', tmp_path / 'tolerant',
+                    '--tolerate-failures')
+    assert proc.returncode == 0

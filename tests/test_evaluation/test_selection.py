@@ -1,0 +1,92 @@
+"""Decision criteria, bootstrap intervals, baselines and fused scores."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from mmseg_trf.evaluation import rank_correlations
+from mmseg_trf.evaluation.selection import (bootstrap_interval,
+                                            decision_criteria, fuse_scores,
+                                            probability_best, random_baseline)
+
+TRUTH = [0.40, 0.55, 0.30, 0.50, 0.45]
+
+
+def test_regret_and_top3_on_a_hand_made_case():
+    # the top-scored source (index 3) has 0.50; the best (index 1) 0.55
+    scores = [0.1, 0.7, 0.0, 0.9, 0.8]
+    got = decision_criteria(scores, TRUTH)
+    assert got['regret'] == pytest.approx(5.0)
+    assert got['relative_top1'] == pytest.approx(0.50 / 0.55)
+    assert got['top3'] == 1.0  # ranks: 3, 4, 1 -> index 1 is third
+    assert decision_criteria([0.9, 0.0, 0.8, 0.7, 0.1], TRUTH)['top3'] == 0.0
+    perfect = decision_criteria(TRUTH, TRUTH)
+    assert perfect['regret'] == 0.0 and perfect['relative_top1'] == 1.0
+
+
+def test_failed_scores_are_left_out():
+    got = decision_criteria([np.nan, 0.1, np.nan, 0.2, 0.0], TRUTH)
+    assert got['regret'] == pytest.approx(5.0)  # 0.50 picked, 0.55 best
+
+
+def test_random_baseline_is_the_expectation_over_orderings():
+    truth = np.array(TRUTH)
+    base = random_baseline(truth)
+    assert base['regret'] == pytest.approx(100 * (0.55 - truth.mean()))
+    assert base['top3'] == pytest.approx(3 / 5)
+    rng = np.random.default_rng(0)
+    picks = [
+        decision_criteria(rng.permutation(5), truth) for _ in range(20000)
+    ]
+    assert np.mean([p['regret'] for p in picks]) == pytest.approx(
+        base['regret'], abs=0.1)
+    assert np.mean([p['top3'] for p in picks]) == pytest.approx(
+        base['top3'], abs=0.01)
+
+
+@pytest.mark.parametrize('criterion', ['spearman', 'kendall', 'regret'])
+def test_bootstrap_interval_holds_the_estimate(criterion):
+    rng = np.random.default_rng(1)
+    for n in (8, 12, 40):
+        truth = rng.uniform(0.2, 0.6, n)
+        scores = truth + rng.normal(0, 0.08, n)
+        point = dict(
+            rank_correlations(scores, truth),
+            **decision_criteria(scores, truth))[criterion]
+        low, high = bootstrap_interval(scores, truth, criterion)
+        assert low <= point <= high
+
+
+@pytest.mark.parametrize('criterion', ['spearman', 'kendall'])
+def test_correlation_intervals_shrink_with_more_sources(criterion):
+    rng = np.random.default_rng(2)
+
+    def width(n):
+        truth = rng.uniform(0.2, 0.6, n)
+        scores = truth + rng.normal(0, 0.08, n)
+        low, high = bootstrap_interval(scores, truth, criterion)
+        return high - low
+
+    assert width(120) < width(30) < width(8)
+
+
+def test_probability_best_counts_wins_over_repetitions():
+    got = probability_best(
+        dict(a=[1.0, 3.0, 2.0, 2.0], b=[2.0, 1.0, 1.0, 2.0], c=[0, 0, 0, 0]))
+    assert got == pytest.approx(dict(a=0.625, b=0.375, c=0.0))
+    assert sum(got.values()) == pytest.approx(1.0)
+
+
+def test_rank_fusion_averages_ranks():
+    scores = dict(
+        leep=[-1.0, -2.0, -0.5], logme=[10.0, 30.0, 20.0], gbc=[1, 2, np.nan])
+    fused = fuse_scores(scores, ['leep', 'logme', 'gbc'])
+    np.testing.assert_allclose(fused, [(2 + 1 + 1) / 3, (1 + 3 + 2) / 3,
+                                       (3 + 2) / 2])
+    z = fuse_scores(scores, ['leep', 'logme'], rule='zscore')
+    expected = (stats.zscore(scores['leep']) +
+                stats.zscore(scores['logme'])) / 2
+    np.testing.assert_allclose(z, expected)
+    with pytest.raises(ValueError, match='missing'):
+        fuse_scores(scores, ['otce'])
+    with pytest.raises(ValueError, match='fusion rule'):
+        fuse_scores(scores, ['leep'], rule='max')
