@@ -87,3 +87,18 @@ def test_label_joint_is_a_distribution_over_present_classes():
     joint = otce_label_joint(xs, ys * 3, xt, yt + 10)
     assert joint.shape == (4, 3)
     assert float(joint.sum()) == pytest.approx(1.0)
+
+
+def test_sparse_emd_is_exact_under_a_large_common_shift():
+    """Costs are shift-invariant; the solver centres the clouds, so an
+    offset 1000x their spread still gives the optimal plan."""
+    n, m = 1500, 1500
+    xs, _ = make_features(n=n, d=6, classes=5, seed=3, separation=3.0)
+    xt, _ = make_features(n=m, d=6, classes=4, seed=4, separation=3.0)
+    shift = 1000 * max(xs.std(), xt.std())
+    plan = sparse_emd(
+        torch.from_numpy(xs + shift), torch.from_numpy(xt + shift))
+    cost = ot.dist(xs, xt)  # exact on the unshifted points
+    optimum = ot.emd2(ot.unif(n), ot.unif(m), cost, numItermax=10**8)
+    assert float((plan.toarray() * cost).sum()) == pytest.approx(
+        optimum, rel=1e-12)
