@@ -16,7 +16,6 @@ the bulk of the map.
 """
 import contextlib
 import multiprocessing
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from typing import List, Optional, Sequence, Tuple
 
@@ -28,7 +27,7 @@ from .grid_store import GridStore
 from .metrics._inputs import conditional_entropy_score, softmax
 from .metrics.leep import conditional_from_joint
 from .metrics.logme import logme_from_moments
-from .metrics.optimal_transport import SIMPLEX_MAX_ITER
+from .metrics.optimal_transport import network_simplex
 
 MAP_METRICS = ('otce', 'leep', 'logme')
 #: Pixel data per band of a map computed from disk (all images, both sides;
@@ -162,13 +161,8 @@ def patch_otce(xs: np.ndarray, ys: np.ndarray, xt: np.ndarray,
     """
     cost = ot.dist(
         np.asarray(xs, np.float64), np.asarray(xt, np.float64), 'sqeuclidean')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        plan = ot.emd(
-            np.full(len(xs), 1.0 / len(xs)),
-            np.full(len(xt), 1.0 / len(xt)),
-            cost,
-            numItermax=SIMPLEX_MAX_ITER)
+    plan, _ = network_simplex(
+        np.full(len(xs), 1.0 / len(xs)), np.full(len(xt), 1.0 / len(xt)), cost)
     rows, cols = np.nonzero(plan)
     joint = np.zeros((int(ys.max()) + 1, int(yt.max()) + 1))
     np.add.at(joint, (ys[rows], yt[cols]), plan[rows, cols])

@@ -168,17 +168,8 @@ def _solve_restricted(
     cost = squared_distances(xs[rows], xt[cols]).cpu().numpy()
     graph = coo_array((cost, (rows.cpu().numpy(), cols.cpu().numpy())),
                       shape=(len(xs), len(xt)))
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        plan, log = ot.emd(
-            a.cpu().numpy(),
-            b.cpu().numpy(),
-            graph,
-            numItermax=SIMPLEX_MAX_ITER,
-            log=True,
-            center_dual=False)
-    if log['result_code'] != 1:
-        raise RuntimeError(f'network simplex failed: {log["warning"]}')
+    plan, log = network_simplex(
+        a.cpu().numpy(), b.cpu().numpy(), graph, center_dual=False)
     device = xs.device
     return (coo_array(plan), torch.from_numpy(log['u']).to(device),
             torch.from_numpy(log['v']).to(device))
@@ -238,7 +229,9 @@ def _exact_with_duals(
     :data:`SUBSAMPLE_RATIO` times smaller (solved the same way)."""
     if len(xs) * len(xt) <= DENSE_PAIRS:
         cost = torch.cdist(xs, xt).pow(2)
-        plan, log = _network_simplex(a, b, cost.cpu().numpy())
+        plan, log = network_simplex(a.cpu().numpy(),
+                                    b.cpu().numpy(),
+                                    cost.cpu().numpy())
         return (coo_array(plan), torch.from_numpy(log['u']).to(xs.device),
                 torch.from_numpy(log['v']).to(xs.device))
     size = max(1, min(len(xs), len(xt)) // SUBSAMPLE_RATIO)
@@ -310,17 +303,24 @@ def sparse_emd(xs: torch.Tensor,
                              max_rounds, generator)[0]
 
 
-def _network_simplex(a: torch.Tensor, b: torch.Tensor,
-                     cost: np.ndarray) -> Tuple[np.ndarray, dict]:
-    """POT's dense network simplex run to optimality, with its duals."""
+def network_simplex(a: np.ndarray, b: np.ndarray, cost,
+                    **kwargs) -> Tuple[np.ndarray, dict]:
+    """POT's network simplex run to optimality, with its duals.
+
+    Args:
+        a (ndarray): Source weights.
+        b (ndarray): Target weights.
+        cost (ndarray | coo_array): Dense costs, or the costs of the only
+            allowed pairs (POT's sparse solver).
+        **kwargs: Further ``ot.emd`` arguments.
+
+    Returns:
+        tuple: The plan and POT's log (``u``, ``v``, ``cost``, ...).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         plan, log = ot.emd(
-            a.cpu().numpy(),
-            b.cpu().numpy(),
-            cost,
-            numItermax=SIMPLEX_MAX_ITER,
-            log=True)
+            a, b, cost, numItermax=SIMPLEX_MAX_ITER, log=True, **kwargs)
     if log['result_code'] != 1:
         raise RuntimeError(f'network simplex failed: {log["warning"]}')
     return plan, log
@@ -339,7 +339,9 @@ def dense_emd(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
     Returns:
         ndarray: ``(n, m)`` plan.
     """
-    return _network_simplex(a, b, torch.cdist(xs, xt).pow(2).cpu().numpy())[0]
+    return network_simplex(a.cpu().numpy(),
+                           b.cpu().numpy(),
+                           torch.cdist(xs, xt).pow(2).cpu().numpy())[0]
 
 
 def sinkhorn_label_joint(xs: torch.Tensor, ys: torch.Tensor, num_source: int,
@@ -398,6 +400,6 @@ def plan_label_joint(plan, ys: torch.Tensor, num_source: int, yt: torch.Tensor,
 
 
 __all__ = [
-    'SOLVERS', 'sparse_emd', 'dense_emd', 'sinkhorn_label_joint',
-    'plan_label_joint', 'ReducedCosts'
+    'SOLVERS', 'sparse_emd', 'dense_emd', 'network_simplex',
+    'sinkhorn_label_joint', 'plan_label_joint', 'ReducedCosts'
 ]
