@@ -141,7 +141,9 @@ def _subsample_potentials(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
     a_sub, b_sub = a[rows] / a[rows].sum(), b[cols] / b[cols].sum()
     _, u_sub, _ = _exact_with_duals(xs[rows], xt[cols], a_sub, b_sub,
                                     candidates, max_rounds, generator)
-    return (torch.cdist(xs[rows], xt).pow(2) - u_sub[:, None]).min(0).values
+    # in blocks: the subsample holds a fixed share of the points, so a
+    # dense (subsample x columns) matrix would grow like N^2
+    return ReducedCosts(xt, xs[rows]).row_minima(u_sub, 1)[0]
 
 
 def _feasible_pairs(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
