@@ -34,7 +34,9 @@ def main():
         print(f.read())
     print(f'report: {report}')
     if results['failures']:
-        print(f'{len(results["failures"])} steps failed; rerun to retry')
+        print(f'{len(results["failures"])} steps failed (listed in the '
+              'report); rerun to retry them')
+        raise SystemExit(1)
 
 
 if __name__ == '__main__':

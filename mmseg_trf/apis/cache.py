@@ -51,7 +51,7 @@ def dataset_fingerprint(dataset, indices) -> str:
         digest.update(
             repr((info.get('label_map'),
                   info.get('reduce_zero_label'))).encode())
-    digest.update(repr(dataset.pipeline).encode())
+    digest.update(repr(getattr(dataset, 'pipeline', None)).encode())
     return digest.hexdigest()
 
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,7 +29,8 @@ from typing import Callable, Dict, List, Optional
 
 import yaml
 
-from ..apis.cache import atomic_write_text
+from ..apis.cache import atomic_write_text, cache_key
+from .fingerprint import checkpoint_fingerprint, config_fingerprint
 from .spec import BenchmarkSource, BenchmarkSpec, BenchmarkTarget
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -124,20 +126,35 @@ class BenchmarkRunner:
             raise StepFailed(f'{script} exited with {code}; see {log}')
         return time.perf_counter() - start
 
-    def step(self, key: str, work: Callable[[], dict]) -> Optional[dict]:
+    def step(self,
+             key: str,
+             work: Callable[[], dict],
+             inputs: Callable[[], dict],
+             work_dir: Optional[str] = None) -> Optional[dict]:
         """A cached step: its stored result, or ``work()`` stored now.
+
+        The stored result is served only if it was made from the same
+        ``inputs()`` (digests of everything the result depends on); else the
+        step's ``work_dir`` is cleared and the step runs again.
 
         Returns:
             dict | None: The result, or None if the step failed (recorded in
             :attr:`failures`).
         """
         record = self.path('steps', f'{key}.json')
-        if osp.isfile(record):
-            with open(record) as f:
-                return json.load(f)
-        self.echo(f'[benchmark] {key} ...')
         try:
-            result = work()
+            digest = cache_key(**inputs())
+            if osp.isfile(record):
+                with open(record) as f:
+                    stored = json.load(f)
+                if stored.get('inputs') == digest:
+                    return stored
+                self.echo(f'[benchmark] {key}: its settings or inputs '
+                          'changed since it was cached; running it again')
+                if work_dir and osp.isdir(work_dir):
+                    shutil.rmtree(work_dir)
+            self.echo(f'[benchmark] {key} ...')
+            result = dict(work(), inputs=digest)
         except Exception as err:  # reported, the grid goes on
             self.failures[key] = f'{type(err).__name__}: {err}'
             self.echo(f'[benchmark] {key} FAILED: {err}')
@@ -145,7 +162,8 @@ class BenchmarkRunner:
         atomic_write_text(record, json.dumps(result, indent=2))
         self.echo(f'[benchmark] {key} done ' + json.dumps({
             k: v
-            for k, v in result.items() if not isinstance(v, dict)
+            for k, v in result.items()
+            if not isinstance(v, dict) and k != 'inputs'
         }))
         return result
 
@@ -155,8 +173,9 @@ class BenchmarkRunner:
         if source.checkpoint:
             return source.checkpoint
 
+        work = self.path('sources', source.name)
+
         def train():
-            work = self.path('sources', source.name)
             args = [source.config, '--work-dir', work]
             if latest_checkpoint(work):
                 args.append('--resume')
@@ -169,7 +188,11 @@ class BenchmarkRunner:
                 seconds=seconds,
                 miou=best_miou(work))
 
-        result = self.step(f'train-source_{source.name}', train)
+        def inputs():
+            return dict(
+                config=config_fingerprint(source.config, source.train_options))
+
+        result = self.step(f'train-source_{source.name}', train, inputs, work)
         return result['checkpoint'] if result else None
 
     def finetune(self,
@@ -180,16 +203,14 @@ class BenchmarkRunner:
                  weighting: Optional[str] = None) -> Optional[dict]:
         """One finetuning run: best validation mIoU and wall time."""
         variant = f'trf-{weighting}' if weighting else 'vanilla'
+        work = self.path('finetune', target.name, source.name, variant,
+                         f'seed{seed}')
+        config = source.finetune_config.format(target=target.name)
 
         def run():
-            work = self.path('finetune', target.name, source.name, variant,
-                             f'seed{seed}')
             options = dict(self.spec.finetune.options,
                            **{'randomness.seed': seed})
-            args = [
-                source.finetune_config.format(target=target.name),
-                '--work-dir', work
-            ]
+            args = [config, '--work-dir', work]
             if latest_checkpoint(work):
                 args.append('--resume')
                 options['load_from'] = None
@@ -214,8 +235,22 @@ class BenchmarkRunner:
                 result['weight_map'] = weights
             return result
 
+        def inputs():
+            parts = dict(
+                config=config_fingerprint(
+                    config,
+                    dict(self.spec.finetune.options,
+                         **{'randomness.seed': seed})),
+                checkpoint=checkpoint_fingerprint(checkpoint))
+            if weighting:
+                parts.update(
+                    source_data=config_fingerprint(source.dataset),
+                    hook_options=self.spec.weighted.hook_options)
+            return parts
+
         return self.step(
-            f'finetune_{target.name}_{source.name}_{variant}_seed{seed}', run)
+            f'finetune_{target.name}_{source.name}_{variant}_seed{seed}', run,
+            inputs, work)
 
     def score(self,
               target: BenchmarkTarget,
@@ -240,8 +275,9 @@ class BenchmarkRunner:
             json.dumps([sources, num_pixels, pool,
                         vars(scoring)], default=str).encode()).hexdigest()
 
+        work = self.path('scores', target.name, f'pixels-{num_pixels}')
+
         def run():
-            work = self.path('scores', target.name, f'pixels-{num_pixels}')
             sources_file = osp.join(work, 'sources.yaml')
             os.makedirs(work, exist_ok=True)
             atomic_write_text(sources_file, yaml.safe_dump(sources))
@@ -265,8 +301,18 @@ class BenchmarkRunner:
                 seconds=seconds,
                 plot=plot if osp.isfile(plot) else None)
 
+        def inputs():
+            return dict(
+                target=config_fingerprint(target.dataset),
+                sources=[
+                    dict(
+                        config=config_fingerprint(s['config']),
+                        checkpoint=checkpoint_fingerprint(s['checkpoint']),
+                        data=config_fingerprint(s['dataset'])) for s in sources
+                ])
+
         return self.step(f'score_{target.name}_{num_pixels}_{args_key[:12]}',
-                         run)
+                         run, inputs, work)
 
     # The grid ------------------------------------------------------------
     def parallel(self, work: Callable, calls: List[tuple]) -> list:

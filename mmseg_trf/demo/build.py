@@ -1,9 +1,9 @@
 """Write a scenario's data (Cityscapes layout), configs and benchmark spec.
 """
-import hashlib
 import json
 import os
 import os.path as osp
+import shutil
 from typing import Dict, List
 
 import yaml
@@ -81,42 +81,46 @@ class DemoBuilder:
 
     # Data --------------------------------------------------------------------
     def write_data(self) -> None:
-        """Render every dataset, unless this exact data is already there."""
+        """Render every city folder whose recipe changed (or is new)."""
+        s = self.scenario
+        self._write_city(TARGET_CITY, s.target_labelled + s.target_heldout,
+                         s.target_domain, None, self.seed * 1000)
+        for index, data in enumerate(s.source_data):
+            task = s.task(data.task)
+            self._write_city(data.name, s.source_images, data.domain,
+                             None if task.identity else task,
+                             self.seed * 1000 + 1 + index)
+
+    def _write_city(self, city: str, images: int, domain: str, task,
+                    seed: int) -> None:
+        """One city folder, unless this exact recipe is already there (a
+        changed one is removed first, so no stale image stays)."""
         s = self.scenario
         recipe = json.dumps(
             dict(
-                seed=self.seed,
+                images=images,
                 size=s.image_size,
-                domains=s.domains,
-                tasks=s.tasks,
-                target=s.target_domain,
-                target_images=s.target_labelled + s.target_heldout,
-                sources=[vars(d) for d in s.source_data],
-                images=s.source_images),
+                style=vars(s.style(domain)),
+                task=task.table.tolist() if task else None,
+                seed=seed),
             sort_keys=True,
             default=str)
-        marker = osp.join(self.data_root, 'recipe.json')
+        marker = osp.join(self.data_root, 'recipes', f'{city}.json')
         if osp.isfile(marker) and open(marker).read() == recipe:
             return
+        for layout in ('leftImg8bit', 'gtFine'):
+            shutil.rmtree(
+                osp.join(self.data_root, layout, 'train', city),
+                ignore_errors=True)
         write_cityscapes(
             self.data_root,
             'train',
-            TARGET_CITY,
-            s.target_labelled + s.target_heldout,
-            s.style(s.target_domain),
+            city,
+            images,
+            s.style(domain),
             s.image_size,
-            seed=self.seed * 1000)
-        for index, data in enumerate(s.source_data):
-            task = s.task(data.task)
-            write_cityscapes(
-                self.data_root,
-                'train',
-                data.name,
-                s.source_images,
-                s.style(data.domain),
-                s.image_size,
-                seed=self.seed * 1000 + 1 + index,
-                label_map=None if task.identity else task)
+            seed=seed,
+            label_map=task)
         atomic_write_text(marker, recipe)
 
     # Configs -------------------------------------------------------------
@@ -263,10 +267,4 @@ class DemoBuilder:
         return self.write_configs()
 
 
-def scenario_digest(scenario: Scenario, seed: int) -> str:
-    """Short identity of a scenario and seed (the default output folder)."""
-    text = json.dumps([vars(scenario), seed], default=str, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-__all__ = ['DemoBuilder', 'scenario_digest', 'pipelines', 'TARGET_CITY']
+__all__ = ['DemoBuilder', 'pipelines', 'TARGET_CITY']

@@ -2,6 +2,7 @@
 end (which is also the benchmark runner's toy grid: 2 sources x 1 target).
 """
 import hashlib
+import os
 import os.path as osp
 
 import numpy as np
@@ -135,3 +136,84 @@ def test_a_failing_source_does_not_stop_the_grid(quick_demo, tmp_path):
     assert 'train-source_broken' in results['failures']
     assert results['checkpoints']['broken'] is None
     assert results['truth']['target']  # the other source went on
+
+
+def test_a_step_reruns_when_its_inputs_change(tmp_path):
+    spec = BenchmarkSpec(sources=[], targets=[])
+    runner = BenchmarkRunner(spec, str(tmp_path), echo=lambda line: None)
+    work_dir = tmp_path / 'work'
+    calls = []
+
+    def work():
+        work_dir.mkdir(exist_ok=True)
+        (work_dir / f'run{len(calls)}').touch()
+        calls.append(1)
+        return dict(value=len(calls))
+
+    first = runner.step('x', work, lambda: dict(lr=1), str(work_dir))
+    again = runner.step('x', work, lambda: dict(lr=1), str(work_dir))
+    changed = runner.step('x', work, lambda: dict(lr=2), str(work_dir))
+    assert first == again and first['value'] == 1
+    assert changed['value'] == 2 and len(calls) == 2
+    assert [p.name for p in work_dir.iterdir()] == ['run1']  # no resume
+
+
+def test_fingerprints_follow_configs_data_and_checkpoints(tmp_path):
+    from mmseg_trf.benchmark.fingerprint import (checkpoint_fingerprint,
+                                                 config_fingerprint)
+    root = tmp_path / 'data'
+    write_cityscapes(str(root), 'train', 'x', 2, SceneStyle(), (16, 32), 0)
+    config = tmp_path / 'data_config.py'
+    config.write_text(
+        'train_dataloader = dict(dataset=dict(type="CityscapesDataset", '
+        f'data_root="{root}", data_prefix=dict(img_path="leftImg8bit/train",'
+        ' seg_map_path="gtFine/train"), pipeline=[]))\n')
+    before = config_fingerprint(str(config))
+    assert config_fingerprint(str(config), {'x': 1}) != before
+    label = next(root.rglob('*labelTrainIds.png'))
+    os.utime(label, ns=(1, 1))
+    assert config_fingerprint(str(config)) == before  # memoised for a run
+    from mmseg_trf.benchmark import fingerprint
+    fingerprint._config_fingerprint.cache_clear()
+    assert config_fingerprint(str(config)) != before  # a data file changed
+    weights = tmp_path / 'a.pth'
+    weights.write_bytes(b'1')
+    digest = checkpoint_fingerprint(str(weights))
+    weights.write_bytes(b'22')
+    assert checkpoint_fingerprint(str(weights)) != digest
+
+
+def test_an_edited_protocol_reruns_only_what_it_changes(quick_demo):
+    work, _ = quick_demo
+    spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
+    spec.finetune.options['train_cfg.max_iters'] = 10
+    lines = []
+    BenchmarkRunner(spec, str(work / 'benchmark'), echo=lines.append).run()
+    rerun = [line.split()[1] for line in lines if line.endswith(' ...')]
+    assert rerun and all(
+        key.startswith(('finetune_', 'score_')) for key in rerun)
+    assert any('_vanilla_' in key for key in rerun)
+
+
+def test_an_edited_domain_renders_only_its_own_city(tmp_path):
+    from mmseg_trf.demo import DemoBuilder
+    scenario = Scenario.from_file(QUICK)
+    DemoBuilder(scenario, str(tmp_path), seed=0).write_data()
+    images = tmp_path / 'data' / 'cityscapes' / 'leftImg8bit' / 'train'
+
+    def rerender():
+        stamps = {p: p.stat().st_mtime_ns for p in images.rglob('*.png')}
+        DemoBuilder(scenario, str(tmp_path), seed=0).write_data()
+        return {
+            p.parent.name
+            for p, stamp in stamps.items()
+            if not p.exists() or p.stat().st_mtime_ns != stamp
+        }
+
+    assert rerender() == set()
+    far = next(d.name for d in scenario.source_data if d.domain == 'far')
+    scenario.domains['far'] = dict(scenario.domains['far'], blur_sigma=2.0)
+    assert rerender() == {far}
+    scenario.source_images = 20
+    assert rerender() == {d.name for d in scenario.source_data}
+    assert len(list((images / far).glob('*.png'))) == 20  # none left over
