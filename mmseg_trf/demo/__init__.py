@@ -8,7 +8,7 @@ from .summary import write_summary
 from .tasks import LabelSpace, label_space
 
 __all__ = [
-    'Scenario', 'SourceData', 'Training', 'DemoBuilder',
-    'TINY_MODELS', 'model_base', 'model_overrides', 'LabelSpace',
-    'label_space', 'write_summary'
+    'Scenario', 'SourceData', 'Training', 'DemoBuilder', 'TINY_MODELS',
+    'model_base', 'model_overrides', 'LabelSpace', 'label_space',
+    'write_summary'
 ]

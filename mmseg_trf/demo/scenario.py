@@ -1,4 +1,5 @@
 """A demo scenario: domains, tasks, the source zoo and the protocols."""
+import os.path as osp
 from dataclasses import dataclass, field, fields
 from typing import Dict, List, Optional, Tuple
 
@@ -107,8 +108,9 @@ class Scenario:
 
     @classmethod
     def from_file(cls, path: str) -> 'Scenario':
-        with open(path) as f:
-            return cls.from_dict(yaml.safe_load(f))
+        """Read a scenario YAML; a ``_base_`` file (relative to it) gives
+        every top-level key the file does not set."""
+        return cls.from_dict(_read_yaml(path))
 
     def validate(self) -> None:
         """Names must resolve; styles and tasks must build."""
@@ -135,6 +137,15 @@ class Scenario:
 
     def task(self, name: str) -> LabelSpace:
         return label_space(self.tasks[name])
+
+
+def _read_yaml(path: str) -> dict:
+    with open(path) as f:
+        data = yaml.safe_load(f)
+    if '_base_' not in data:
+        return data
+    base = osp.join(osp.dirname(path), data.pop('_base_'))
+    return dict(_read_yaml(base), **data)
 
 
 __all__ = ['Scenario', 'SourceData', 'Training']

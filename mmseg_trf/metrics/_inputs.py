@@ -3,7 +3,7 @@
 Metrics accept numpy arrays or torch tensors and compute in float64 on the
 device the data lives on. Bad input raises ``ValueError`` naming the problem.
 """
-from typing import Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -141,6 +141,45 @@ def require_samples(n: int, num_classes: int, what: str = 'labels') -> None:
     if num_classes < 2:
         raise ValueError(f'need at least 2 classes in {what}, got '
                          f'{num_classes}')
+
+
+class LabelRows:
+    """Rows of per-class tables for any non-negative label ids.
+
+    Accumulators keep one row per label id seen, in id order, so memory
+    grows with the number of classes present, not with the largest id (a
+    stray id of 1e9 costs one row).
+    """
+
+    def __init__(self) -> None:
+        self.ids = torch.empty(0, dtype=torch.int64)
+
+    def add(self, labels: torch.Tensor,
+            tables: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, list]:
+        """Rows of ``labels``, growing ``tables`` for ids not seen before.
+
+        Args:
+            labels (Tensor): int64 label ids.
+            tables (Sequence[Tensor]): Tables with one row per id seen so
+                far (in id order).
+
+        Returns:
+            tuple: The row of each label and the (grown) tables.
+        """
+        seen = torch.unique(labels)
+        ids = self.ids.to(seen.device)
+        new = seen[~torch.isin(seen, ids)]
+        tables = list(tables)
+        if new.numel():
+            ids = torch.cat([ids, new])
+            order = torch.argsort(ids)
+            tables = [
+                torch.cat([t, t.new_zeros((new.numel(), ) + t.shape[1:])
+                           ])[order.to(t.device)] for t in tables
+            ]
+            ids = ids[order]
+        self.ids = ids
+        return torch.searchsorted(ids, labels), tables
 
 
 def compact_labels(y: torch.Tensor,

@@ -12,12 +12,14 @@ RELATIVE_RCOND = 1e-10
 
 
 def spectral_cutoff(evals: torch.Tensor, eps_in: float,
-                    mean_square_norm: float) -> float:
-    """Smallest covariance eigenvalue that counts as signal.
+                    square_norm_sum: float) -> float:
+    """Smallest scatter eigenvalue that counts as signal.
 
     Two floors, the larger wins: ``RELATIVE_RCOND`` times the largest
-    eigenvalue, and the variance that rounding the inputs to their own
-    precision creates, ``d * eps_in**2 * mean ||x||^2``. The second removes
+    eigenvalue, and the scatter that rounding the inputs to their own
+    precision creates, ``d * eps_in**2 * sum_i ||x_i||^2`` (the eigenvalues
+    are of the unnormalised scatter ``sum_i (x_i - mu)(x_i - mu)^T``, so the
+    floor sums over pixels too). The second removes
     the exactly singular direction of float32 softmax probabilities (their
     rows sum to 1 only to float32 precision), where a pseudo-inverse with a
     tiny rcond would divide by rounding noise.
@@ -25,14 +27,14 @@ def spectral_cutoff(evals: torch.Tensor, eps_in: float,
     Args:
         evals (Tensor): Eigenvalues of the covariance, ascending.
         eps_in (float): Machine epsilon of the input dtype.
-        mean_square_norm (float): ``mean_i ||x_i||^2`` of the raw features.
+        square_norm_sum (float): ``sum_i ||x_i||^2`` of the raw features.
 
     Returns:
         float: The cut-off.
     """
     dim = evals.numel()
     return max(RELATIVE_RCOND * float(evals[-1]),
-               dim * eps_in**2 * mean_square_norm)
+               dim * eps_in**2 * square_norm_sum)
 
 
 def _covariance_spectrum(
@@ -63,7 +65,8 @@ def hscore_from_stats(stats: FeatureStats) -> float:
         float: The H-score, in ``[0, min(d, C - 1)]``.
     """
     evals, evecs, between = _covariance_spectrum(stats)
-    keep = evals > spectral_cutoff(evals, stats.eps, stats.mean_square_norm())
+    keep = evals > spectral_cutoff(evals, stats.eps,
+                                   stats.n * stats.mean_square_norm())
     projected = (between @ evecs[:, keep]) / evals[keep].sqrt()
     return float((projected**2).sum())
 
@@ -131,7 +134,7 @@ def regularized_hscore(features: ArrayLike, labels: ArrayLike) -> float:
     evals, evecs, between = _covariance_spectrum(stats)
     shrunk = (1 - alpha) * evals + alpha * evals.sum() / evals.numel()
     keep = shrunk > spectral_cutoff(shrunk, stats.eps,
-                                    stats.mean_square_norm())
+                                    stats.n * stats.mean_square_norm())
     projected = (between @ evecs[:, keep]) / shrunk[keep].sqrt()
     return float((1 - alpha) * (projected**2).sum())
 

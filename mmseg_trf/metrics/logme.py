@@ -166,12 +166,21 @@ def logme_from_moments(gram: torch.Tensor, class_sums: torch.Tensor,
 
     Returns:
         ndarray: ``(B,)`` mean over present classes of the maximum log
-        evidence per pixel.
+        evidence per pixel; NaN for a set whose features are all zero (the
+        evidence has no maximum).
     """
     spectrum, basis = torch.linalg.eigh(gram)
     # Directions below the eigen-solver's accuracy are the null space.
     null = spectrum <= spectrum.shape[-1] * torch.finfo(
         spectrum.dtype).eps * spectrum[:, -1:].clamp_min(0)
+    zero = (spectrum[:, -1] <= 0).cpu().numpy()
+    if zero.any():
+        out = np.full(len(zero), np.nan)
+        if not zero.all():
+            keep = torch.from_numpy(~zero).to(gram.device)
+            out[~zero] = logme_from_moments(gram[keep], class_sums[keep],
+                                            counts[keep])
+        return out
     proj = (class_sums @ basis).masked_fill(null[:, None, :], 0.0)
     n = counts.sum(1)
     problem = EvidenceProblem(n.cpu().numpy(),
@@ -192,6 +201,9 @@ def logme_from_stats(stats: FeatureStats) -> float:
         float: Mean over classes of the maximum log evidence per pixel.
     """
     stats.validate()
+    if not stats.raw_gram().abs().max() > 0:
+        raise ValueError('LogME is undefined on features that are all zero '
+                         '(check the layer the features come from)')
     return float(
         logme_from_moments(stats.raw_gram()[None],
                            stats.raw_class_sums()[None],

@@ -4,12 +4,13 @@ H-score and LogME need only the per-class counts and sums and the d x d Gram
 matrix of the features, so they can be accumulated batch by batch over every
 pixel of a dataset in memory independent of the number of pixels.
 """
+import copy
 from typing import Optional
 
 import torch
 
-from ._inputs import (ArrayLike, as_tensor, check_labels, check_matrix,
-                      input_eps, require_finite, require_samples)
+from ._inputs import (ArrayLike, LabelRows, as_tensor, check_labels,
+                      check_matrix, input_eps, require_finite, require_samples)
 
 
 class FeatureStats:
@@ -26,6 +27,7 @@ class FeatureStats:
         self.gram: Optional[torch.Tensor] = None
         self.sums: Optional[torch.Tensor] = None
         self.counts: Optional[torch.Tensor] = None
+        self.rows = LabelRows()
         self.eps = 0.0
 
     @classmethod
@@ -71,9 +73,10 @@ class FeatureStats:
         self.eps = max(self.eps, input_eps(raw))
         shifted -= self.shift
         self.gram.addmm_(shifted.T, shifted)
-        self._grow(int(y.max()) + 1)
-        self.sums.index_add_(0, y, shifted)
-        self.counts += torch.bincount(y, minlength=self.counts.numel())
+        rows, (self.sums,
+               self.counts) = self.rows.add(y, [self.sums, self.counts])
+        self.sums.index_add_(0, rows, shifted)
+        self.counts += torch.bincount(rows, minlength=self.counts.numel())
         # A NaN or inf in the batch reaches the shift or the Gram diagonal.
         require_finite(
             torch.cat([self.shift, self.gram.diagonal()]), 'features')
@@ -92,10 +95,7 @@ class FeatureStats:
         if other.shift is None:
             return
         if self.shift is None:
-            self.__dict__.update({
-                k: v.clone() if torch.is_tensor(v) else v
-                for k, v in other.__dict__.items()
-            })
+            self.__dict__.update(copy.deepcopy(other.__dict__))
             return
         if other.dim != self.dim:
             raise ValueError(f'cannot merge dimension {other.dim} into '
@@ -106,20 +106,12 @@ class FeatureStats:
         self.gram += (
             other.gram.to(self.gram) + cross + cross.T +
             other.n * torch.outer(delta, delta))
-        self._grow(other.counts.numel())
+        rows, (self.sums, self.counts) = self.rows.add(
+            other.rows.ids.to(self.counts.device), [self.sums, self.counts])
         counts = other.counts.to(self.counts)
-        self.sums[:len(counts)] += (
-            other.sums.to(self.sums) + counts[:, None] * delta)
-        self.counts[:len(counts)] += counts
+        self.sums[rows] += other.sums.to(self.sums) + counts[:, None] * delta
+        self.counts[rows] += counts
         self.eps = max(self.eps, other.eps)
-
-    def _grow(self, num_ids: int) -> None:
-        extra = num_ids - self.counts.numel()
-        if extra > 0:
-            self.sums = torch.cat(
-                [self.sums, self.sums.new_zeros(extra, self.dim)])
-            self.counts = torch.cat(
-                [self.counts, self.counts.new_zeros(extra)])
 
     @property
     def dim(self) -> int:

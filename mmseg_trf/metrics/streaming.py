@@ -6,9 +6,11 @@ needs two: its per-pixel likelihood uses ``P(y given z)``, which is only
 known once every pixel has been seen, so ``passes == 2`` and the caller
 feeds the same batches again after ``next_pass()``.
 """
+import copy
+
 import torch
 
-from ._inputs import (ArrayLike, check_labels, check_probs,
+from ._inputs import (ArrayLike, LabelRows, check_labels, check_probs,
                       conditional_entropy_score, require_samples)
 from .hscore import hscore_from_stats
 from .leep import conditional_from_joint, eep_log_likelihood
@@ -37,18 +39,12 @@ class LogMEAccumulator(HScoreAccumulator):
         return logme_from_stats(self)
 
 
-def _grown_rows(matrix: torch.Tensor, rows: int) -> torch.Tensor:
-    extra = rows - matrix.shape[0]
-    if extra <= 0:
-        return matrix
-    return torch.cat([matrix, matrix.new_zeros(extra, matrix.shape[1])])
-
-
 class _ProbsJointAccumulator:
     """Joint of target label (rows, grown on demand) and source class."""
 
     def __init__(self) -> None:
         self.joint = None
+        self.rows = LabelRows()
 
     def _checked(self, probs: ArrayLike, labels: ArrayLike):
         p = check_probs(probs)
@@ -59,9 +55,8 @@ class _ProbsJointAccumulator:
         elif p.shape[1] != self.joint.shape[1]:
             raise ValueError(f'number of source classes changed from '
                              f'{self.joint.shape[1]} to {p.shape[1]}')
-        if len(y):
-            self.joint = _grown_rows(self.joint, int(y.max()) + 1)
-        return p, y
+        rows, (self.joint, ) = self.rows.add(y, [self.joint])
+        return p, rows
 
     def merge_joint(self, other: '_ProbsJointAccumulator') -> None:
         """Add another accumulator's joint (another process's pixels)."""
@@ -69,10 +64,11 @@ class _ProbsJointAccumulator:
             return
         if self.joint is None:
             self.joint = other.joint.clone()
+            self.rows = copy.deepcopy(other.rows)
             return
-        rows = max(self.joint.shape[0], other.joint.shape[0])
-        self.joint = _grown_rows(self.joint, rows)
-        self.joint[:other.joint.shape[0]] += other.joint.to(self.joint)
+        rows, (self.joint, ) = self.rows.add(
+            other.rows.ids.to(self.joint.device), [self.joint])
+        self.joint[rows] += other.joint.to(self.joint)
 
     def _validated_joint(self) -> torch.Tensor:
         if self.joint is None:
@@ -138,10 +134,12 @@ class LEEPAccumulator(_ProbsJointAccumulator):
             return
         p = check_probs(probs).to(torch.float64)
         y = check_labels(labels, p.shape[0], device=p.device)
-        if len(y) and int(y.max()) >= self.conditional.shape[0]:
+        ids = self.rows.ids.to(y.device)
+        if not torch.isin(y, ids).all():
             raise ValueError('pass 2 saw a label absent from pass 1')
         self.log_likelihood += float(
-            eep_log_likelihood(p, y, self.conditional).sum())
+            eep_log_likelihood(p, torch.searchsorted(ids, y),
+                               self.conditional).sum())
         self.second_pass_pixels += len(y)
 
     def merge(self, other: 'LEEPAccumulator') -> None:

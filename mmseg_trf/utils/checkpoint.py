@@ -80,13 +80,21 @@ def load_local_checkpoint(filename: str, map_location=None):
     try:
         return torch.load(
             filename, map_location=map_location, weights_only=not trusted)
-    except pickle.UnpicklingError as err:
-        raise pickle.UnpicklingError(
-            f'{filename} holds more than weights and was not named by the '
-            'user, so torch refused it (weights_only=True). If you trust '
-            'it, pass it as the checkpoint on the command line or call '
-            f'mmseg_trf.utils.trust_checkpoint({filename!r}) first.\n'
-            f'{err}') from err
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
+        reason = ' '.join(str(err).split())
+        if not trusted and 'Unsupported global' in reason:
+            raise pickle.UnpicklingError(
+                f'{filename} holds more than weights and was not named by '
+                'the user, so torch refused it (weights_only=True). If you '
+                'trust it, pass it as the checkpoint on the command line or '
+                f'call mmseg_trf.utils.trust_checkpoint({filename!r}) first. '
+                f'({reason[:300]})') from err
+        with open(filename, 'rb') as f:
+            head = f.read(16)
+        raise ValueError(
+            f'{filename} is not a PyTorch checkpoint '
+            f'({osp.getsize(filename)} bytes, starting {head!r}): '
+            f'{type(err).__name__}: {reason[:200]}') from err
 
 
 CheckpointLoader.register_scheme(

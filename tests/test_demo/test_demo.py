@@ -94,6 +94,16 @@ def test_scenarios_parse_and_reject_typos(tmp_path):
         Scenario.from_dict(dict(bad, iterations=3))
 
 
+def test_a_scenario_inherits_its_base():
+    shared = Scenario.from_file(
+        osp.join(ROOT, 'configs', 'demo', 'scenario_shared_arch.yaml'))
+    default = Scenario.from_file(DEFAULT)
+    assert shared.architectures == ['pspnet']
+    assert len(shared.source_data) == 7
+    assert shared.domains == default.domains
+    assert shared.finetune == default.finetune
+
+
 @pytest.fixture(scope='module')
 def quick_demo(tmp_path_factory):
     work = tmp_path_factory.mktemp('demo')
@@ -183,18 +193,6 @@ def test_fingerprints_follow_configs_data_and_checkpoints(tmp_path):
     assert checkpoint_fingerprint(str(weights)) != digest
 
 
-def test_an_edited_protocol_reruns_only_what_it_changes(quick_demo):
-    work, _ = quick_demo
-    spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
-    spec.finetune.options['train_cfg.max_iters'] = 10
-    lines = []
-    BenchmarkRunner(spec, str(work / 'benchmark'), echo=lines.append).run()
-    rerun = [line.split()[1] for line in lines if line.endswith(' ...')]
-    assert rerun and all(
-        key.startswith(('finetune_', 'score_')) for key in rerun)
-    assert any('_vanilla_' in key for key in rerun)
-
-
 def test_an_edited_domain_renders_only_its_own_city(tmp_path):
     from mmseg_trf.demo import DemoBuilder
     scenario = Scenario.from_file(QUICK)
@@ -217,3 +215,36 @@ def test_an_edited_domain_renders_only_its_own_city(tmp_path):
     scenario.source_images = 20
     assert rerender() == {d.name for d in scenario.source_data}
     assert len(list((images / far).glob('*.png'))) == 20  # none left over
+
+
+def test_the_same_seed_gives_identical_scores_and_truth(quick_demo, tmp_path):
+    work, _ = quick_demo
+    run_tool('demo.py', QUICK, '--work-dir', tmp_path, timeout=900)
+
+    def outcome(folder):
+        spec = BenchmarkSpec.from_file(
+            str(folder / 'configs' / 'benchmark.yaml'))
+        results = BenchmarkRunner(
+            spec, str(folder / 'benchmark'), echo=lambda line: None).run()
+        scores = {
+            s['name']: {
+                m: r['values']
+                for m, r in s['metrics'].items()
+            }
+            for s in results['scores']['target']['ranking']['sources']
+        }
+        return results['truth'], scores
+
+    assert outcome(work) == outcome(tmp_path)
+
+
+def test_an_edited_protocol_reruns_only_what_it_changes(quick_demo):
+    work, _ = quick_demo
+    spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
+    spec.finetune.options['train_cfg.max_iters'] = 10
+    lines = []
+    BenchmarkRunner(spec, str(work / 'benchmark'), echo=lines.append).run()
+    rerun = [line.split()[1] for line in lines if line.endswith(' ...')]
+    assert rerun and all(
+        key.startswith(('finetune_', 'score_')) for key in rerun)
+    assert any('_vanilla_' in key for key in rerun)

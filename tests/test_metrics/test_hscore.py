@@ -65,3 +65,26 @@ def test_regularized_equals_hscore_without_shrinkage(labelled, monkeypatch):
     module = sys.modules['mmseg_trf.metrics.hscore']
     monkeypatch.setattr(module, 'ledoit_wolf_shrinkage', lambda centered: 0.0)
     assert regularized_hscore(x, y) == pytest.approx(hscore(x, y), rel=1e-12)
+
+
+def test_the_rounding_floor_covers_float32_rows_at_any_pixel_count():
+    """Softmax rows in float32 sum to 1 only to float32 precision: the
+    scatter along the all-ones direction is rounding noise that grows with
+    the number of pixels, and the floor must grow with it (near-uniform
+    rows: the relative floor alone does not remove it)."""
+    import torch
+
+    from mmseg_trf.metrics import FeatureStats
+    from mmseg_trf.metrics.hscore import spectral_cutoff
+    rng = np.random.default_rng(0)
+    for n in (1000, 100000):
+        logits = 1e-3 * rng.normal(size=(n, 19))  # near-uniform rows
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        stats = FeatureStats.from_data(
+            probs.astype(np.float32), rng.integers(0, 19, n))
+        ones = torch.full((19, ), 19**-0.5, dtype=torch.float64)
+        noise = float(ones @ stats.centered_gram() @ ones)
+        evals = torch.linalg.eigvalsh(stats.centered_gram())
+        floor = spectral_cutoff(evals, stats.eps,
+                                stats.n * stats.mean_square_norm())
+        assert noise < floor

@@ -60,3 +60,25 @@ def test_class_no_better_than_zero_weights():
     score = logme(x, y)
     assert np.isfinite(score)
     assert score == pytest.approx(reference.logme_bruteforce(x, y), abs=1e-6)
+
+
+def test_all_zero_features_get_a_clear_error_and_nan_in_a_batch():
+    import torch
+
+    from mmseg_trf.metrics.logme import logme_from_moments
+    labels = np.arange(60) % 3
+    with pytest.raises(ValueError, match='all zero'):
+        logme(np.zeros((60, 4)), labels)
+    features = np.random.default_rng(0).normal(size=(60, 4))
+    gram = torch.stack(
+        [torch.zeros(4, 4),
+         torch.tensor(features.T @ features)])
+    sums = torch.stack([
+        torch.zeros(3, 4),
+        torch.tensor(
+            np.stack([features[labels == c].sum(0) for c in range(3)]))
+    ])
+    counts = torch.full((2, 3), 20.0, dtype=torch.float64)
+    batch = logme_from_moments(gram.double(), sums.double(), counts)
+    assert np.isnan(batch[0])
+    assert batch[1] == pytest.approx(logme(features, labels), abs=1e-10)

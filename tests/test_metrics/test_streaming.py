@@ -106,3 +106,34 @@ def test_merged_accumulators_equal_in_memory(acc_cls, fn, probs):
     halves = [(x[:400], y[:400]), (x[400:], y[400:])]
     assert two_rank_stream(acc_cls, halves) == pytest.approx(
         fn(x, y), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize('name', ['hscore', 'logme', 'nce', 'leep'])
+def test_a_huge_label_id_costs_one_row_not_its_value(name):
+    import resource
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(300, 6))
+    probs = rng.dirichlet(np.ones(4), 300)
+    labels = rng.integers(0, 3, 300)
+    huge = np.where(labels == 2, 10**9, labels)
+    accumulator = {
+        'hscore': HScoreAccumulator,
+        'logme': LogMEAccumulator,
+        'nce': NCEAccumulator,
+        'leep': LEEPAccumulator
+    }[name]
+    data = features if name in ('hscore', 'logme') else probs
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    values = []
+    for y in (labels, huge):
+        halves = [accumulator(), accumulator()]
+        for part, rows in zip(halves, (slice(0, 150), slice(150, None))):
+            part.update(data[rows], y[rows])
+        halves[0].merge(halves[1])
+        if accumulator.passes == 2:
+            halves[0].next_pass()
+            halves[0].update(data, y)
+        values.append(halves[0].compute())
+    assert values[0] == pytest.approx(values[1], abs=1e-12)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown < 200_000  # kB: no table sized by the id

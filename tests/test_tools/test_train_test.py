@@ -96,3 +96,20 @@ def test_missing_checkpoint_is_named(trained, tmp_path):
         proc = run_tool(*args, '--work-dir', tmp_path / 'w', check=False)
         assert proc.returncode != 0
         assert str(missing) in proc.stderr
+
+
+@pytest.mark.parametrize(
+    'content', [b'', b'<html>not found</html>\n',
+                bytes(range(256)) * 4])
+@pytest.mark.parametrize('trusted', [True, False])
+def test_a_corrupt_checkpoint_is_named_as_not_a_checkpoint(
+        tmp_path, content, trusted):
+    path = tmp_path / 'weights.pth'
+    path.write_bytes(content)
+    if trusted:
+        trusted_loading.trust_checkpoint(str(path))
+    with pytest.raises(ValueError) as err:
+        trusted_loading.load_local_checkpoint(str(path))
+    message = str(err.value)
+    assert 'is not a PyTorch checkpoint' in message and str(path) in message
+    assert '\n' not in message and 'named by the user' not in message

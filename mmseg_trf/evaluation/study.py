@@ -1,0 +1,96 @@
+"""Source selection measured over many runs (scene seeds x scenarios): each
+method's criteria summarised with their spread, and the default chosen
+by measurement (no MMSeg import)."""
+import math
+from typing import Dict, Mapping, Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def summarise_runs(runs: Sequence[Mapping[str, Mapping[str, float]]],
+                   criteria: Sequence[str],
+                   confidence: float = 0.95,
+                   seed: int = 0) -> Dict[str, Dict[str, dict]]:
+    """Mean, range and bootstrap interval of the mean over runs.
+
+    Args:
+        runs (Sequence[Mapping]): Per run, method -> criterion -> value
+            (NaN where undefined, left out).
+        criteria (Sequence[str]): Criteria summarised.
+        confidence (float): Level of the interval of the mean.
+        seed (int): Bootstrap seed.
+
+    Returns:
+        dict: method -> criterion -> ``mean``, ``low``/``high`` (interval
+        of the mean over runs), ``min``/``max`` and ``runs`` (how many).
+    """
+    methods = list(dict.fromkeys(m for run in runs for m in run))
+    summary = {}
+    for method in methods:
+        summary[method] = {}
+        for criterion in criteria:
+            values = np.array([
+                run[method].get(criterion, math.nan)
+                for run in runs if method in run
+            ], np.float64)
+            values = values[np.isfinite(values)]
+            summary[method][criterion] = _spread(values, confidence, seed)
+    return summary
+
+
+def _spread(values: np.ndarray, confidence: float, seed: int) -> dict:
+    if len(values) == 0:
+        return dict(
+            mean=math.nan,
+            low=math.nan,
+            high=math.nan,
+            min=math.nan,
+            max=math.nan,
+            runs=0)
+    low = high = float(values.mean())
+    if len(values) >= 3 and np.ptp(values) > 0:
+        interval = stats.bootstrap((values, ),
+                                   np.mean,
+                                   confidence_level=confidence,
+                                   method='percentile',
+                                   n_resamples=5000,
+                                   random_state=seed).confidence_interval
+        low, high = float(interval.low), float(interval.high)
+    return dict(
+        mean=float(values.mean()),
+        low=low,
+        high=high,
+        min=float(values.min()),
+        max=float(values.max()),
+        runs=len(values))
+
+
+def choose_default(summary: Mapping[str, Mapping[str, dict]],
+                   candidates: Sequence[str]) -> str:
+    """The candidate with the best mean top-1 regret and mean Spearman
+    together: the lowest sum of its two ranks (1 = best), ties broken by
+    the lower mean regret.
+
+    Args:
+        summary (Mapping): :func:`summarise_runs` output.
+        candidates (Sequence[str]): Methods that may become the default.
+
+    Returns:
+        str: The chosen method.
+    """
+
+    def mean(method, criterion):
+        value = summary[method][criterion]['mean']
+        return value if math.isfinite(
+            value) else math.inf * (1 if criterion == 'regret' else -1)
+
+    by_regret = sorted(candidates, key=lambda m: mean(m, 'regret'))
+    by_spearman = sorted(candidates, key=lambda m: -mean(m, 'spearman'))
+    return min(
+        candidates,
+        key=lambda m:
+        (by_regret.index(m) + by_spearman.index(m), mean(m, 'regret')))
+
+
+__all__ = ['summarise_runs', 'choose_default']
