@@ -96,6 +96,29 @@ class PixelPool:
         return where, self.row[where], self.col[where]
 
 
+def check_label_ids(label_maps: Sequence[np.ndarray], num_classes: int,
+                    ignore_index: int, where: str) -> None:
+    """Refuse label ids that are neither a class nor ``ignore_index``.
+
+    Args:
+        label_maps (list[ndarray]): Label maps as the pipeline loads them.
+        num_classes (int): Classes of the dataset (ids ``0..C-1``).
+        ignore_index (int): Label of unlabelled pixels.
+        where (str): The dataset, for the message.
+    """
+    found = set()
+    for m in label_maps:
+        ids = np.unique(m)
+        found.update(ids[(ids >= num_classes)
+                         & (ids != ignore_index)].tolist())
+    if found:
+        raise ValueError(
+            f'{where}: label ids {sorted(found)[:10]} are neither one of its '
+            f'{num_classes} classes (0-{num_classes - 1}) nor the ignore '
+            f'index {ignore_index}; fix the labels or the dataset\'s classes '
+            '(metainfo, label_map, reduce_zero_label)')
+
+
 def valid_positions(label_map: np.ndarray, ignore_index: int) -> np.ndarray:
     """Flat indices of the labelled pixels of one label map."""
     return np.flatnonzero(label_map.ravel() != ignore_index)
@@ -162,10 +185,10 @@ def balanced_pool(label_maps: Sequence[np.ndarray], ignore_index: int,
     Returns:
         PixelPool: ``group`` tells each entry's slice.
     """
-    freq = np.zeros(256, np.float64)
-    for m in label_maps:
-        freq += np.bincount(m[m != ignore_index].ravel(), minlength=256)[:256]
-    if freq.sum() == 0:
+    ids, freq = np.unique(
+        np.concatenate([m[m != ignore_index].ravel() for m in label_maps]),
+        return_counts=True)
+    if not len(ids):
         raise ValueError('no labelled pixels: every pixel is ignore_index')
     images, flats, groups = [], [], []
     for index, m in enumerate(label_maps):
@@ -173,7 +196,9 @@ def balanced_pool(label_maps: Sequence[np.ndarray], ignore_index: int,
         if not len(flat):
             continue
         rng = np.random.default_rng([seed, index])
-        keys = -np.log(rng.random(len(flat))) * freq[m.ravel()[flat]]
+        keys = -np.log(rng.random(len(flat))) * freq[np.searchsorted(
+            ids,
+            m.ravel()[flat])]
         take = min(per_image * slices, len(flat))
         order = np.argsort(keys)[:take]
         images.append(np.full(take, index))
@@ -249,5 +274,6 @@ def repetitions(pool: PixelPool,
 
 __all__ = [
     'SAMPLERS', 'SamplingSettings', 'PixelPool', 'draw_pool', 'repetitions',
-    'uniform_pool', 'balanced_pool', 'full_pool', 'valid_positions'
+    'uniform_pool', 'balanced_pool', 'full_pool', 'valid_positions',
+    'check_label_ids'
 ]

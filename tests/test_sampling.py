@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from mmseg_trf.sampling import (SamplingSettings, balanced_pool, draw_pool,
-                                full_pool, repetitions, uniform_pool)
+from mmseg_trf.sampling import (SamplingSettings, balanced_pool,
+                                check_label_ids, draw_pool, full_pool,
+                                repetitions, uniform_pool)
 
 
 def label_maps(seed=0, count=4, shape=(20, 30)):
@@ -88,3 +89,20 @@ def test_more_pixels_than_labelled_warns_with_the_n_used():
     with pytest.warns(UserWarning, match='N = 20 is used.*identical'):
         reps = repetitions(pool, settings)
     assert [len(r) for r in reps] == [20, 20, 20]
+
+
+def test_balanced_sampling_takes_label_ids_above_255():
+    maps = [np.where(m == 2, 300, m) for m in label_maps(count=4)]
+    pool = balanced_pool(maps, 255, per_image=30, slices=1, seed=0)
+    assert set(np.unique(pool.labels)) <= {0, 1, 300}
+    same = balanced_pool(label_maps(count=4), 255, 30, 1, 0)
+    assert np.array_equal(pool.row, same.row)  # same weights as id 2
+    assert np.array_equal(pool.col, same.col)
+
+
+def test_label_ids_outside_the_classes_are_refused_by_name():
+    maps = label_maps()
+    check_label_ids(maps, 3, 255, 'target dataset')  # 0-2 and 255: fine
+    maps[1][0, 0] = 77
+    with pytest.raises(ValueError, match=r'target dataset: label ids \[77\]'):
+        check_label_ids(maps, 19, 255, 'target dataset')

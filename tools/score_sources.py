@@ -19,6 +19,7 @@ in ``<work-dir>/feature_cache``.
 import argparse
 import os
 import os.path as osp
+import warnings
 
 import torch
 import yaml
@@ -30,6 +31,7 @@ import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
 from mmseg_trf.apis.report import add_fusion
+from mmseg_trf.apis.scoring import checked_miou
 from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
 from mmseg_trf.metrics.optimal_transport import SOLVERS
@@ -78,19 +80,20 @@ def parse_args(argv=None):
         'repetition')
     parser.add_argument(
         '--num-pixels',
-        type=int,
+        type=positive_int,
         default=10000,
         help='N, pixels per repetition')
-    parser.add_argument('--repetitions', type=int, default=10, help='K')
+    parser.add_argument(
+        '--repetitions', type=positive_int, default=10, help='K')
     parser.add_argument('--sampler', choices=SAMPLERS, default='uniform')
     parser.add_argument(
         '--pixels-per-image',
-        type=int,
+        type=positive_int,
         default=1000,
         help='per-image pixels of the balanced sampler')
     parser.add_argument(
         '--pool-size',
-        type=int,
+        type=positive_int,
         default=100000,
         help='least cached pool of sampled pixels')
     parser.add_argument(
@@ -100,7 +103,7 @@ def parse_args(argv=None):
         help='classifier output (seed code) or its input')
     parser.add_argument(
         '--source-images',
-        type=int,
+        type=positive_int,
         default=20,
         help='source images OTCE samples pixels from')
     parser.add_argument('--otce-solver', choices=SOLVERS, default='sparse_emd')
@@ -110,7 +113,7 @@ def parse_args(argv=None):
         '--cache-dir',
         help='feature cache (default: '
         '<work-dir>/feature_cache); share it between runs')
-    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--batch-size', type=positive_int, default=1)
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--seed', type=int, default=0)
@@ -145,7 +148,10 @@ def load_sources(args) -> list:
         entries = read_mapping_file(args.sources)
         if not isinstance(entries, list):
             raise ValueError(f'{args.sources} must hold a list of sources')
-        sources = [SourceSpec(**entry) for entry in entries]
+        sources = [
+            SourceSpec.from_entry(entry, f'{args.sources}, source {i + 1}')
+            for i, entry in enumerate(entries)
+        ]
         if not sources:
             raise ValueError(f'{args.sources} lists no source')
     else:
@@ -153,15 +159,39 @@ def load_sources(args) -> list:
         if not sources:
             raise ValueError(f'no zoo model of {args.zoo} trained on '
                              f'{args.zoo_data}')
-    if args.ground_truth:
-        truth = read_mapping_file(args.ground_truth)
-        for source in sources:
-            if source.name in truth:
-                source.miou = float(truth[source.name])
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ValueError(f'source names must be unique: {names}')
+    if args.ground_truth:
+        truth = read_ground_truth(args.ground_truth, names)
+        for source in sources:
+            if source.name in truth:
+                source.miou = truth[source.name]
     return sources
+
+
+def read_ground_truth(path: str, names) -> dict:
+    """``{source: mIoU}`` checked before any scoring: numbers in [0, 1];
+    names that are not sources are reported."""
+    truth = read_mapping_file(path)
+    if not isinstance(truth, dict):
+        raise ValueError(f'{path} must map source names to mIoU values')
+    unknown = sorted(set(truth) - set(names))
+    if unknown:
+        warnings.warn(f'{path} names sources that are not scored: '
+                      f'{unknown} (the sources are {names})')
+    return {
+        name: checked_miou(value, f'{path}, {name}')
+        for name, value in truth.items()
+    }
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
 
 
 def main(argv=None):

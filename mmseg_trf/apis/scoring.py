@@ -9,7 +9,7 @@ error and the others go on.
 import math
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -22,7 +22,8 @@ from ..metrics import (METRICS, SOURCE_AND_TARGET, SOURCE_PROBS,
 from ..metrics._inputs import softmax
 from ..metrics.otce import otce
 from ..metrics.stats import FeatureStats
-from ..sampling import SamplingSettings, draw_pool, repetitions
+from ..sampling import (SamplingSettings, check_label_ids, draw_pool,
+                        repetitions)
 from .cache import (ArrayCache, cache_key, checkpoint_identity,
                     dataset_fingerprint)
 from .features import (IndexedDataset, build_dataset, extract_pool,
@@ -50,6 +51,45 @@ class SourceSpec:
     checkpoint: Optional[str] = None
     dataset: Optional[str] = None
     miou: Optional[float] = None
+
+    @classmethod
+    def from_entry(cls, entry, where: str) -> 'SourceSpec':
+        """A source from one entry of a sources file, or a ``ValueError``
+        that names the entry, the field and what is allowed.
+
+        Args:
+            entry: The parsed entry.
+            where (str): The entry's place, for messages.
+
+        Returns:
+            SourceSpec: The source.
+        """
+        allowed = [f.name for f in fields(cls)]
+        if not isinstance(entry, dict):
+            raise ValueError(f'{where}: a source is a mapping with keys '
+                             f'{allowed}, got {entry!r}')
+        unknown = sorted(set(entry) - set(allowed))
+        missing = [k for k in ('name', 'config') if not entry.get(k)]
+        if unknown or missing:
+            raise ValueError(f'{where}: unknown keys {unknown}, missing '
+                             f'{missing}; allowed keys: {allowed} (name and '
+                             'config required)')
+        spec = cls(**entry)
+        if spec.miou is not None:
+            spec.miou = checked_miou(spec.miou, f'{where} ({spec.name})')
+        return spec
+
+
+def checked_miou(value, where: str) -> float:
+    """A ground-truth mIoU as a fraction in [0, 1], or a ``ValueError``."""
+    try:
+        miou = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f'{where}: mIoU {value!r} is not a number') from None
+    if not 0 <= miou <= 1:
+        raise ValueError(f'{where}: mIoU {value!r} is outside [0, 1] (give '
+                         'it as a fraction, e.g. 0.42 for 42%)')
+    return miou
 
 
 @dataclass
@@ -195,6 +235,8 @@ def sampled_pixels(model,
         pool=settings.sampling.pool_key())
     arrays = cache.load(role, key)
     label_maps = read_label_maps(dataset, images)
+    check_label_ids(label_maps, len(dataset.metainfo['classes']),
+                    dataset.ignore_index, f'{role} dataset')
     pool = draw_pool(label_maps, dataset.ignore_index, settings.sampling)
     if arrays is None:
         print_log(
@@ -448,7 +490,8 @@ def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
 
 
 __all__ = [
-    'SourceSpec', 'ScoringSettings', 'MetricResult', 'SourceResult',
-    'dataset_config', 'score_model', 'score_source', 'score_sources',
-    'sampled_pixels', 'full_pixel_scores', 'PixelData', 'LAYERS'
+    'SourceSpec', 'checked_miou', 'ScoringSettings', 'MetricResult',
+    'SourceResult', 'dataset_config', 'score_model', 'score_source',
+    'score_sources', 'sampled_pixels', 'full_pixel_scores', 'PixelData',
+    'LAYERS'
 ]

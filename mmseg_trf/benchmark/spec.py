@@ -4,6 +4,8 @@ from typing import Dict, List, Optional, Union
 
 import yaml
 
+from ..utils.fields import build_checked, checked_fields
+
 
 @dataclass
 class BenchmarkSource:
@@ -113,12 +115,22 @@ class BenchmarkSpec:
     @classmethod
     def from_dict(cls, data: dict) -> 'BenchmarkSpec':
         """Build from parsed YAML, checking names are unique."""
+        checked_fields(cls, data, 'benchmark spec')
         spec = cls(
-            sources=[BenchmarkSource(**s) for s in data['sources']],
-            targets=[BenchmarkTarget(**t) for t in data['targets']],
-            finetune=FinetuneProtocol(**data.get('finetune', {})),
-            weighted=WeightedProtocol(**data.get('weighted', {})),
-            scoring=ScoringProtocol(**data.get('scoring', {})),
+            sources=[
+                build_checked(BenchmarkSource, s, f'sources[{i}]')
+                for i, s in enumerate(data['sources'])
+            ],
+            targets=[
+                build_checked(BenchmarkTarget, t, f'targets[{i}]')
+                for i, t in enumerate(data['targets'])
+            ],
+            finetune=build_checked(FinetuneProtocol, data.get('finetune', {}),
+                                   'finetune'),
+            weighted=build_checked(WeightedProtocol, data.get('weighted', {}),
+                                   'weighted'),
+            scoring=build_checked(ScoringProtocol, data.get('scoring', {}),
+                                  'scoring'),
             gpus=int(data.get('gpus', 1)),
             jobs=int(data.get('jobs', 1)))
         for kind in ('sources', 'targets'):

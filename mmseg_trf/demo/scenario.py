@@ -1,22 +1,14 @@
 """A demo scenario: domains, tasks, the source zoo and the protocols."""
 import os.path as osp
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import yaml
 
 from ..synthetic import SceneStyle
+from ..utils.fields import build_checked, checked_fields
 from .models import TINY_MODELS
 from .tasks import LabelSpace, label_space
-
-
-def _known(cls, data: dict, where: str) -> dict:
-    names = {f.name for f in fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f'{where}: unknown keys {sorted(unknown)}; known: '
-                         f'{sorted(names)}')
-    return data
 
 
 @dataclass
@@ -93,15 +85,15 @@ class Scenario:
     @classmethod
     def from_dict(cls, data: dict) -> 'Scenario':
         """Parse and check a scenario."""
-        data = dict(_known(cls, data, 'scenario'))
+        data = dict(checked_fields(cls, data, 'scenario'))
         data['image_size'] = tuple(data['image_size'])
         data['source_data'] = [
-            SourceData(**_known(SourceData, s, 'source_data'))
-            for s in data['source_data']
+            build_checked(SourceData, s, f'source_data[{i}]')
+            for i, s in enumerate(data['source_data'])
         ]
         for key in ('training', 'finetune'):
             if key in data:
-                data[key] = Training(**_known(Training, data[key], key))
+                data[key] = build_checked(Training, data[key], key)
         scenario = cls(**data)
         scenario.validate()
         return scenario
@@ -115,7 +107,7 @@ class Scenario:
     def validate(self) -> None:
         """Names must resolve; styles and tasks must build."""
         for name, factors in self.domains.items():
-            SceneStyle(**factors)
+            build_checked(SceneStyle, factors, f'domains.{name}')
         for source in self.source_data:
             if source.domain not in self.domains:
                 raise ValueError(f'source domain {source.domain!r} is not '

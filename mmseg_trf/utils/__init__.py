@@ -4,11 +4,12 @@ from .checkpoint import (is_trusted, load_local_checkpoint, trust_checkpoint,
 from .config_checks import (check_checkpoint_path, check_data_paths,
                             dataset_paths)
 from .dist import finalize_distributed, init_distributed
+from .fields import build_checked, checked_fields
 from .run_config import load_run_config
 
 __all__ = [
     'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',
     'load_local_checkpoint', 'check_data_paths', 'check_checkpoint_path',
     'dataset_paths', 'init_distributed', 'finalize_distributed',
-    'load_run_config'
+    'load_run_config', 'checked_fields', 'build_checked'
 ]

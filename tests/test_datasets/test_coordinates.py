@@ -75,3 +75,22 @@ def test_flip_really_happens(region_image):
         results = transform(results)
     coords = results['data_samples'].gt_coord_map.data[0].numpy()
     assert coords[0, 0] == 255 and coords[0, -1] == 0
+
+
+@pytest.mark.parametrize('moving', [
+    dict(type='RandomCrop', crop_size=(64, 96)),
+    dict(type='RandomFlip', prob=1.0),
+    PIPELINE[3],
+])
+def test_coordinates_after_a_geometric_transform_are_refused(
+        region_image, moving):
+    init_default_scope('mmseg')
+    pipeline = [
+        TRANSFORMS.build(t) for t in
+        [PIPELINE[0], PIPELINE[1], moving,
+         dict(type='AddPixelCoordinates')]
+    ]
+    results = dict(region_image)
+    with pytest.raises(ValueError, match='right after LoadAnnotations'):
+        for transform in pipeline:
+            results = transform(results)

@@ -248,3 +248,39 @@ def test_an_edited_protocol_reruns_only_what_it_changes(quick_demo):
     assert rerun and all(
         key.startswith(('finetune_', 'score_')) for key in rerun)
     assert any('_vanilla_' in key for key in rerun)
+
+
+@pytest.mark.parametrize('edit, message', [
+    (dict(weighting=dict(metrics=['otce'])), r"benchmark spec: unknown keys "
+     r"\['weighting'\]"),
+    (dict(scoring=dict(num_pixel=10)),
+     r"scoring: unknown keys \['num_pixel'\]"),
+    (dict(sources=[dict(name='a', config='c.py')]),
+     r'sources\[0\]: .*missing'),
+])
+def test_benchmark_spec_typos_are_named(edit, message):
+    data = dict(
+        sources=[
+            dict(
+                name='a',
+                config='c.py',
+                dataset='d.py',
+                finetune_config='f.py')
+        ],
+        targets=[dict(name='t', dataset='t.py')])
+    with pytest.raises(ValueError, match=message):
+        BenchmarkSpec.from_dict(dict(data, **edit))
+
+
+def test_scenario_domain_typos_are_named():
+    data = Scenario.from_file(QUICK)
+    raw = dict(
+        vars(data),
+        training=vars(data.training),
+        finetune=vars(data.finetune),
+        source_data=[vars(s) for s in data.source_data])
+    raw['domains'] = dict(raw['domains'], far=dict(blur_sigmaa=1.0))
+    with pytest.raises(
+            ValueError, match=r"domains.far: unknown keys "
+            r"\['blur_sigmaa'\]"):
+        Scenario.from_dict(raw)

@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 import yaml
 
-from ..conftest import run_tool
+from ..conftest import ROOT, run_tool
 from ..test_apis.workspace import make_workspace
 
 ARGS = [
@@ -143,3 +143,67 @@ def test_exit_status_tells_whether_the_work_was_done(workspace, tmp_path):
                     partly, *fast, '--work-dir', tmp_path / 'tolerant',
                     '--tolerate-failures')
     assert proc.returncode == 0
+
+
+def score_sources_tool():
+    """``tools/score_sources.py`` as a module (its argument checks run in
+    this process, before any model is built)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'score_sources_tool', osp.join(ROOT, 'tools', 'score_sources.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('option', [
+    '--batch-size', '--source-images', '--num-pixels', '--repetitions',
+    '--pool-size', '--pixels-per-image'
+])
+@pytest.mark.parametrize('value', ['0', '-3'])
+def test_counts_below_one_are_refused_by_name(option, value, capsys):
+    tool = score_sources_tool()
+    with pytest.raises(SystemExit):
+        tool.parse_args(['target.py', '--sources', 's.yaml', option, value])
+    assert option in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    'entries, message',
+    [([dict(name='a')], r"missing \['config'\]"),
+     ([dict(name='a', config='c.py', chekpoint='x.pth')
+       ], r"unknown keys \['chekpoint'\]"),
+     ([dict(name='a', config='c.py', miou='high')], "'high' is not a number"),
+     ([dict(name='a', config='c.py', miou=42)], r'outside \[0, 1\]'),
+     (['a.py'], 'a source is a mapping')])
+def test_bad_source_entries_name_the_entry_and_field(tmp_path, entries,
+                                                     message):
+    tool = score_sources_tool()
+    path = tmp_path / 'sources.yaml'
+    path.write_text(yaml.safe_dump(entries))
+    with pytest.raises(ValueError, match=message) as err:
+        tool.load_sources(
+            tool.parse_args(['target.py', '--sources',
+                             str(path)]))
+    assert 'source 1' in str(err.value)
+
+
+def test_ground_truth_is_checked_before_scoring(tmp_path):
+    tool = score_sources_tool()
+    sources = tmp_path / 'sources.yaml'
+    sources.write_text(
+        yaml.safe_dump(
+            [dict(name='a', config='a.py'),
+             dict(name='b', config='b.py')]))
+    truth = tmp_path / 'truth.yaml'
+    truth.write_text(yaml.safe_dump(dict(a='high', b=0.3)))
+    args = tool.parse_args(
+        ['t.py', '--sources',
+         str(sources), '--ground-truth',
+         str(truth)])
+    with pytest.raises(ValueError, match="a: mIoU 'high' is not a number"):
+        tool.load_sources(args)
+    truth.write_text(yaml.safe_dump(dict(a=0.2, b=0.3, typo_c=0.5)))
+    with pytest.warns(UserWarning, match=r"not scored: \['typo_c'\]"):
+        loaded = tool.load_sources(args)
+    assert [s.miou for s in loaded] == [0.2, 0.3]

@@ -8,6 +8,8 @@ from mmseg.registry import TRANSFORMS
 
 #: float32 holds every integer index exactly up to 2**24 pixels.
 MAX_PIXELS = 1 << 24
+#: Keys MMCV/MMSeg geometric transforms add (resize, flip, pad, crop bbox).
+GEOMETRIC_KEYS = ('scale_factor', 'flip', 'pad_shape', 'crop_bbox')
 
 
 @TRANSFORMS.register_module()
@@ -22,7 +24,10 @@ class AddPixelCoordinates(BaseTransform):
     with ``W`` the width in ``ori_shape``. Padding fills it with the
     label's pad value, but those pixels are ignored by the loss anyway.
 
-    Required keys: ``img``. Added keys: ``gt_coord_map``; ``seg_fields``.
+    Placed after a geometric transform it would index the moved image, not
+    the loaded one: that is refused.
+
+    Required keys: ``img``, ``ori_shape``. Added keys: ``gt_coord_map``; ``seg_fields``.
     """
 
     def transform(self, results: dict) -> dict:
@@ -35,6 +40,14 @@ class AddPixelCoordinates(BaseTransform):
             dict: The results with ``gt_coord_map`` (float32, exact).
         """
         height, width = results['img'].shape[:2]
+        moved = [key for key in GEOMETRIC_KEYS if key in results]
+        if moved or (height, width) != tuple(results['ori_shape'][:2]):
+            raise ValueError(
+                'AddPixelCoordinates must come right after LoadAnnotations, '
+                'before any transform that moves pixels: the image is '
+                f'{height}x{width}, loaded {tuple(results["ori_shape"][:2])}'
+                f', and {moved} are set; the weights would be read at the '
+                'wrong pixels')
         if height * width > MAX_PIXELS:
             raise ValueError(f'{height}x{width} images exceed the '
                              f'{MAX_PIXELS} pixels a float32 index holds')
