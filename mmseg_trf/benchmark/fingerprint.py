@@ -4,10 +4,13 @@ A cached step is served only while these digests are unchanged: the fully
 resolved config (``_base_`` files and ``--cfg-options`` applied), the files
 of every dataset it reads (path, size, modification time), and the contents
 of the checkpoint it starts from. Digests are memoised for one run of the
-grid, so a checkpoint shared by many steps is read once.
+grid, so a checkpoint shared by many steps is read once. Configs are read
+one at a time: MMEngine's ``mmseg::`` lookup is not thread-safe and the
+runner's side-by-side steps call this from threads.
 """
 import json
 import os
+import threading
 from functools import lru_cache
 
 from mmengine.config import Config
@@ -16,6 +19,7 @@ from ..apis.cache import cache_key, checkpoint_identity, dataset_fingerprint
 from ..apis.features import build_dataset
 
 DATASET_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_CONFIG_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=None)
@@ -45,8 +49,9 @@ def config_fingerprint(path: str, options: dict = None) -> str:
     Returns:
         str: The digest.
     """
-    return _config_fingerprint(
-        path, json.dumps(options or {}, sort_keys=True, default=str))
+    with _CONFIG_LOCK:
+        return _config_fingerprint(
+            path, json.dumps(options or {}, sort_keys=True, default=str))
 
 
 @lru_cache(maxsize=None)

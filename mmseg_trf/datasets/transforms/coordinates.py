@@ -27,7 +27,8 @@ class AddPixelCoordinates(BaseTransform):
     Placed after a geometric transform it would index the moved image, not
     the loaded one: that is refused.
 
-    Required keys: ``img``, ``ori_shape``. Added keys: ``gt_coord_map``; ``seg_fields``.
+    Required keys: ``img``, ``ori_shape``. Added keys: ``gt_coord_map``;
+    ``seg_fields``.
     """
 
     def transform(self, results: dict) -> dict:
