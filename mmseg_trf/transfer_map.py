@@ -79,6 +79,10 @@ def leep_patches(probs: np.ndarray, labels: np.ndarray,
                  ignore_index: int) -> np.ndarray:
     """LEEP of every patch at once (eq. 3 with Trf = LEEP).
 
+    The map holds LEEP itself (a mean log-likelihood, <= 0), not the
+    likelihood ``exp(LEEP)``: eq. 4 normalises the map to its range, so the
+    two would give different weights; the seed papers do not say which.
+
     Args:
         probs (ndarray): ``(P, M, Z)`` source-class probabilities.
         labels (ndarray): ``(P, M)`` labels (``ignore_index`` masked).

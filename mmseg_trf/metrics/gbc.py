@@ -34,7 +34,11 @@ def gbc(features: ArrayLike,
     variance after PCA to ``pca_dims``; with the Bhattacharyya distance
     ``D_B = 1/8 sum (mu_i - mu_j)^2 / s + 1/2 (sum log s - (sum log s_i +
     sum log s_j) / 2)``, ``s = (s_i + s_j) / 2``,
-    ``GBC = -sum_{i != j} exp(-D_B)``.
+    ``GBC = -sum_{i != j} exp(-D_B)``. Deviation from the authors' code: a
+    ``'spherical'`` class here is a true spherical Gaussian (its variance,
+    the mean of the diagonal, counts once per dimension in the log
+    determinants); the authors' code adds that log term once, not ``d``
+    times.
 
     Args:
         features (ndarray | Tensor): ``(n, d)`` target pixel features.

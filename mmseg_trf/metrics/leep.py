@@ -131,6 +131,9 @@ def nleep(features: ArrayLike,
     LEEP with the source classifier replaced by a Gaussian mixture fitted to
     the PCA-reduced target features (80 % of the variance kept,
     ``components_per_class`` times the number of target classes components).
+    Deviation from the authors' code: the mixture's covariance regulariser
+    is ``1e-6`` times the data's variance (scale-free), not scikit-learn's
+    absolute ``1e-6``.
 
     Args:
         features (ndarray | Tensor): ``(n, d)`` target pixel features.

@@ -72,8 +72,11 @@ def otce(src_features: ArrayLike,
 
     ``OTCE = -H(Y_t given Y_s)`` under the optimal coupling of source and
     target pixel features with squared-L2 cost (the segmentation paper's
-    OTCE = -W_T). ``'sparse_emd'`` returns the exact coupling's value (the
-    same as ``'emd'``) in bounded memory; ``'sinkhorn'`` is the entropic
+    OTCE = -W_T). ``'sparse_emd'`` returns an exact optimal coupling in
+    bounded memory: the same value as ``'emd'`` when the optimum is unique;
+    with ties (duplicate pixels) the two may pick different optimal
+    couplings, and OTCE can differ by up to about 3e-3. ``'sinkhorn'`` is the
+    entropic
     coupling with ``eps`` as POT's ``reg``. See :func:`otce_label_joint`.
 
     Args:

@@ -53,7 +53,7 @@ METRICS: Dict[str, MetricSpec] = {
         MetricSpec('hscore', hscore, TARGET_FEATURES, HScoreAccumulator,
                    'Bao et al., ICIP 2019'),
         MetricSpec('regularized_hscore', regularized_hscore, TARGET_FEATURES,
-                   None, 'Ibrahim, Ponomareva, Mazumder, ICLR 2023'),
+                   None, 'Ibrahim, Ponomareva, Mazumder, ECML PKDD 2022'),
         MetricSpec('gbc', gbc, TARGET_FEATURES, None,
                    'Pandy et al., CVPR 2022'),
         MetricSpec('transrate', transrate, TARGET_FEATURES, None,
