@@ -5,11 +5,11 @@
 * ``configs/sources/``: one config per architecture x source dataset (the
   18 sources of the ICIP 2023 benchmark), MMSeg-style names.
 * ``configs/trf_finetune/<arch>/``: per architecture and Cityscapes target
-  city, vanilla finetuning (Adam, lr 1e-4, 20k iterations, best-validation
-  checkpoint) and the transferability-weighted variants (OTCE, LEEP,
-  LogME). A finetuning config depends on the source only through its
-  weights (``load_from``) and, for OTCE, its training data
-  (``custom_hooks.0.source_dataset``), both given at launch.
+  city, finetuning (Adam, lr 1e-4, 20k iterations, best-validation
+  checkpoint). A finetuning config depends on the source only through its
+  weights (``load_from``), given at launch; ``tools/train.py
+  --trf-weighting otce|leep|logme --trf-source-dataset SRC`` makes it the
+  transferability-weighted variant.
 
 ``--check`` exits 1 if a committed config differs from what this writes.
 """
@@ -20,7 +20,6 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TARGET_CITIES = ('aachen', 'cologne', 'jena', 'strasbourg', 'erfurt')
-WEIGHTINGS = ('otce', 'leep', 'logme')
 
 #: name prefix, model base config, whether it has an auxiliary head
 ARCHITECTURES = {
@@ -79,10 +78,8 @@ def source_config(arch: str, dataset: str) -> str:
             f'crop_size = {crop}\n' + model_overrides(arch, classes, crop))
 
 
-def finetune_name(arch: str, city: str, weighting: str = '') -> str:
-    suffix = f'_trf-{weighting}' if weighting else ''
-    return (f'{ARCHITECTURES[arch][0]}_adam-20k_cityscapes-{city}-20img'
-            f'{suffix}.py')
+def finetune_name(arch: str, city: str) -> str:
+    return f'{ARCHITECTURES[arch][0]}_adam-20k_cityscapes-{city}-20img.py'
 
 
 def finetune_config(arch: str, city: str) -> str:
@@ -104,24 +101,6 @@ def finetune_config(arch: str, city: str) -> str:
             'load_from = None\n')
 
 
-def weighted_config(arch: str, city: str, weighting: str) -> str:
-    note = ('# OTCE needs the source training data:\n#   --cfg-options '
-            'custom_hooks.0.source_dataset=configs/_base_/datasets/X.py\n'
-            if weighting == 'otce' else '')
-    return (f'# Transferability-weighted finetuning ({weighting.upper()} '
-            'weights, eqs. 3-5): the hook\n# scores the loaded source and '
-            'writes the weight map, the loss weights each\n# pixel by its '
-            'location, the pipeline carries pixel coordinates.\n' + note +
-            f"_base_ = ['./{finetune_name(arch, city)}']\n"
-            'custom_hooks = [\n'
-            f"    dict(type='TransferabilityHook', map_metric='{weighting}',\n"
-            '         source_dataset=None)\n]\n'
-            'model = dict(\n    decode_head=dict(loss_decode=dict('
-            "type='TrfWeightedCrossEntropyLoss')))\n"
-            'train_dataloader = dict(dataset=dict(pipeline='
-            '{{_base_.trf_train_pipeline}}))\n')
-
-
 def formatted(text: str) -> str:
     """The text as ``make lint`` (yapf, the repository's style) wants it."""
     from yapf.yapflib.yapf_api import FormatCode
@@ -140,11 +119,6 @@ def all_configs() -> dict:
             folder = osp.join('configs', 'trf_finetune', arch)
             files[osp.join(folder, finetune_name(arch, city))] = \
                 finetune_config(arch, city)
-            for weighting in WEIGHTINGS:
-                files[osp.join(folder,
-                               finetune_name(arch, city,
-                                             weighting))] = weighted_config(
-                                                 arch, city, weighting)
     return files
 
 
