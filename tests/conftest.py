@@ -1,6 +1,5 @@
 """Shared fixtures: small generated datasets in real layouts."""
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -19,13 +18,6 @@ def cityscapes_root(tmp_path_factory):
     return root
 
 
-def free_port():
-    """A free TCP port on localhost (torchrun's rendezvous)."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def run_tool(script, *args, check=True, timeout=600, nproc=1):
     """Run ``tools/<script>`` in a subprocess (on ``nproc`` processes with
     torchrun and ``--launcher pytorch`` when ``nproc > 1``); return the
@@ -34,11 +26,8 @@ def run_tool(script, *args, check=True, timeout=600, nproc=1):
     tool = osp.join(ROOT, 'tools', script)
     args = [*map(str, args)]
     if nproc > 1:
-        cmd = [
-            sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
-            str(nproc), '--master_port',
-            str(free_port()), tool, *args, '--launcher', 'pytorch'
-        ]
+        from mmseg_trf.utils.dist import torchrun_command
+        cmd = torchrun_command(tool, args, nproc)
     else:
         cmd = [sys.executable, tool, *args]
     proc = subprocess.run(

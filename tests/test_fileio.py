@@ -16,6 +16,7 @@ def test_written_files_get_the_permissions_of_a_plain_open(tmp_path):
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path):
+
     def write(tmp):
         with open(tmp, 'w') as f:
             f.write('half')

@@ -2,19 +2,11 @@
 import copy
 from typing import Optional
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
+
+from ..utils.config_checks import leaf_datasets
 
 LOSS_ARGS = ('loss_weight', 'class_weight', 'avg_non_ignore', 'reduction')
-
-
-def _leaf_datasets(dataset: ConfigDict):
-    if 'datasets' in dataset:
-        for child in dataset.datasets:
-            yield from _leaf_datasets(child)
-    elif 'dataset' in dataset:
-        yield from _leaf_datasets(dataset.dataset)
-    else:
-        yield dataset
 
 
 def coordinate_pipeline(pipeline: list) -> list:
@@ -89,7 +81,7 @@ def enable_weighting(cfg: Config,
     final = heads[-1]
     final.loss_decode = weighted_loss(
         final.get('loss_decode', dict(type='CrossEntropyLoss')))
-    for dataset in _leaf_datasets(cfg.train_dataloader.dataset):
+    for dataset in leaf_datasets(cfg.train_dataloader.dataset):
         dataset.pipeline = coordinate_pipeline(dataset.pipeline)
     return cfg
 

@@ -20,7 +20,6 @@ import json
 import os
 import os.path as osp
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Callable, Dict, List, Optional
 import yaml
 
 from ..apis.cache import atomic_write_text, cache_key
+from ..utils.dist import torchrun_command
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
 from .spec import BenchmarkSource, BenchmarkSpec, BenchmarkTarget
 
@@ -67,12 +67,6 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _options(options: Dict) -> List[str]:
     return [f'{k}={v}' for k, v in options.items()]
 
@@ -102,12 +96,7 @@ class BenchmarkRunner:
         """Run ``tools/<script>``; return its wall time in seconds."""
         tool = osp.join(ROOT, 'tools', script)
         if self.spec.gpus > 1 and script in DISTRIBUTED_TOOLS:
-            cmd = [
-                sys.executable, '-m', 'torch.distributed.run',
-                '--nproc_per_node',
-                str(self.spec.gpus), '--master_port',
-                str(_free_port()), tool, *args, '--launcher', 'pytorch'
-            ]
+            cmd = torchrun_command(tool, args, self.spec.gpus)
         else:
             cmd = [sys.executable, tool, *args]
         os.makedirs(osp.dirname(log), exist_ok=True)

@@ -7,13 +7,13 @@ from mmengine.config import Config, ConfigDict
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def _datasets(cfg: ConfigDict) -> Iterator[ConfigDict]:
+def leaf_datasets(cfg: ConfigDict) -> Iterator[ConfigDict]:
     """Leaf dataset configs, looking through dataset wrappers."""
     if 'datasets' in cfg:
         for child in cfg.datasets:
-            yield from _datasets(child)
+            yield from leaf_datasets(child)
     elif 'dataset' in cfg:
-        yield from _datasets(cfg.dataset)
+        yield from leaf_datasets(cfg.dataset)
     else:
         yield cfg
 
@@ -48,7 +48,7 @@ def check_data_paths(cfg: Config) -> None:
     for loader in DATALOADERS:
         if not cfg.get(loader):
             continue
-        for dataset in _datasets(cfg[loader].dataset):
+        for dataset in leaf_datasets(cfg[loader].dataset):
             for what, path in dataset_paths(dataset):
                 if not osp.exists(path):
                     raise FileNotFoundError(
@@ -67,4 +67,7 @@ def check_checkpoint_path(path: str, what: str = 'checkpoint') -> None:
         raise FileNotFoundError(f'{what} {path!r} does not exist')
 
 
-__all__ = ['check_data_paths', 'check_checkpoint_path', 'dataset_paths']
+__all__ = [
+    'check_data_paths', 'check_checkpoint_path', 'dataset_paths',
+    'leaf_datasets'
+]

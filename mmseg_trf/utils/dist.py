@@ -1,7 +1,38 @@
 """Starting torch.distributed on machines with and without GPUs."""
+import socket
+import sys
+from typing import List, Sequence
+
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import init_dist, is_distributed
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (for torchrun's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def torchrun_command(script: str, args: Sequence[str],
+                     nproc: int) -> List[str]:
+    """The command that runs a tool on ``nproc`` local processes (torchrun,
+    ``--launcher pytorch``), as ``tools/dist_launch.sh`` does.
+
+    Args:
+        script (str): Path of the tool.
+        args (Sequence[str]): Its arguments.
+        nproc (int): Processes.
+
+    Returns:
+        list[str]: The command.
+    """
+    return [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        str(nproc), '--master_port',
+        str(free_port()), script, *args, '--launcher', 'pytorch'
+    ]
 
 
 def init_distributed(launcher: str) -> None:
@@ -38,4 +69,6 @@ def finalize_distributed() -> None:
         torch_dist.destroy_process_group()
 
 
-__all__ = ['init_distributed', 'finalize_distributed']
+__all__ = [
+    'init_distributed', 'finalize_distributed', 'torchrun_command', 'free_port'
+]
