@@ -8,6 +8,7 @@ Fig. 5). Every file is written atomically; loading checks that the files
 agree with each other and with eq. 4, so a corrupt or edited map is refused
 instead of silently weighting the loss.
 """
+import copy
 import json
 import os.path as osp
 from typing import Optional, Tuple
@@ -15,7 +16,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .fileio import atomic_write, atomic_write_text
-from .transfer_map import weight_map, weights_at
+from .transfer_map import control_weights, weight_map, weights_at
 
 #: How far stored weights may stray from eq. 4 of the stored map (float32).
 WEIGHT_RTOL = 1e-5
@@ -33,23 +34,52 @@ class TransferabilityMap:
         grid_shape (tuple): ``(H, W)`` of the map grid.
         patch (int): Patch side on the grid.
         meta (dict, optional): Provenance written to the sidecar.
+        strength (float): Weight strength (1: eq. 4 as published; see
+            :func:`~mmseg_trf.transfer_map.weight_map`).
     """
 
     def __init__(self,
                  transferability: np.ndarray,
                  grid_shape: Tuple[int, int],
                  patch: int,
-                 meta: Optional[dict] = None) -> None:
+                 meta: Optional[dict] = None,
+                 strength: float = 1.0) -> None:
         self.transferability = np.asarray(transferability, np.float64)
         self.grid_shape = tuple(int(s) for s in grid_shape)
         self.patch = int(patch)
+        self.strength = float(strength)
         self.meta = dict(meta or {})
         expected = tuple(s // self.patch for s in self.grid_shape)
         if self.transferability.shape != expected:
             raise ValueError(f'a {self.transferability.shape} map does not '
                              f'fit a {self.grid_shape} grid of '
                              f'{self.patch}-pixel patches')
-        self.weights = weight_map(self.transferability)
+        self.weights = weight_map(self.transferability, self.strength)
+
+    def variant(self,
+                strength: float = 1.0,
+                control: Optional[str] = None,
+                seed: int = 0) -> 'TransferabilityMap':
+        """The same map with other weights, for finetuning variants: another
+        ``strength``, and optionally a ``control`` (see
+        :func:`~mmseg_trf.transfer_map.control_weights`). Kept in memory;
+        the saved map stays eq. 4 of the transferability map.
+
+        Args:
+            strength (float): Weight strength.
+            control (str, optional): ``'shuffled'`` or ``'uniform'``.
+            seed (int): Seed of the shuffled control.
+
+        Returns:
+            TransferabilityMap: The variant.
+        """
+        twin = copy.copy(self)
+        twin.strength = float(strength)
+        twin.weights = weight_map(self.transferability, twin.strength)
+        if control is not None:
+            twin.weights = control_weights(twin.weights, control, seed)
+        twin.meta = dict(self.meta, control=control)
+        return twin
 
     def weights_at(self, rows: np.ndarray, cols: np.ndarray,
                    image_shape: Tuple[int, int]) -> np.ndarray:
@@ -70,7 +100,10 @@ class TransferabilityMap:
                 osp.join(folder, f'{name}.npy'),
                 lambda tmp, a=array: np.save(tmp, a))
         sidecar = dict(
-            self.meta, grid_shape=list(self.grid_shape), patch=self.patch)
+            self.meta,
+            grid_shape=list(self.grid_shape),
+            patch=self.patch,
+            strength=self.strength)
         atomic_write_text(
             osp.join(folder, 'weight_map.json'),
             json.dumps(sidecar, indent=2, default=str))
@@ -97,9 +130,10 @@ class TransferabilityMap:
             with open(osp.join(folder, 'weight_map.json')) as f:
                 meta = json.load(f)
             grid, patch = meta.pop('grid_shape'), meta.pop('patch')
+            strength = meta.pop('strength', 1.0)
             transferability = np.load(osp.join(folder, 'transferability.npy'))
             stored = np.load(osp.join(folder, 'weight_map.npy'))
-            loaded = cls(transferability, grid, patch, meta)
+            loaded = cls(transferability, grid, patch, meta, strength)
         except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
             raise MapFileError(f'weight map in {folder} is missing or '
                                f'corrupt: {err}') from err
@@ -108,8 +142,9 @@ class TransferabilityMap:
             raise MapFileError(
                 f'weight map in {folder} is not eq. 4 of its transferability '
                 f'map (weights {np.nanmin(stored):.4g}..'
-                f'{np.nanmax(stored):.4g}, expected 1..e): delete the folder '
-                'to recompute it')
+                f'{np.nanmax(stored):.4g}, expected 1..'
+                f'{1 + strength * (np.e - 1):.4g}): delete the folder to '
+                'recompute it')
         return loaded
 
     def figure(self):

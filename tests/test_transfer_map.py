@@ -217,3 +217,38 @@ def test_streamed_map_memory_does_not_grow_with_the_grid(
     assert t_map.shape == (64, 64) and np.isfinite(t_map).all()
     assert held > 200e6
     assert peak < held / 8, (peak, held)
+
+
+def test_shuffled_control_has_exactly_the_weights_distribution():
+    from mmseg_trf.transfer_map import control_weights
+    weights = weight_map(np.random.default_rng(0).normal(size=(16, 32)))
+    shuffled = control_weights(weights, 'shuffled', seed=3)
+    assert np.array_equal(np.sort(shuffled.ravel()), np.sort(weights.ravel()))
+    assert not np.array_equal(shuffled, weights)
+    assert shuffled.dtype == weights.dtype
+    assert np.array_equal(shuffled, control_weights(weights, 'shuffled', 3))
+    uniform = control_weights(weights, 'uniform')
+    assert np.allclose(uniform, weights.mean()) and uniform.shape == (16, 32)
+    with pytest.raises(ValueError, match='control'):
+        control_weights(weights, 'reversed')
+
+
+def test_strength_scales_eq4_affinely():
+    t = np.random.default_rng(1).normal(size=(4, 5))
+    full = weight_map(t).astype(np.float64)
+    for strength in (0.0, 0.5, 2.0):
+        scaled = weight_map(t, strength)
+        assert np.allclose(scaled, 1 + strength * (full - 1), atol=1e-6)
+    assert weight_map(t, 0.5).max() == pytest.approx(
+        1 + 0.5 * (np.e - 1), rel=1e-6)
+    with pytest.raises(ValueError, match='strength'):
+        weight_map(t, -1)
+
+
+def test_class_balanced_weights_are_inverse_frequency_with_mean_one():
+    from mmseg_trf.transfer_map import class_balanced_weights
+    weights = class_balanced_weights(np.array([100, 0, 25, 50]))
+    assert weights[1] == 1.0
+    present = weights[[0, 2, 3]]
+    assert present.mean() == pytest.approx(1.0)
+    assert present[1] / present[0] == pytest.approx(4.0)

@@ -62,3 +62,29 @@ def test_a_map_that_does_not_fit_its_grid_is_refused(saved):
     (folder / 'weight_map.json').write_text(json.dumps(meta))
     with pytest.raises(MapFileError, match='does not fit'):
         TransferabilityMap.load(str(folder))
+
+
+def test_variants_keep_the_saved_map_and_change_only_the_weights(saved):
+    folder, record = saved
+    shuffled = record.variant(control='shuffled', seed=1)
+    assert np.array_equal(
+        np.sort(shuffled.weights.ravel()), np.sort(record.weights.ravel()))
+    assert not np.array_equal(shuffled.weights, record.weights)
+    half = record.variant(strength=0.5)
+    assert np.allclose(half.weights, 1 + 0.5 * (record.weights - 1), atol=1e-6)
+    assert np.array_equal(record.weights, weight_map(record.transferability))
+    loaded = TransferabilityMap.load(str(folder))  # still eq. 4 on disk
+    assert np.array_equal(loaded.weights, record.weights)
+    rows, cols = np.array([0, 15]), np.array([0, 23])
+    assert np.array_equal(
+        shuffled.weights_at(rows, cols, (16, 24)), shuffled.weights[[0, 3],
+                                                                    [0, 5]])
+
+
+def test_a_saved_strength_is_checked_on_load(tmp_path):
+    t_map = np.random.default_rng(0).normal(size=(4, 6))
+    TransferabilityMap(t_map, (16, 24), 4, strength=0.5).save(str(tmp_path))
+    loaded = TransferabilityMap.load(str(tmp_path))
+    assert loaded.strength == 0.5
+    assert loaded.weights.max() == pytest.approx(
+        1 + 0.5 * (np.e - 1), rel=1e-5)

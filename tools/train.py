@@ -55,7 +55,9 @@ def parse_args():
         '--trf-options',
         nargs='+',
         action=DictAction,
-        help='further TransferabilityHook arguments, key=value')
+        help='further TransferabilityHook arguments, key=value '
+        '(strength=0.5, control=shuffled, interval=500, ...), and '
+        'loss_normalize=weights for the weighted loss')
     # torch.distributed.run passes --local-rank (older launchers
     # --local_rank); MMEngine reads LOCAL_RANK from the environment.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)

@@ -29,20 +29,23 @@ def coordinate_pipeline(pipeline: list) -> list:
     return out
 
 
-def weighted_loss(loss):
+def weighted_loss(loss, normalize: str = 'pixels'):
     """``TrfWeightedCrossEntropyLoss`` in place of a (softmax)
-    ``CrossEntropyLoss``, keeping its weight and normalisation."""
+    ``CrossEntropyLoss``, keeping its weight and reduction; ``normalize``
+    as the weighted loss's."""
     if isinstance(loss, (list, tuple)):
-        return [weighted_loss(item) for item in loss]
+        return [weighted_loss(item, normalize) for item in loss]
     if loss.get('type') != 'CrossEntropyLoss' or loss.get('use_sigmoid'):
         return loss
     kept = {k: loss[k] for k in LOSS_ARGS if k in loss}
-    return dict(type='TrfWeightedCrossEntropyLoss', **kept)
+    return dict(
+        type='TrfWeightedCrossEntropyLoss', normalize=normalize, **kept)
 
 
 def enable_weighting(cfg: Config,
                      map_metric: str = 'otce',
                      source_dataset: Optional[str] = None,
+                     loss_normalize: str = 'pixels',
                      **hook_args) -> Config:
     """Transferability-weighted finetuning for an MMSeg training config.
 
@@ -56,6 +59,8 @@ def enable_weighting(cfg: Config,
         map_metric (str): ``'otce'``, ``'leep'`` or ``'logme'``.
         source_dataset (str, optional): The source's training data config
             (OTCE).
+        loss_normalize (str): ``'pixels'`` or ``'weights'`` (see
+            :class:`TrfWeightedCrossEntropyLoss`).
         **hook_args: Further ``TransferabilityHook`` arguments.
 
     Returns:
@@ -80,7 +85,8 @@ def enable_weighting(cfg: Config,
     heads = head if isinstance(head, list) else [head]
     final = heads[-1]
     final.loss_decode = weighted_loss(
-        final.get('loss_decode', dict(type='CrossEntropyLoss')))
+        final.get('loss_decode', dict(type='CrossEntropyLoss')),
+        loss_normalize)
     for dataset in leaf_datasets(cfg.train_dataloader.dataset):
         dataset.pipeline = coordinate_pipeline(dataset.pipeline)
     return cfg

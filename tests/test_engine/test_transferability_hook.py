@@ -110,6 +110,10 @@ def test_otce_map_without_source_fails_at_construction():
         TransferabilityHook(map_metric='otce')
     with pytest.raises(ValueError, match='patch_size'):
         TransferabilityHook(map_metric='leep', patch_size=0)
+    with pytest.raises(ValueError, match='control'):
+        TransferabilityHook(map_metric='leep', control='reversed')
+    with pytest.raises(ValueError, match='strength'):
+        TransferabilityHook(map_metric='leep', strength=-1)
 
 
 def test_pipeline_without_coordinates_is_an_error(tmp_path, cityscapes_root):

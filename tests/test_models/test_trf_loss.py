@@ -20,10 +20,14 @@ def batch():
     return logits, label, weights
 
 
-@pytest.mark.parametrize('avg_non_ignore', [False, True])
-def test_equation_5_by_hand(batch, avg_non_ignore):
+@pytest.mark.parametrize('avg_non_ignore, normalize', [(False, 'pixels'),
+                                                       (True, 'pixels'),
+                                                       (False, 'weights'),
+                                                       (True, 'weights')])
+def test_equation_5_by_hand(batch, avg_non_ignore, normalize):
     logits, label, weights = batch
-    loss = TrfWeightedCrossEntropyLoss(avg_non_ignore=avg_non_ignore)
+    loss = TrfWeightedCrossEntropyLoss(
+        avg_non_ignore=avg_non_ignore, normalize=normalize)
     loss.set_pixel_weights(weights)
     got = loss(logits, label, ignore_index=255)
     valid = label != 255
@@ -36,6 +40,10 @@ def test_equation_5_by_hand(batch, avg_non_ignore):
                     total -= weights[i][j, k] * log_probs[i, label[i, j, k], j,
                                                           k]
     norm = valid.sum() if avg_non_ignore else label.numel()
+    if normalize == 'weights':  # sum of the weights of labelled pixels
+        norm = sum(
+            float(weights[i][j, k]) for i in range(2) for j in range(6)
+            for k in range(7) if valid[i, j, k])
     assert got.item() == pytest.approx(float(total / norm), rel=1e-5)
 
 
@@ -88,3 +96,8 @@ def test_batch_size_mismatch(batch):
 def test_sigmoid_refused():
     with pytest.raises(ValueError, match='use_sigmoid'):
         TrfWeightedCrossEntropyLoss(use_sigmoid=True)
+
+
+def test_unknown_normalisation_is_refused():
+    with pytest.raises(ValueError, match='normalize'):
+        TrfWeightedCrossEntropyLoss(normalize='sum')

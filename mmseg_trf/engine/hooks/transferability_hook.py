@@ -18,7 +18,7 @@ from ...apis.scoring import ScoringSettings, dataset_config, score_model
 from ...fileio import atomic_write_text
 from ...models.losses import TrfWeightedCrossEntropyLoss
 from ...sampling import SamplingSettings
-from ...transfer_map import MAP_METRICS
+from ...transfer_map import CONTROLS, MAP_METRICS
 from ...version import __version__
 from ...weight_maps import MapFileError, TransferabilityMap
 
@@ -74,6 +74,11 @@ class TransferabilityHook(Hook):
         batch_size (int): Images per forward pass while scoring.
         workers (int, optional): Processes scoring map patches per rank.
         seed (int): Sampling seed.
+        strength (float): Weights on ``[1, 1 + strength (e - 1)]`` (1: eq.
+            4 as published).
+        control (str, optional): ``'shuffled'`` (the map's weights at
+            random places) or ``'uniform'`` (their mean everywhere): the
+            controls of a weighting study. The saved map is the real one.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -96,7 +101,9 @@ class TransferabilityHook(Hook):
                  out_dir: str = 'trf',
                  batch_size: int = 1,
                  workers: Optional[int] = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 strength: float = 1.0,
+                 control: Optional[str] = None) -> None:
         self.settings = ScoringSettings(
             metrics=tuple(metrics),
             sampling=SamplingSettings(
@@ -122,7 +129,11 @@ class TransferabilityHook(Hook):
         self.min_pixels, self.interval = min_pixels, interval
         self.target_dataset, self.source_dataset = (target_dataset,
                                                     source_dataset)
+        if control not in (None, ) + CONTROLS or not strength >= 0:
+            raise ValueError(f'control must be one of {CONTROLS} or None and '
+                             f'strength >= 0, got {control!r}, {strength!r}')
         self.out_dir, self.workers = out_dir, workers
+        self.strength, self.control = strength, control
         self.map: Optional[TransferabilityMap] = None
 
     def before_train(self, runner) -> None:
@@ -193,9 +204,10 @@ class TransferabilityHook(Hook):
                 target_cfg = self._target_cfg(runner)
                 self._log_scores(runner, model, digest, target_cfg)
                 if self.map_metric:
-                    self.map = self._weight_map(runner, model, digest,
-                                                build_dataset(target_cfg),
-                                                resumed, refresh)
+                    self.map = self._weight_map(
+                        runner, model, digest, build_dataset(target_cfg),
+                        resumed, refresh).variant(self.strength, self.control,
+                                                  self.settings.sampling.seed)
         finally:
             model.train(was_training)
 

@@ -12,11 +12,14 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
     """Pixel cross-entropy scaled by the transferability weight of each
     pixel's image location (the paper's eq. 5).
 
-    ``L = sum_i sum_(j,k) w^(j,k) CE_i^(j,k)``, normalised like MMSeg's
-    ``CrossEntropyLoss``: divided by the number of pixels (or of
-    non-ignored pixels with ``avg_non_ignore=True``), not by the sum of
-    weights. With every weight 1 it is exactly ``CrossEntropyLoss``; with
-    the weights of eq. 4 (in ``[1, e]``) the loss grows by at most ``e``.
+    ``L = sum_i sum_(j,k) w^(j,k) CE_i^(j,k)``, normalised by default like
+    MMSeg's ``CrossEntropyLoss``: divided by the number of pixels (or of
+    non-ignored pixels with ``avg_non_ignore=True``); with every weight 1 it
+    is exactly ``CrossEntropyLoss``, and with the weights of eq. 4 (in
+    ``[1, e]``) the loss grows by at most ``e``. ``normalize='weights'``
+    divides by the sum of the weights of the non-ignored pixels instead (a
+    weighted mean, as the Transfer Risk Map paper normalises), which keeps
+    the loss scale and so the effective learning rate.
 
     The weights of each batch come from :class:`TransferabilityHook`, which
     reads the cached weight map and the ``gt_coord_map`` the data pipeline
@@ -30,7 +33,10 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
         loss_weight (float): As ``CrossEntropyLoss``.
         loss_name (str): As ``CrossEntropyLoss``.
         avg_non_ignore (bool): As ``CrossEntropyLoss``.
+        normalize (str): ``'pixels'`` (default) or ``'weights'``.
     """
+
+    NORMALIZATIONS = ('pixels', 'weights')
 
     def __init__(self,
                  use_sigmoid: bool = False,
@@ -38,7 +44,11 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_trf_ce',
-                 avg_non_ignore: bool = False) -> None:
+                 avg_non_ignore: bool = False,
+                 normalize: str = 'pixels') -> None:
+        if normalize not in self.NORMALIZATIONS:
+            raise ValueError(f'normalize must be one of '
+                             f'{self.NORMALIZATIONS}, got {normalize!r}')
         if use_sigmoid:
             raise ValueError('TrfWeightedCrossEntropyLoss is a softmax '
                              'cross-entropy; use_sigmoid must be False')
@@ -49,6 +59,7 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
             loss_weight=loss_weight,
             loss_name=loss_name,
             avg_non_ignore=avg_non_ignore)
+        self.normalize = normalize
         self._pixel_weights: Optional[List[torch.Tensor]] = None
 
     def set_pixel_weights(self, weights: List[torch.Tensor]) -> None:
@@ -101,6 +112,9 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
         """
         pixel = self.batch_weights(label)
         weight = pixel if weight is None else pixel * weight
+        if self.normalize == 'weights' and avg_factor is None:
+            avg_factor = (weight * (label != ignore_index)).sum().clamp_min(
+                torch.finfo(weight.dtype).eps)
         return super().forward(
             cls_score,
             label,
