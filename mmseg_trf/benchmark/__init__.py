@@ -4,10 +4,11 @@ step (train, finetune, score, weighted finetune) and reported as the ICIP
 from .report import write_report
 from .runner import BenchmarkRunner, StepFailed, best_miou, latest_checkpoint
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
-                   FinetuneProtocol, ScoringProtocol, WeightedProtocol)
+                   FinetuneProtocol, FinetuneVariant, ScoringProtocol,
+                   WeightedProtocol)
 
 __all__ = [
     'BenchmarkSpec', 'BenchmarkSource', 'BenchmarkTarget', 'FinetuneProtocol',
     'ScoringProtocol', 'WeightedProtocol', 'BenchmarkRunner', 'StepFailed',
-    'best_miou', 'latest_checkpoint', 'write_report'
+    'best_miou', 'latest_checkpoint', 'write_report', 'FinetuneVariant'
 ]

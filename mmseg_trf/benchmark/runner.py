@@ -31,7 +31,8 @@ import yaml
 from ..apis.cache import atomic_write_text, cache_key
 from ..utils.dist import torchrun_command
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
-from .spec import BenchmarkSource, BenchmarkSpec, BenchmarkTarget
+from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
+                   FinetuneVariant)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DISTRIBUTED_TOOLS = ('train.py', 'score_sources.py')
@@ -189,33 +190,30 @@ class BenchmarkRunner:
                  target: BenchmarkTarget,
                  checkpoint: str,
                  seed: int,
-                 weighting: Optional[str] = None) -> Optional[dict]:
-        """One finetuning run: best validation mIoU and wall time."""
-        variant = f'trf-{weighting}' if weighting else 'vanilla'
-        work = self.path('finetune', target.name, source.name, variant,
+                 variant: Optional[FinetuneVariant] = None) -> Optional[dict]:
+        """One finetuning run (vanilla unless ``variant`` says otherwise):
+        best validation mIoU and wall time."""
+        variant = variant or FinetuneVariant()
+        work = self.path('finetune', target.name, source.name, variant.name,
                          f'seed{seed}')
         config = source.finetune_config.format(target=target.name)
+        options = dict(self.spec.finetune.options, **variant.options,
+                       **{'randomness.seed': seed})
 
         def run():
-            options = dict(self.spec.finetune.options,
-                           **{'randomness.seed': seed})
             args = [config, '--work-dir', work]
+            start = dict(options, load_from=checkpoint)
             if latest_checkpoint(work):
                 args.append('--resume')
-                options['load_from'] = None
-            else:
-                options['load_from'] = checkpoint
-            args += ['--cfg-options', *_options(options)]
-            if weighting:
+                start['load_from'] = None
+            args += ['--cfg-options', *_options(start)]
+            if variant.weighting:
                 args += [
-                    '--trf-weighting', weighting, '--trf-source-dataset',
-                    source.dataset
+                    '--trf-weighting', variant.weighting,
+                    '--trf-source-dataset', source.dataset
                 ]
-                if self.spec.weighted.hook_options:
-                    args += [
-                        '--trf-options',
-                        *_options(self.spec.weighted.hook_options)
-                    ]
+                if variant.trf_options:
+                    args += ['--trf-options', *_options(variant.trf_options)]
             seconds = self.run_tool('train.py', args,
                                     osp.join(work, 'train.log'))
             result = dict(miou=best_miou(work), seconds=seconds)
@@ -226,20 +224,18 @@ class BenchmarkRunner:
 
         def inputs():
             parts = dict(
-                config=config_fingerprint(
-                    config,
-                    dict(self.spec.finetune.options,
-                         **{'randomness.seed': seed})),
+                config=config_fingerprint(config, options),
                 checkpoint=checkpoint_fingerprint(checkpoint))
-            if weighting:
+            if variant.weighting:
                 parts.update(
+                    weighting=variant.weighting,
                     source_data=config_fingerprint(source.dataset),
-                    hook_options=self.spec.weighted.hook_options)
+                    trf_options=variant.trf_options)
             return parts
 
         return self.step(
-            f'finetune_{target.name}_{source.name}_{variant}_seed{seed}', run,
-            inputs, work)
+            f'finetune_{target.name}_{source.name}_{variant.name}_seed{seed}',
+            run, inputs, work)
 
     def score(self,
               target: BenchmarkTarget,
@@ -322,7 +318,7 @@ class BenchmarkRunner:
         calls = [(source, target, checkpoints[source.name], seed)
                  for target in spec.targets for source in spec.sources
                  if checkpoints[source.name] for seed in spec.finetune.seeds]
-        finetunes = self._collect(calls, 'vanilla')
+        finetunes = self._collect(calls)
         truth = {target.name: {} for target in spec.targets}
         for (target, source, _), runs in finetunes.items():
             if runs:
@@ -341,16 +337,19 @@ class BenchmarkRunner:
             }
             for t in spec.targets
         }
-        calls = [(source, target, checkpoints[source.name], seed, metric)
-                 for target in spec.targets for source in spec.sources
-                 if checkpoints[source.name]
-                 and spec.weighted.selects(source.name, truth[target.name])
-                 for metric in spec.weighted.metrics
-                 for seed in spec.weighted.seeds]
-        for metric in spec.weighted.metrics:
-            finetunes.update(
-                self._collect([c for c in calls if c[4] == metric],
-                              f'trf-{metric}'))
+        variants = [
+            FinetuneVariant(f'trf-{metric}', metric,
+                            spec.weighted.hook_options)
+            for metric in spec.weighted.metrics
+        ]
+        finetunes.update(
+            self._collect([
+                (source, target, checkpoints[source.name], seed, variant)
+                for target in spec.targets for source in spec.sources
+                if checkpoints[source.name]
+                and spec.weighted.selects(source.name, truth[target.name])
+                for variant in variants for seed in spec.weighted.seeds
+            ]))
         return dict(
             checkpoints=checkpoints,
             finetunes=finetunes,
@@ -359,11 +358,13 @@ class BenchmarkRunner:
             sweep=sweep,
             failures=dict(self.failures))
 
-    def _collect(self, calls: List[tuple], variant: str) -> Dict:
-        """Run finetuning calls; results grouped by (target, source,
-        variant), failed runs left out."""
+    def _collect(self, calls: List[tuple]) -> Dict:
+        """Run finetuning calls ``(source, target, checkpoint, seed[,
+        variant])``; results grouped by (target, source, variant name),
+        failed runs left out."""
         grouped = {}
         for call, result in zip(calls, self.parallel(self.finetune, calls)):
+            variant = call[4].name if len(call) > 4 else 'vanilla'
             key = (call[1].name, call[0].name, variant)
             grouped.setdefault(key, [])
             if result:

@@ -82,6 +82,25 @@ class WeightedProtocol:
 
 
 @dataclass
+class FinetuneVariant:
+    """One way of finetuning: vanilla, or weighted with its options.
+
+    Args:
+        name (str): Its name in steps, folders and reports.
+        weighting (str, optional): ``--trf-weighting`` metric; ``None`` is
+            unweighted.
+        trf_options (dict): ``--trf-options`` (hook arguments,
+            ``loss_normalize``).
+        options (dict): Further ``--cfg-options``.
+    """
+
+    name: str = 'vanilla'
+    weighting: Optional[str] = None
+    trf_options: Dict = field(default_factory=dict)
+    options: Dict = field(default_factory=dict)
+
+
+@dataclass
 class ScoringProtocol:
     """Arguments of ``tools/score_sources.py`` (Table 2, Figs. 4 and 6)."""
 
@@ -148,5 +167,5 @@ class BenchmarkSpec:
 
 __all__ = [
     'BenchmarkSpec', 'BenchmarkSource', 'BenchmarkTarget', 'FinetuneProtocol',
-    'WeightedProtocol', 'ScoringProtocol'
+    'WeightedProtocol', 'ScoringProtocol', 'FinetuneVariant'
 ]

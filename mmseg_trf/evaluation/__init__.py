@@ -3,11 +3,12 @@ from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         bootstrap_interval, decision_criteria, fuse_scores,
                         probability_best, random_baseline, selection_criteria)
-from .study import choose_default, summarise_runs
+from .study import choose_default, mean_interval, summarise_runs
 
 __all__ = [
     'rank_correlations', 'CORRELATIONS', 'CRITERIA', 'DECISIONS',
     'INTERVAL_CRITERIA', 'FUSION_RULES', 'decision_criteria',
     'selection_criteria', 'bootstrap_interval', 'random_baseline',
-    'probability_best', 'fuse_scores', 'summarise_runs', 'choose_default'
+    'probability_best', 'fuse_scores', 'summarise_runs', 'choose_default',
+    'mean_interval'
 ]

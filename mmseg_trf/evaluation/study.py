@@ -35,11 +35,28 @@ def summarise_runs(runs: Sequence[Mapping[str, Mapping[str, float]]],
                 for run in runs if method in run
             ], np.float64)
             values = values[np.isfinite(values)]
-            summary[method][criterion] = _spread(values, confidence, seed)
+            summary[method][criterion] = mean_interval(values, confidence,
+                                                       seed)
     return summary
 
 
-def _spread(values: np.ndarray, confidence: float, seed: int) -> dict:
+def mean_interval(values: Sequence[float],
+                  confidence: float = 0.95,
+                  seed: int = 0) -> dict:
+    """Mean of some values with a bootstrap percentile interval of the mean
+    and their range (e.g. paired differences to a baseline).
+
+    Args:
+        values (Sequence[float]): Finite values.
+        confidence (float): Interval level.
+        seed (int): Bootstrap seed.
+
+    Returns:
+        dict: ``mean``, ``low``, ``high``, ``min``, ``max`` and ``runs``
+        (how many values); the interval is the mean itself with fewer than
+        3 values or no spread.
+    """
+    values = np.asarray(values, np.float64)
     if len(values) == 0:
         return dict(
             mean=math.nan,
@@ -93,4 +110,4 @@ def choose_default(summary: Mapping[str, Mapping[str, dict]],
         (by_regret.index(m) + by_spearman.index(m), mean(m, 'regret')))
 
 
-__all__ = ['summarise_runs', 'choose_default']
+__all__ = ['summarise_runs', 'choose_default', 'mean_interval']

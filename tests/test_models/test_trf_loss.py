@@ -101,3 +101,25 @@ def test_sigmoid_refused():
 def test_unknown_normalisation_is_refused():
     with pytest.raises(ValueError, match='normalize'):
         TrfWeightedCrossEntropyLoss(normalize='sum')
+
+
+def test_class_weights_average_like_pytorch_with_ignored_labels(batch):
+    logits, label, weights = batch
+    class_weight = [0.5, 1.0, 2.0, 1.5, 0.25]
+    loss = TrfWeightedCrossEntropyLoss(class_weight=class_weight)
+    loss.set_pixel_weights([torch.ones(6, 7), torch.ones(6, 7)])
+    expected = F.cross_entropy(
+        logits, label, weight=torch.tensor(class_weight), ignore_index=255)
+    got = loss(logits, label, ignore_index=255)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    weighted = TrfWeightedCrossEntropyLoss(
+        class_weight=class_weight, normalize='weights')
+    weighted.set_pixel_weights(weights)
+    valid = label != 255
+    pixel = torch.stack(weights)
+    cw = torch.tensor(class_weight)[label.clamp(0, 4)] * valid
+    ce = F.cross_entropy(logits, label, reduction='none', ignore_index=255)
+    hand = (pixel * cw * ce).sum() / (pixel * cw).sum()
+    assert weighted(
+        logits, label, ignore_index=255).item() == pytest.approx(
+            hand.item(), rel=1e-5)

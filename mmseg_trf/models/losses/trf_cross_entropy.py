@@ -19,7 +19,13 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
     ``[1, e]``) the loss grows by at most ``e``. ``normalize='weights'``
     divides by the sum of the weights of the non-ignored pixels instead (a
     weighted mean, as the Transfer Risk Map paper normalises), which keeps
-    the loss scale and so the effective learning rate.
+    the loss scale and so the effective learning rate. With
+    ``class_weight`` each pixel's weight is also multiplied by its class's,
+    and the loss is averaged over the labelled pixels by the sum of their
+    class weights (times their transferability weights with
+    ``normalize='weights'``), as PyTorch's weighted ``cross_entropy`` does;
+    MMSeg's own averaging fails there on ignored labels (it indexes the
+    class weights with 255).
 
     The weights of each batch come from :class:`TransferabilityHook`, which
     reads the cached weight map and the ``gt_coord_map`` the data pipeline
@@ -88,6 +94,19 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
         ]
         return torch.stack(padded)
 
+    def _average_factor(self, weight: torch.Tensor, label: torch.Tensor,
+                        ignore_index: int) -> Optional[torch.Tensor]:
+        """The loss's denominator, or ``None`` to leave it to MMSeg."""
+        if self.class_weight is None and self.normalize == 'pixels':
+            return None
+        valid = label != ignore_index
+        factor = (weight if self.normalize == 'weights' else
+                  torch.ones_like(weight)) * valid
+        if self.class_weight is not None:
+            classes = weight.new_tensor(self.class_weight)
+            factor = factor * classes[label.clamp(0, len(classes) - 1)]
+        return factor.sum().clamp_min(torch.finfo(weight.dtype).eps)
+
     def forward(self,
                 cls_score: torch.Tensor,
                 label: torch.Tensor,
@@ -112,9 +131,9 @@ class TrfWeightedCrossEntropyLoss(CrossEntropyLoss):
         """
         pixel = self.batch_weights(label)
         weight = pixel if weight is None else pixel * weight
-        if self.normalize == 'weights' and avg_factor is None:
-            avg_factor = (weight * (label != ignore_index)).sum().clamp_min(
-                torch.finfo(weight.dtype).eps)
+        reduction = reduction_override or self.reduction
+        if avg_factor is None and reduction == 'mean':
+            avg_factor = self._average_factor(weight, label, ignore_index)
         return super().forward(
             cls_score,
             label,
