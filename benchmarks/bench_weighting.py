@@ -167,8 +167,8 @@ def main():
           f'{[round(truth[c], 3) for c in chosen]})')
     spec.finetune.options = {
         'train_cfg.max_iters': args.iters,
-        'train_cfg.val_interval': 25,
-        'default_hooks.checkpoint.interval': 25,
+        'train_cfg.val_interval': max(1, min(25, args.iters // 4)),
+        'default_hooks.checkpoint.interval': max(1, min(25, args.iters // 4)),
         'optim_wrapper.optimizer.lr': args.lr
     }
     study_dir = osp.join(demo_dir, 'weighting_study')

@@ -1,10 +1,15 @@
 """Building segmentors from configs and checkpoints, and tapping the
 classifier of their decode head."""
+import os
 import os.path as osp
+import socket
+import urllib.parse
+import urllib.request
 from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -36,6 +41,48 @@ def load_config(config: Union[str, Config],
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+#: Seconds a model-zoo download may wait to connect or for data.
+DOWNLOAD_TIMEOUT = 30
+
+
+def fetch_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
+    """A checkpoint URL as a local file in torch's hub cache (where
+    MMEngine would put it), downloaded with a progress log and a timeout.
+
+    Args:
+        url (str): ``http(s)://`` address.
+        timeout (float): Seconds to wait for the connection or for data.
+
+    Returns:
+        str: The local path.
+
+    Raises:
+        ConnectionError: The URL cannot be reached or the download broke
+            off (named in the message).
+    """
+    folder = osp.join(torch.hub.get_dir(), 'checkpoints')
+    path = osp.join(folder, osp.basename(urllib.parse.urlparse(url).path))
+    if osp.isfile(path):
+        return path
+    os.makedirs(folder, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        request = urllib.request.Request(url, method='HEAD')
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            size = int(response.headers.get('Content-Length') or 0)
+        print_log(
+            f'downloading {url} ({size / 2**20:.0f} MB) to {path}',
+            logger='current')
+        torch.hub.download_url_to_file(url, path, progress=False)
+    except OSError as err:  # URLError, timeouts and resets are OSErrors
+        raise ConnectionError(f'cannot download checkpoint {url}: '
+                              f'{err}') from None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return path
 
 
 def load_segmentor(config: Union[str, Config],
@@ -70,8 +117,11 @@ def load_segmentor(config: Union[str, Config],
     model = MODELS.build(cfg.model)
     model.dataset_meta = None
     if checkpoint:
-        loaded = CheckpointLoader.load_checkpoint(
-            trust_checkpoint(checkpoint), map_location='cpu')
+        # a named local file is trusted; a download keeps weights_only
+        local = (
+            fetch_checkpoint(checkpoint)
+            if '://' in checkpoint else trust_checkpoint(checkpoint))
+        loaded = CheckpointLoader.load_checkpoint(local, map_location='cpu')
         load_weights(model, loaded, checkpoint)
         model.dataset_meta = loaded.get('meta', {}).get('dataset_meta')
     model.cfg = cfg
@@ -169,5 +219,5 @@ class ConvSegTap:
 
 __all__ = [
     'load_config', 'load_segmentor', 'load_weights', 'classifier_head',
-    'ConvSegTap'
+    'ConvSegTap', 'fetch_checkpoint'
 ]
