@@ -12,7 +12,10 @@ The choice made here: a checkpoint the user explicitly named (the config's
 ``--resume``, a source checkpoint given to ``tools/score_sources.py``) is
 *trusted* and loaded with ``weights_only=False``, exactly what MMEngine did
 before torch 2.6. Every other file keeps torch's safe default, so nothing the
-user did not ask for is unpickled with full power. Allow-listing the
+user did not ask for is unpickled with full power. The loader is installed
+in MMEngine only when a checkpoint is first trusted (the tools do it for
+the files their command line names), not by importing the package.
+Allow-listing the
 runner's globals instead would mean allowing ``builtins.getattr`` (numpy and
 the history buffers pickle method references), a real loosening for every
 file. Plain state dicts load either way.
@@ -37,6 +40,7 @@ def trust_checkpoint(path: Optional[str]) -> Optional[str]:
         str | None: ``path`` unchanged.
     """
     if path and '://' not in path:
+        _install_loader()
         _TRUSTED.add(osp.realpath(osp.expanduser(path)))
     return path
 
@@ -97,8 +101,12 @@ def load_local_checkpoint(filename: str, map_location=None):
             f'{type(err).__name__}: {reason[:200]}') from err
 
 
-CheckpointLoader.register_scheme(
-    prefixes='', loader=load_local_checkpoint, force=True)
+def _install_loader() -> None:
+    """Make :func:`load_local_checkpoint` MMEngine's loader of local paths."""
+    if CheckpointLoader._schemes.get('') is not load_local_checkpoint:
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=load_local_checkpoint, force=True)
+
 
 __all__ = [
     'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',

@@ -113,3 +113,20 @@ def test_a_corrupt_checkpoint_is_named_as_not_a_checkpoint(
     message = str(err.value)
     assert 'is not a PyTorch checkpoint' in message and str(path) in message
     assert '\n' not in message and 'named by the user' not in message
+
+
+def test_importing_the_package_leaves_mmengines_loader_alone():
+    import subprocess
+    import sys
+    code = (
+        'import mmseg_trf\n'
+        'from mmengine.runner.checkpoint import CheckpointLoader\n'
+        'from mmseg_trf.utils import checkpoint as c\n'
+        "assert CheckpointLoader._schemes[''] is not "
+        'c.load_local_checkpoint\n'
+        "c.trust_checkpoint('x.pth')\n"
+        "assert CheckpointLoader._schemes[''] is c.load_local_checkpoint\n")
+    proc = subprocess.run([sys.executable, '-c', code],
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
