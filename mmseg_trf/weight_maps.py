@@ -147,6 +147,45 @@ class TransferabilityMap:
                 'recompute it')
         return loaded
 
+    @classmethod
+    def reusable(cls, folder: str, settings: str, weights: str,
+                 resumed: bool) -> Optional['TransferabilityMap']:
+        """The map saved in ``folder`` if it may be reused, else ``None``.
+
+        It may if it was made with ``settings`` and, unless the run resumes,
+        by the model whose weights digest is ``weights``. A resumed run must
+        find it: its map comes from the source checkpoint, and recomputing
+        it from the partly finetuned model would replace it.
+
+        Args:
+            folder (str): Where the map is saved.
+            settings (str): Digest of the map's settings (sidecar
+                ``settings``).
+            weights (str): Digest of the current model's weights (sidecar
+                ``weights``).
+            resumed (bool): Whether the run resumes.
+
+        Raises:
+            MapFileError: A resumed run finds no valid map of these
+                settings.
+        """
+        try:
+            stored = cls.load(folder)
+        except MapFileError:
+            if resumed:
+                raise
+            return None
+        if stored.meta.get('settings') != settings:
+            if resumed:
+                raise MapFileError(
+                    f'the weight map in {folder} was made with other '
+                    'settings than this resumed run: delete the folder to '
+                    'recompute it from the current model')
+            return None
+        if resumed or stored.meta.get('weights') == weights:
+            return stored
+        return None
+
     def figure(self):
         """The seed's Fig. 5: transferability and weight maps side by side.
         """

@@ -20,7 +20,7 @@ from ...models.losses import TrfWeightedCrossEntropyLoss
 from ...sampling import SamplingSettings
 from ...transfer_map import CONTROLS, MAP_METRICS
 from ...version import __version__
-from ...weight_maps import MapFileError, TransferabilityMap
+from ...weight_maps import TransferabilityMap
 
 
 def _weights_digest(model: torch.nn.Module) -> str:
@@ -259,7 +259,8 @@ class TransferabilityHook(Hook):
             source=self.source_dataset,
             version=__version__)
         if not refresh:
-            stored = self._stored_map(folder, settings, digest, resumed)
+            stored = TransferabilityMap.reusable(folder, settings, digest,
+                                                 resumed)
             if stored is not None:
                 runner.logger.info(f'TransferabilityHook: reused the '
                                    f'{self.map_metric} weight map in {folder}')
@@ -295,25 +296,3 @@ class TransferabilityHook(Hook):
             f'{weights.max():.3f}; features {meta["extract_seconds"]} s, '
             f'patches {meta["score_seconds"]} s) in {folder}')
         return computed
-
-    @staticmethod
-    def _stored_map(folder: str, settings: str, digest: str,
-                    resumed: bool) -> Optional[TransferabilityMap]:
-        """The saved map if it was made with these settings (and, unless
-        resuming, by this very model); a resumed run must have it."""
-        try:
-            stored = TransferabilityMap.load(folder)
-        except MapFileError:
-            if resumed:
-                raise
-            return None
-        if stored.meta.get('settings') != settings:
-            if resumed:
-                raise MapFileError(
-                    f'the weight map in {folder} was made with other '
-                    'settings than this resumed run: delete the folder to '
-                    'recompute it from the current model')
-            return None
-        if resumed or stored.meta.get('weights') == digest:
-            return stored
-        return None
