@@ -9,7 +9,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ..apis.cache import atomic_write, atomic_write_text
-from ..apis.report import fmt_number
+from ..apis.report import correlation_table, fmt_number
 from ..evaluation import rank_correlations
 
 
@@ -137,6 +137,18 @@ def truth_table(results: dict) -> List[str]:
     return lines + [''] + summary
 
 
+def selection_tables(results: dict) -> List[str]:
+    """Per target, every metric's correlations and decision criteria with
+    95% bootstrap intervals over sources, beside the random and static
+    baselines (the ``score_sources`` tables)."""
+    lines = []
+    for target, scored in results['scores'].items():
+        corr = scored and scored['ranking'].get('correlations')
+        if corr:
+            lines += [f'### {target}', '', correlation_table(corr), '']
+    return lines
+
+
 def figure6(results: dict, metrics: Sequence[str], path: str) -> str:
     """Spearman's rho (mean over targets) against the sampled pixels N."""
     import matplotlib
@@ -179,6 +191,12 @@ def write_report(results: dict, spec, work_dir: str) -> str:
         '# Transferability benchmark', '',
         '## Table 2: rank correlation with the ground-truth mIoU', '',
         *table2(results, metrics), '',
+        '## Source selection: intervals, regret and baselines', '',
+        'Brackets: 95% bootstrap intervals over sources; regret: mIoU '
+        'points lost by finetuning the top-scored source instead of the '
+        'best; a metric should beat the random ranking and the static '
+        'prior (larger model first), which use no target data.', '',
+        *selection_tables(results),
         '## Ground truth (vanilla finetuning, best validation mIoU)', '',
         *truth_table(results), ''
     ]
@@ -213,4 +231,7 @@ def write_report(results: dict, spec, work_dir: str) -> str:
     return path
 
 
-__all__ = ['write_report', 'table2', 'table3', 'truth_table', 'figure6']
+__all__ = [
+    'write_report', 'table2', 'table3', 'truth_table', 'figure6',
+    'selection_tables'
+]

@@ -116,6 +116,7 @@ def test_quick_demo_runs_end_to_end(quick_demo):
     report = work / 'benchmark' / 'report'
     text = (report / 'report.md').read_text()
     for section in ('Table 2', 'Table 3', 'Ground truth',
+                    'Source selection: intervals, regret and baselines',
                     'Which source would each metric choose',
                     'Scoring time vs finetuning time'):
         assert section in text, section
