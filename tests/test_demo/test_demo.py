@@ -239,6 +239,28 @@ def test_the_same_seed_gives_identical_scores_and_truth(quick_demo, tmp_path):
     assert outcome(work) == outcome(tmp_path)
 
 
+def test_benchmark_tool_exits_1_naming_a_failed_step(quick_demo, tmp_path):
+    import yaml
+    work, _ = quick_demo
+    spec = yaml.safe_load((work / 'configs' / 'benchmark.yaml').read_text())
+    broken = tmp_path / 'broken.py'
+    broken.write_text("model = dict(type='NoSuchModel')\n")
+    spec['sources'].append(
+        dict(spec['sources'][0], name='broken', config=str(broken)))
+    path = tmp_path / 'spec.yaml'
+    path.write_text(yaml.safe_dump(spec))
+    proc = run_tool(
+        'benchmark.py',
+        path,
+        '--work-dir',
+        work / 'benchmark',
+        check=False,
+        timeout=900)
+    assert proc.returncode == 1
+    assert 'train-source_broken' in proc.stdout
+    assert 'steps failed' in proc.stdout
+
+
 def test_an_edited_protocol_reruns_only_what_it_changes(quick_demo):
     work, _ = quick_demo
     spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
