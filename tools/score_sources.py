@@ -2,7 +2,7 @@
 
     python tools/score_sources.py TARGET_DATASET_CONFIG
         (--sources sources.yaml | --zoo FCN PSPNet [--zoo-data Cityscapes])
-        [--metrics otce leep logme hscore nce] [--num-pixels 10000]
+        [--metrics nce otce leep logme hscore] [--num-pixels 10000]
         [--repetitions 10] [--sampler uniform|balanced|full]
         [--layer logits|pre_logits] [--ground-truth miou.yaml]
         [--work-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
@@ -62,10 +62,12 @@ def parse_args(argv=None):
     parser.add_argument(
         '--metrics',
         nargs='+',
-        default=['otce', 'leep', 'logme', 'hscore', 'nce'],
+        default=['nce', 'otce', 'leep', 'logme', 'hscore'],
         choices=list(METRICS) + ['fusion'],
-        help='metrics to compute; "fusion" adds a fused score of '
-        '--fusion-members')
+        help='metrics to compute; the first orders the ranking and the '
+        'P(best) column (default NCE: the best mean top-1 regret and '
+        'Spearman over the 10 runs of benchmarks/bench_selection.py, see '
+        'the README); "fusion" adds a fused score of --fusion-members')
     parser.add_argument(
         '--fusion-members',
         nargs='+',

@@ -108,7 +108,7 @@ class ScoringSettings:
         cfg_options (dict, optional): Overrides for every model config.
     """
 
-    metrics: Sequence[str] = ('otce', 'leep', 'logme', 'hscore', 'nce')
+    metrics: Sequence[str] = ('nce', 'otce', 'leep', 'logme', 'hscore')
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     layer: str = 'logits'
     source_images: int = 20

@@ -28,7 +28,7 @@ def load_generator():
 def test_generated_configs_are_up_to_date():
     generator = load_generator()
     files = generator.all_configs()
-    assert len(files) == 18 + 6 * 5 * 4
+    assert len(files) == 18 + 6 * 5  # sources; finetuning per arch and city
     for relative, text in files.items():
         with open(osp.join(ROOT, relative)) as f:
             assert f.read() == generator.formatted(text), relative
