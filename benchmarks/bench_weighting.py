@@ -16,7 +16,8 @@ seed protocol); each variant is compared with vanilla run by run (same
 source, same seed): the mean paired difference with a 95% bootstrap
 interval, per source and pooled. The vanilla validation curves show whether
 the budget reached a plateau. Every run is a cached benchmark step under
-``<out-dir>/<scenario>-seed<S>/weighting_study``; a rerun only reprints.
+``<out-dir>/<scenario>-seed<S>/weighting_study-<iters>it``; a rerun only
+reprints.
 Writes ``weighting_study.md``, ``.json`` and ``.png`` there.
 """
 import argparse
@@ -171,7 +172,7 @@ def main():
         'default_hooks.checkpoint.interval': max(1, min(25, args.iters // 4)),
         'optim_wrapper.optimizer.lr': args.lr
     }
-    study_dir = osp.join(demo_dir, 'weighting_study')
+    study_dir = osp.join(demo_dir, f'weighting_study-{args.iters}it')
     runner = BenchmarkRunner(
         spec, study_dir, echo=lambda line: print('   ', line))
     sources = {s.name: s for s in spec.sources}
