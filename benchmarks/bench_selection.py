@@ -161,17 +161,17 @@ def main():
     from mmseg_trf.demo import Scenario
     from mmseg_trf.evaluation import choose_default, summarise_runs
     start = time.time()
-    runs = []
+    runs, metrics = [], {}
     for path in args.scenarios:
         name = osp.splitext(osp.basename(path))[0]
-        metrics = Scenario.from_file(path).scoring['metrics']
+        scored = Scenario.from_file(path).scoring['metrics']
+        metrics.update(dict.fromkeys(scored))
         for seed in args.seeds:
             print(f'[study] {name} seed {seed} '
                   f'({time.time() - start:.0f} s so far)')
             runs.append(
                 (name, seed,
-                 run_criteria(run_scenario(path, seed, args.out_dir),
-                              metrics)))
+                 run_criteria(run_scenario(path, seed, args.out_dir), scored)))
     pooled = summarise_runs([row for _, _, row in runs], CRITERIA)
     candidates = [m for m in pooled if m in metrics or m.startswith('fusion')]
     default = choose_default(pooled, candidates)

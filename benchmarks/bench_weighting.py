@@ -85,11 +85,13 @@ def differences(runs: dict, variant: str, baseline: str, sources) -> dict:
     from mmseg_trf.evaluation import mean_interval
     out, pooled = {}, []
     for source in sources:
-        pairs = [(runs[(source, variant, seed)],
-                  runs[(source, baseline, seed)]) for (name, v, seed) in runs
-                 if name == source and v == variant and (source, baseline,
-                                                         seed) in runs]
-        diffs = [100 * (a - b) for a, b in pairs]
+        diffs = [
+            100 *
+            (runs[(source, variant, seed)] - runs[(source, baseline, seed)])
+            for name, v, seed in runs
+            if (name, v) == (source, variant) and (source, baseline,
+                                                   seed) in runs
+        ]
         pooled += diffs
         out[source] = mean_interval(diffs)
     out['pooled'] = mean_interval(pooled)

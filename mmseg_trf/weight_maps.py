@@ -8,7 +8,6 @@ Fig. 5). Every file is written atomically; loading checks that the files
 agree with each other and with eq. 4, so a corrupt or edited map is refused
 instead of silently weighting the loss.
 """
-import copy
 import json
 import os.path as osp
 from typing import Optional, Tuple
@@ -73,12 +72,11 @@ class TransferabilityMap:
         Returns:
             TransferabilityMap: The variant.
         """
-        twin = copy.copy(self)
-        twin.strength = float(strength)
-        twin.weights = weight_map(self.transferability, twin.strength)
+        twin = TransferabilityMap(self.transferability,
+                                  self.grid_shape, self.patch,
+                                  dict(self.meta, control=control), strength)
         if control is not None:
             twin.weights = control_weights(twin.weights, control, seed)
-        twin.meta = dict(self.meta, control=control)
         return twin
 
     def weights_at(self, rows: np.ndarray, cols: np.ndarray,

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from ..conftest import run_tool
+from .user_config import PIPELINES
 
 ZOO = {
     # config, overrides that avoid a download, has an auxiliary head
@@ -22,18 +23,7 @@ custom_imports = dict(imports=['mmseg_trf'], allow_failed_imports=False)
 crop_size = (64, 128)
 model = dict({no_download}, data_preprocessor=dict(size=crop_size),
              test_cfg=dict(mode='whole'))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=(128, 64), ratio_range=(0.75, 1.5),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs')]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')]
+{pipelines}
 city = dict(type='CityscapesCityDataset', data_root={root!r}, city='aachen',
             num_labelled=4)
 train_dataloader = dict(
@@ -56,7 +46,10 @@ def test_zoo_configs_train_with_weighting(name, tmp_path, cityscapes_root):
     config = tmp_path / f'{name}_city.py'
     config.write_text(
         TEMPLATE.format(
-            base=base, no_download=no_download, root=cityscapes_root))
+            base=base,
+            no_download=no_download,
+            pipelines=PIPELINES,
+            root=cityscapes_root))
     work = tmp_path / 'work'
     proc = run_tool(
         'train.py',
