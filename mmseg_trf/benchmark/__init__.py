@@ -1,8 +1,9 @@
 """Transferability benchmarks: a grid of sources x targets, run step by
 step (train, finetune, score, weighted finetune) and reported as the ICIP
 2023 paper's Tables 2-3 and Figs. 4-6."""
+from .executor import SlurmOptions, StepFailed
 from .report import write_report
-from .runner import BenchmarkRunner, StepFailed, best_miou, latest_checkpoint
+from .runner import BenchmarkRunner, best_miou, latest_checkpoint
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
                    FinetuneProtocol, FinetuneVariant, ScoringProtocol,
                    WeightedProtocol)
@@ -10,5 +11,6 @@ from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
 __all__ = [
     'BenchmarkSpec', 'BenchmarkSource', 'BenchmarkTarget', 'FinetuneProtocol',
     'ScoringProtocol', 'WeightedProtocol', 'BenchmarkRunner', 'StepFailed',
-    'best_miou', 'latest_checkpoint', 'write_report', 'FinetuneVariant'
+    'best_miou', 'latest_checkpoint', 'write_report', 'FinetuneVariant',
+    'SlurmOptions'
 ]

@@ -20,9 +20,10 @@ import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional
 
@@ -30,16 +31,13 @@ import yaml
 
 from ..apis.cache import atomic_write_text, cache_key
 from ..utils.dist import torchrun_command
+from .executor import STATES, LocalExecutor, SlurmExecutor, StepFailed
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
                    FinetuneVariant)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DISTRIBUTED_TOOLS = ('train.py', 'score_sources.py')
-
-
-class StepFailed(RuntimeError):
-    """A benchmark step did not complete."""
 
 
 def best_miou(work_dir: str) -> float:
@@ -88,32 +86,54 @@ class BenchmarkRunner:
         self.spec, self.echo = spec, echo
         self.work_dir = osp.abspath(work_dir)
         self.failures: Dict[str, str] = {}
+        self.grid: Dict[str, dict] = {}
+        self._grid_lock = threading.Lock()
+        if spec.executor == 'slurm':
+            self.executor = SlurmExecutor(spec.slurm, spec.gpus, self.progress,
+                                          echo)
+        else:
+            self.executor = LocalExecutor(self.progress)
 
     # Plumbing ----------------------------------------------------------------
     def path(self, *parts: str) -> str:
         return osp.join(self.work_dir, *parts)
 
-    def run_tool(self, script: str, args: List[str], log: str) -> float:
-        """Run ``tools/<script>``; return its wall time in seconds."""
+    def progress(self,
+                 key: str,
+                 state: str,
+                 log: str,
+                 echo: bool = True) -> None:
+        """Record a step's state ('queued', 'running', 'done', 'failed')
+        and its log in ``status.json``; echo the grid's counts."""
+        with self._grid_lock:
+            if self.grid.get(key, {}).get('state') == state:
+                return
+            self.grid[key] = dict(state=state, log=log)
+            atomic_write_text(
+                self.path('status.json'), json.dumps(self.grid, indent=1))
+            counts = Counter(step['state'] for step in self.grid.values())
+        if echo:
+            self.echo('[benchmark] grid: ' + ', '.join(f'{counts[s]} {s}'
+                                                       for s in STATES) +
+                      f' ({key} {state}: {log})')
+
+    def run_tool(self, key: str, script: str, args: List[str],
+                 log: str) -> float:
+        """Run ``tools/<script>`` as step ``key`` with the spec's executor;
+        return its wall time in seconds."""
         tool = osp.join(ROOT, 'tools', script)
-        if self.spec.gpus > 1 and script in DISTRIBUTED_TOOLS:
+        distributed = self.spec.gpus > 1 and script in DISTRIBUTED_TOOLS
+        if distributed and self.spec.executor == 'local':
             cmd = torchrun_command(tool, args, self.spec.gpus)
         else:
             cmd = [sys.executable, tool, *args]
-        os.makedirs(osp.dirname(log), exist_ok=True)
         env = dict(os.environ)
-        if self.spec.jobs > 1:  # side-by-side runs share the cores
+        if self.spec.jobs > 1 and self.spec.executor == 'local':
+            # side-by-side runs share the cores
             threads = str(max(1, (os.cpu_count() or 1) // self.spec.jobs))
             env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         start = time.perf_counter()
-        with open(log, 'w') as f:
-            f.write(' '.join(cmd) + '\n')
-            f.flush()
-            code = subprocess.run(
-                cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
-                env=env).returncode
-        if code:
-            raise StepFailed(f'{script} exited with {code}; see {log}')
+        self.executor.run(key, cmd, log, env, ROOT, distributed)
         return time.perf_counter() - start
 
     def step(self,
@@ -138,6 +158,7 @@ class BenchmarkRunner:
                 with open(record) as f:
                     stored = json.load(f)
                 if stored.get('inputs') == digest:
+                    self.progress(key, 'done', record, echo=False)
                     return stored
                 self.echo(f'[benchmark] {key}: its settings or inputs '
                           'changed since it was cached; running it again')
@@ -147,6 +168,7 @@ class BenchmarkRunner:
             result = dict(work(), inputs=digest)
         except Exception as err:  # reported, the grid goes on
             self.failures[key] = f'{type(err).__name__}: {err}'
+            self.progress(key, 'failed', self.grid.get(key, {}).get('log', ''))
             self.echo(f'[benchmark] {key} FAILED: {err}')
             return None
         atomic_write_text(record, json.dumps(result, indent=2))
@@ -164,6 +186,7 @@ class BenchmarkRunner:
             return source.checkpoint
 
         work = self.path('sources', source.name)
+        key = f'train-source_{source.name}'
 
         def train():
             args = [source.config, '--work-dir', work]
@@ -171,7 +194,7 @@ class BenchmarkRunner:
                 args.append('--resume')
             if source.train_options:
                 args += ['--cfg-options', *_options(source.train_options)]
-            seconds = self.run_tool('train.py', args,
+            seconds = self.run_tool(key, 'train.py', args,
                                     osp.join(work, 'train.log'))
             return dict(
                 checkpoint=latest_checkpoint(work),
@@ -182,7 +205,7 @@ class BenchmarkRunner:
             return dict(
                 config=config_fingerprint(source.config, source.train_options))
 
-        result = self.step(f'train-source_{source.name}', train, inputs, work)
+        result = self.step(key, train, inputs, work)
         return result['checkpoint'] if result else None
 
     def finetune(self,
@@ -196,6 +219,7 @@ class BenchmarkRunner:
         variant = variant or FinetuneVariant()
         work = self.path('finetune', target.name, source.name, variant.name,
                          f'seed{seed}')
+        key = f'finetune_{target.name}_{source.name}_{variant.name}_seed{seed}'
         config = source.finetune_config.format(target=target.name)
         options = dict(self.spec.finetune.options, **variant.options,
                        **{'randomness.seed': seed})
@@ -214,7 +238,7 @@ class BenchmarkRunner:
                 ]
                 if variant.trf_options:
                     args += ['--trf-options', *_options(variant.trf_options)]
-            seconds = self.run_tool('train.py', args,
+            seconds = self.run_tool(key, 'train.py', args,
                                     osp.join(work, 'train.log'))
             result = dict(miou=best_miou(work), seconds=seconds)
             weights = osp.join(work, 'trf', 'weight_map.png')
@@ -233,9 +257,7 @@ class BenchmarkRunner:
                     trf_options=variant.trf_options)
             return parts
 
-        return self.step(
-            f'finetune_{target.name}_{source.name}_{variant.name}_seed{seed}',
-            run, inputs, work)
+        return self.step(key, run, inputs, work)
 
     def score(self,
               target: BenchmarkTarget,
@@ -261,6 +283,7 @@ class BenchmarkRunner:
                         vars(scoring)], default=str).encode()).hexdigest()
 
         work = self.path('scores', target.name, f'pixels-{num_pixels}')
+        key = f'score_{target.name}_{num_pixels}_{args_key[:12]}'
 
         def run():
             sources_file = osp.join(work, 'sources.yaml')
@@ -276,7 +299,7 @@ class BenchmarkRunner:
                 str(pool), '--work-dir', work, '--cache-dir',
                 self.path('scores', 'feature_cache'), *scoring.extra_args
             ]
-            seconds = self.run_tool('score_sources.py', args,
+            seconds = self.run_tool(key, 'score_sources.py', args,
                                     osp.join(work, 'score_sources.log'))
             with open(osp.join(work, 'ranking.json')) as f:
                 ranking = json.load(f)
@@ -296,8 +319,7 @@ class BenchmarkRunner:
                         data=config_fingerprint(s['dataset'])) for s in sources
                 ])
 
-        return self.step(f'score_{target.name}_{num_pixels}_{args_key[:12]}',
-                         run, inputs, work)
+        return self.step(key, run, inputs, work)
 
     # The grid ------------------------------------------------------------
     def parallel(self, work: Callable, calls: List[tuple]) -> list:
@@ -372,4 +394,4 @@ class BenchmarkRunner:
         return grouped
 
 
-__all__ = ['BenchmarkRunner', 'StepFailed', 'best_miou', 'latest_checkpoint']
+__all__ = ['BenchmarkRunner', 'best_miou', 'latest_checkpoint']

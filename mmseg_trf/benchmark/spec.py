@@ -5,6 +5,9 @@ from typing import Dict, List, Optional, Union
 import yaml
 
 from ..utils.fields import build_checked, checked_fields
+from .executor import SlurmOptions
+
+EXECUTORS = ('local', 'slurm')
 
 
 @dataclass
@@ -120,7 +123,9 @@ class BenchmarkSpec:
 
     ``gpus`` > 1 runs training and scoring distributed; ``jobs`` > 1 runs
     that many independent steps side by side (on CPUs, each with its share
-    of the cores).
+    of the cores). ``executor: slurm`` submits every step as a Slurm job
+    (resources and retries in ``slurm``, a :class:`SlurmOptions`; ``jobs``
+    is then how many are in the queue at once).
     """
 
     sources: List[BenchmarkSource]
@@ -130,6 +135,8 @@ class BenchmarkSpec:
     scoring: ScoringProtocol = field(default_factory=ScoringProtocol)
     gpus: int = 1
     jobs: int = 1
+    executor: str = 'local'
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)
 
     @classmethod
     def from_dict(cls, data: dict) -> 'BenchmarkSpec':
@@ -151,7 +158,12 @@ class BenchmarkSpec:
             scoring=build_checked(ScoringProtocol, data.get('scoring', {}),
                                   'scoring'),
             gpus=int(data.get('gpus', 1)),
-            jobs=int(data.get('jobs', 1)))
+            jobs=int(data.get('jobs', 1)),
+            executor=data.get('executor', 'local'),
+            slurm=build_checked(SlurmOptions, data.get('slurm', {}), 'slurm'))
+        if spec.executor not in EXECUTORS:
+            raise ValueError(f'benchmark spec: executor {spec.executor!r}; '
+                             f'known: {list(EXECUTORS)}')
         for kind in ('sources', 'targets'):
             names = [item.name for item in getattr(spec, kind)]
             if len(set(names)) != len(names):

@@ -1,5 +1,7 @@
 """Starting torch.distributed on machines with and without GPUs."""
+import os
 import socket
+import subprocess
 import sys
 from typing import List, Sequence
 
@@ -41,8 +43,9 @@ def init_distributed(launcher: str) -> None:
     With GPUs this is MMEngine's ``init_dist`` (NCCL). Without, MMEngine
     0.10.7's ``pytorch`` launcher calls ``torch.cuda.set_device`` and fails,
     so the group is started here with gloo from torchrun's environment
-    variables; MMEngine's runner and ``mmengine.dist`` then find it
-    initialised and use it.
+    variables (or Slurm's, for ``slurm``, which has the same fault);
+    MMEngine's runner and ``mmengine.dist`` then find it initialised and use
+    it.
 
     Args:
         launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
@@ -51,10 +54,42 @@ def init_distributed(launcher: str) -> None:
         return
     if torch.cuda.is_available():
         init_dist(launcher, backend='nccl')
-    elif launcher == 'pytorch':
+    elif launcher in ('pytorch', 'slurm'):
+        if launcher == 'slurm':
+            os.environ.update(slurm_rendezvous(os.environ))
         torch_dist.init_process_group(backend='gloo', init_method='env://')
     else:
         init_dist(launcher, backend='gloo')
+
+
+def slurm_rendezvous(env: dict) -> dict:
+    """torch.distributed's variables from a Slurm task's, as MMEngine's
+    ``slurm`` launcher sets them (rank and world size from the task, the
+    first node of the job as master), except the port: ``MASTER_PORT`` if
+    set, else one derived from the job id, so that two jobs on one node do
+    not both take MMEngine's fixed 29500.
+
+    Args:
+        env (dict): The task's environment (``SLURM_PROCID``,
+            ``SLURM_NTASKS``, ``SLURM_LOCALID``, ``SLURM_NODELIST``,
+            ``SLURM_JOB_ID``).
+
+    Returns:
+        dict: ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``,
+        ``MASTER_PORT``.
+    """
+    master = env.get('MASTER_ADDR') or subprocess.run(
+        ['scontrol', 'show', 'hostnames', env['SLURM_NODELIST']],
+        capture_output=True,
+        text=True,
+        check=True).stdout.split()[0]
+    return dict(
+        RANK=env['SLURM_PROCID'],
+        WORLD_SIZE=env['SLURM_NTASKS'],
+        LOCAL_RANK=env.get('SLURM_LOCALID', '0'),
+        MASTER_ADDR=master,
+        MASTER_PORT=env.get('MASTER_PORT')
+        or str(20000 + int(env.get('SLURM_JOB_ID', 9500)) % 20000))
 
 
 def finalize_distributed() -> None:
@@ -70,5 +105,6 @@ def finalize_distributed() -> None:
 
 
 __all__ = [
-    'init_distributed', 'finalize_distributed', 'torchrun_command', 'free_port'
+    'init_distributed', 'finalize_distributed', 'torchrun_command',
+    'free_port', 'slurm_rendezvous'
 ]
