@@ -18,7 +18,7 @@ from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
 from mmengine.logging import print_log
 
 from ..metrics import (METRICS, SOURCE_AND_TARGET, SOURCE_PROBS,
-                       TARGET_FEATURES, get_metric)
+                       TARGET_FEATURES, TARGET_FEATURES_BY_IMAGE, get_metric)
 from ..metrics._inputs import softmax
 from ..metrics.otce import otce
 from ..metrics.stats import FeatureStats
@@ -187,7 +187,8 @@ class PixelData:
     """Features, logits and labels of one dataset's sampled pixels.
 
     Args:
-        arrays (dict): ``labels``, ``pre_logits``, ``logits`` per pool entry.
+        arrays (dict): ``labels``, ``pre_logits``, ``logits`` and
+            ``images`` (the image index) per pool entry.
         reps (list[ndarray]): Pool indices of each repetition.
     """
 
@@ -203,6 +204,9 @@ class PixelData:
 
     def labels(self, rep: int) -> np.ndarray:
         return self.arrays['labels'][self.reps[rep]]
+
+    def images(self, rep: int) -> np.ndarray:
+        return self.arrays['images'][self.reps[rep]]
 
 
 def sampled_pixels(model,
@@ -255,7 +259,10 @@ def sampled_pixels(model,
                     images=len(images),
                     pool=len(pool),
                     sampling=settings.sampling.pool_key()))
-    return PixelData(arrays, repetitions(pool, settings.sampling))
+    # the pool is drawn from the labels alone, so its image indices belong
+    # to cached arrays too
+    return PixelData(
+        dict(arrays, images=pool.image), repetitions(pool, settings.sampling))
 
 
 def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
@@ -330,6 +337,10 @@ def _metric_on_repetitions(name: str, target: PixelData,
         if spec.inputs == TARGET_FEATURES:
             value = spec.fn(
                 target.features(settings.layer, rep), target.labels(rep))
+        elif spec.inputs == TARGET_FEATURES_BY_IMAGE:
+            value = spec.fn(
+                target.features(settings.layer, rep), target.labels(rep),
+                target.images(rep))
         elif spec.inputs == SOURCE_PROBS:
             value = spec.fn(target.probs(rep), target.labels(rep))
         else:

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
+from .ccfv import ccfv
 from .gbc import gbc
 from .hscore import hscore, regularized_hscore
 from .leep import leep, nce, nleep
@@ -17,6 +18,9 @@ TARGET_FEATURES = 'target_features'
 SOURCE_PROBS = 'source_probs'
 #: ``fn(src_features, src_labels, tgt_features, tgt_labels)``.
 SOURCE_AND_TARGET = 'source_and_target'
+#: ``fn(features, labels, images)``: target features with the image of
+#: each pixel.
+TARGET_FEATURES_BY_IMAGE = 'target_features_by_image'
 
 
 @dataclass(frozen=True)
@@ -26,8 +30,8 @@ class MetricSpec:
     Args:
         name (str): Registry key.
         fn (callable): The in-memory metric.
-        inputs (str): :data:`TARGET_FEATURES`, :data:`SOURCE_PROBS` or
-            :data:`SOURCE_AND_TARGET`.
+        inputs (str): :data:`TARGET_FEATURES`, :data:`SOURCE_PROBS`,
+            :data:`SOURCE_AND_TARGET` or :data:`TARGET_FEATURES_BY_IMAGE`.
         accumulator (type, optional): Streaming class over all pixels.
         paper (str): Where the metric comes from.
     """
@@ -60,6 +64,8 @@ METRICS: Dict[str, MetricSpec] = {
                    'Huang et al., ICML 2022'),
         MetricSpec('nleep', nleep, TARGET_FEATURES, None,
                    'Li et al., CVPR 2021'),
+        MetricSpec('ccfv', ccfv, TARGET_FEATURES_BY_IMAGE, None,
+                   'Yang et al., MICCAI 2023'),
     )
 }
 

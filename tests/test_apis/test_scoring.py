@@ -229,3 +229,21 @@ def test_zoo_selection_reads_mmseg_metafiles():
     from mmseg_trf.apis import load_config
     cfg = load_config(picked[0].config)
     assert cfg.model.decode_head.num_classes == 19
+
+
+def test_ccfv_groups_pixels_by_their_image(workspace, tmp_path, monkeypatch):
+    seen = []
+    real = scoring_module.METRICS['ccfv']
+
+    def recording(features, labels, images):
+        seen.append(images)
+        return real.fn(features, labels, images)
+
+    monkeypatch.setitem(scoring_module.METRICS, 'ccfv',
+                        real.__class__(**dict(vars(real), fn=recording)))
+    results = score_sources(
+        specs(workspace)[:1], dataset_config(workspace['target']),
+        settings(metrics=['ccfv']), str(tmp_path))
+    assert results[0].metrics['ccfv'].error is None
+    assert math.isfinite(results[0].metrics['ccfv'].mean)
+    assert len(seen) == 3 and all(len(set(i)) > 1 for i in seen)
