@@ -10,8 +10,10 @@ import time
 
 import pytest
 
-from mmseg_trf.benchmark import BenchmarkSpec, SlurmOptions, StepFailed
+from mmseg_trf.benchmark import (BenchmarkRunner, BenchmarkSpec, SlurmOptions,
+                                 StepFailed)
 from mmseg_trf.benchmark.executor import LocalExecutor, SlurmExecutor
+from ..conftest import run_tool
 
 FAKE = osp.join(osp.dirname(osp.abspath(__file__)), 'fake_slurm')
 
@@ -73,9 +75,10 @@ def run_in_runner_process(log, release, cwd):
     finishes once ``release`` exists."""
     job = python(f'import os, time\nwhile not os.path.exists({release!r}): '
                  'time.sleep(0.05)\nprint("finished")')
-    code = (f'import sys; sys.path.insert(0, {osp.dirname(FAKE)!r})\n'
-            'from test_executor import executor\n'
-            f'executor().run("step", {job!r}, {log!r}, {{}}, {cwd!r})')
+    code = ('from mmseg_trf.benchmark import SlurmOptions\n'
+            'from mmseg_trf.benchmark.executor import SlurmExecutor\n'
+            'SlurmExecutor(SlurmOptions(gpus=False, poll_seconds=0.1)).run('
+            f'"step", {job!r}, {log!r}, {{}}, {cwd!r})')
     return subprocess.Popen([sys.executable, '-c', code],
                             cwd=cwd,
                             start_new_session=True)
@@ -88,6 +91,7 @@ def test_a_restarted_runner_finds_its_job_instead_of_submitting_again(
     deadline = time.time() + 60
     while not os.listdir(fake_slurm) and time.time() < deadline:
         time.sleep(0.05)
+    assert os.listdir(fake_slurm), 'the first runner submitted nothing'
     os.killpg(runner.pid, signal.SIGKILL)  # the runner dies, its job lives
     runner.wait()
     # restarted while the job still runs: found by name, waited on
@@ -151,3 +155,23 @@ def test_spec_executor_and_slurm_options_are_checked():
         BenchmarkSpec.from_dict(dict(base, executor='slrum'))
     with pytest.raises(ValueError, match=r"unknown keys \['partiton'\]"):
         BenchmarkSpec.from_dict(dict(base, slurm=dict(partiton='p')))
+
+
+def test_the_grid_view_lists_each_step_state_and_log(tmp_path):
+    lines = []
+    runner = BenchmarkRunner(
+        BenchmarkSpec(sources=[], targets=[]), str(tmp_path), lines.append)
+    runner.progress('train-source_a', 'running', '/logs/a.log')
+    runner.progress('train-source_a', 'done', '/logs/a.log')
+    runner.progress('finetune_t_a_vanilla_seed0', 'queued', '/logs/f.log')
+    assert lines[-1].startswith('[benchmark] grid: 1 queued, 0 running, '
+                                '1 done, 0 failed')
+    spec = tmp_path / 'spec.yaml'
+    spec.write_text('sources: []\ntargets: []\n')
+    out = run_tool('benchmark.py', spec, '--work-dir', tmp_path,
+                   '--status').stdout.splitlines()
+    assert out[0].split() == [
+        'queued', 'finetune_t_a_vanilla_seed0', '/logs/f.log'
+    ]
+    assert out[1].split() == ['done', 'train-source_a', '/logs/a.log']
+    assert out[-1] == '1 queued, 0 running, 1 done, 0 failed'
