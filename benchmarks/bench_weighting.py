@@ -6,8 +6,10 @@ controls, on the demo's trained sources.
 
 Three sources of the demo's zoo (the best, the median and the worst by
 their finetuned mIoU) are finetuned with every variant and seed: vanilla;
-OTCE, LEEP and LogME weights (eq. 4); OTCE weights normalised by their sum;
-and three controls: the OTCE weights shuffled across locations (same
+OTCE, LEEP and LogME weights (eq. 4); OTCE weights normalised by their sum,
+at strength 2 (weights on [1, 1 + 2 (e - 1)]) and with the map recomputed
+from the model being finetuned every quarter of the budget; and three
+controls: the OTCE weights shuffled across locations (same
 distribution, no location information), their mean everywhere (same loss
 scale) and class-balanced cross-entropy (inverse-frequency class weights of
 the target's labelled pixels, averaged over labelled pixels as PyTorch
@@ -35,11 +37,14 @@ DEFAULT = osp.join(ROOT, 'configs', 'demo', 'scenario_default.yaml')
 MAP = {'metrics': '[]', 'num_pixels': 2000, 'repetitions': 3}
 
 
-def variants(class_weight):
+def variants(class_weight, iters):
     from mmseg_trf.benchmark import FinetuneVariant as V
     weighted = [V(f'trf-{m}', m, MAP) for m in ('otce', 'leep', 'logme')]
     return [V()] + weighted + [
         V('trf-otce-weightsum', 'otce', dict(MAP, loss_normalize='weights')),
+        V('trf-otce-strength2', 'otce', dict(MAP, strength=2)),
+        # the map of the model being finetuned, at each quarter
+        V('trf-otce-refresh', 'otce', dict(MAP, interval=iters // 4)),
         V('control-shuffled', 'otce', dict(MAP, control='shuffled')),
         V('control-uniform', 'otce', dict(MAP, control='uniform')),
         # class weights in the weighted loss with every pixel weight 1
@@ -149,6 +154,11 @@ def main():
     parser.add_argument('--iters', type=int, default=250)
     parser.add_argument('--lr', type=float, default=5e-4)
     parser.add_argument('--out-dir', default=osp.join(ROOT, 'demo_out'))
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        help='run only these variants (vanilla is always run); e.g. '
+        '`--variants vanilla` measures the curves alone')
     args = parser.parse_args()
     import mmseg_trf  # noqa: F401
     from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
@@ -168,10 +178,12 @@ def main():
         dict.fromkeys([ranked[0], ranked[len(ranked) // 2], ranked[-1]]))
     print(f'[weighting] sources {chosen} (mIoU '
           f'{[round(truth[c], 3) for c in chosen]})')
+    # every 25 iterations, at most 20 validations in longer runs
+    check_every = max(min(25, args.iters // 4), args.iters // 20, 1)
     spec.finetune.options = {
         'train_cfg.max_iters': args.iters,
-        'train_cfg.val_interval': max(1, min(25, args.iters // 4)),
-        'default_hooks.checkpoint.interval': max(1, min(25, args.iters // 4)),
+        'train_cfg.val_interval': check_every,
+        'default_hooks.checkpoint.interval': check_every,
         'optim_wrapper.optimizer.lr': args.lr
     }
     study_dir = osp.join(demo_dir, f'weighting_study-{args.iters}it')
@@ -179,7 +191,10 @@ def main():
         spec, study_dir, echo=lambda line: print('   ', line))
     sources = {s.name: s for s in spec.sources}
     target = spec.targets[0]
-    all_variants = variants(target_class_weights(spec))
+    all_variants = [
+        v for v in variants(target_class_weights(spec), args.iters) if
+        v.name == 'vanilla' or args.variants is None or v.name in args.variants
+    ]
     calls = [(sources[c], target, demo['checkpoints'][c], seed, v)
              for v in all_variants for c in chosen for seed in args.seeds]
     results = runner.parallel(runner.finetune, calls)
@@ -193,8 +208,11 @@ def main():
     names = [v.name for v in all_variants[1:]]
     table = {v: differences(runs, v, 'vanilla', chosen) for v in names}
     weighted = [v for v in names if v.startswith('trf')]
-    best = max(weighted, key=lambda v: table[v]['pooled']['mean'])
-    versus_shuffled = differences(runs, best, 'control-shuffled', chosen)
+    best = max(
+        weighted, key=lambda v: table[v]['pooled']['mean'], default=None)
+    versus_shuffled = (
+        differences(runs, best, 'control-shuffled', chosen)
+        if best and 'control-shuffled' in names else None)
     curves = {
         c: [
             validation_curve(
@@ -203,13 +221,13 @@ def main():
         ]
         for c in chosen
     }
-    half = args.iters // 2
+    last_quarter = args.iters * 3 // 4
     plateau = {
         c:
         float(
             np.mean([
-                max(v for k, v in curve.items() if k > half) -
-                max(v for k, v in curve.items() if k <= half)
+                max(v for k, v in curve.items() if k > last_quarter) -
+                max(v for k, v in curve.items() if k <= last_quarter)
                 for curve in runs_of
             ]))
         for c, runs_of in curves.items()
@@ -224,7 +242,9 @@ def main():
         f'`python benchmarks/bench_weighting.py --scenario '
         f'{osp.relpath(args.scenario, ROOT)} --scene-seed {args.scene_seed} '
         f'--seeds {" ".join(map(str, args.seeds))} --iters {args.iters} '
-        f'--lr {args.lr}`', '', 'Sources (best, median, worst of the zoo): ' +
+        f'--lr {args.lr}' +
+        (f' --variants {" ".join(args.variants)}' if args.variants else '') +
+        '`', '', 'Sources (best, median, worst of the zoo): ' +
         ', '.join(f'{c} ({100 * truth[c]:.1f})' for c in chosen) +
         f'. Adam lr {args.lr}, {args.iters} iterations, best '
         'validation mIoU kept. Cells: mean paired difference to vanilla in '
@@ -235,14 +255,16 @@ def main():
     for v in names:
         lines.append(f'| {v} | ' + ' | '.join(
             cell(table[v][c]) for c in chosen + ['pooled']) + ' |')
+    if versus_shuffled:
+        lines += [
+            '', f'Best weighting: **{best}**, {cell(table[best]["pooled"])} '
+            f'vs vanilla; vs the shuffled control '
+            f'{cell(versus_shuffled["pooled"])}.'
+        ]
     lines += [
         '',
-        f'Best weighting: **{best}**, {cell(table[best]["pooled"])} vs '
-        f'vanilla; vs the shuffled control '
-        f'{cell(versus_shuffled["pooled"])}.',
-        '',
-        'Plateau: vanilla best-validation gain in the second half of the '
-        'budget over the first half, mean over seeds (points): ' +
+        'Plateau: vanilla best-validation gain in the last quarter of the '
+        'budget over the first three quarters, mean over seeds (points): ' +
         ', '.join(f'{c} {g:+.2f}' for c, g in plateau.items()) +
         f'; seed-to-seed std of vanilla: {noise:.2f} points.',
         '',
