@@ -15,7 +15,8 @@ import time
 import pytest
 import yaml
 
-from mmseg_trf.benchmark import BenchmarkSpec
+from mmseg_trf.benchmark import BenchmarkSpec, SlurmOptions
+from mmseg_trf.benchmark.executor import SlurmExecutor
 from mmseg_trf.demo import DemoBuilder, Scenario
 from ..conftest import ROOT
 from ..test_demo.test_demo import QUICK
@@ -175,4 +176,27 @@ def test_slurm_train_sh_trains_on_two_cpu_tasks(tmp_path, cityscapes_root):
                           timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert 'Distributed training: True' in done.stdout
+    assert (tmp_path / 'run' / 'iter_4.pth').is_file()
+
+
+def test_a_distributed_step_runs_srun_over_its_tasks(tmp_path,
+                                                     cityscapes_root):
+    if not slurm_is_up():
+        pytest.skip('no Slurm cluster: sudo bash tests/slurm/local_cluster.sh')
+    config = write_user_config(tmp_path / 'user.py', cityscapes_root)
+    executor = SlurmExecutor(
+        SlurmOptions(gpus=False, cpus_per_task=1, poll_seconds=1), processes=2)
+    log = tmp_path / 'run' / 'train.log'
+    executor.run(
+        'train', [
+            sys.executable,
+            os.path.join(ROOT, 'tools', 'train.py'),
+            str(config), '--work-dir',
+            str(tmp_path / 'run')
+        ],
+        str(log), {},
+        ROOT,
+        distributed=True)
+    text = log.read_text()
+    assert 'Distributed training: True' in text and "launcher = 'slurm'" in text
     assert (tmp_path / 'run' / 'iter_4.pth').is_file()
