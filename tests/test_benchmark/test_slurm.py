@@ -198,5 +198,6 @@ def test_a_distributed_step_runs_srun_over_its_tasks(tmp_path,
         ROOT,
         distributed=True)
     text = log.read_text()
-    assert 'Distributed training: True' in text and "launcher = 'slurm'" in text
+    assert 'Distributed training: True' in text
+    assert "launcher = 'slurm'" in text
     assert (tmp_path / 'run' / 'iter_4.pth').is_file()
