@@ -73,8 +73,10 @@ class DemoBuilder:
 
     def __init__(self, scenario: Scenario, out_dir: str, seed: int) -> None:
         self.scenario, self.seed = scenario, seed
+        # absolute, so configs (and the steps keyed by them) do not depend
+        # on how the folder was named or where the tool was started
         self.out_dir = osp.abspath(out_dir)
-        self.data_root = osp.join(out_dir, 'data', 'cityscapes')
+        self.data_root = osp.join(self.out_dir, 'data', 'cityscapes')
 
     def path(self, *parts: str) -> str:
         return osp.join(self.out_dir, *parts)

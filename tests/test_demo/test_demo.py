@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
-from mmseg_trf.demo import Scenario, label_space
+from mmseg_trf.demo import DemoBuilder, Scenario, label_space
 from mmseg_trf.synthetic import SceneStyle, render_scene, write_cityscapes
 from ..conftest import ROOT, run_tool
 
@@ -307,3 +307,19 @@ def test_scenario_domain_typos_are_named():
             ValueError, match=r"domains.far: unknown keys "
             r"\['blur_sigmaa'\]"):
         Scenario.from_dict(raw)
+
+
+def test_configs_name_the_data_absolutely_whatever_the_folder_spelling(
+        tmp_path, monkeypatch):
+    """``make demo`` (a relative folder) and the studies (absolute) must
+    write the same configs, or each would invalidate the other's cache."""
+    monkeypatch.chdir(tmp_path)
+    scenario = Scenario.from_file(QUICK)
+    relative = DemoBuilder(scenario, 'demo', 0)
+    relative.write_configs()
+    absolute = DemoBuilder(scenario, str(tmp_path / 'demo'), 0)
+    assert relative.data_root == absolute.data_root == str(
+        tmp_path / 'demo' / 'data' / 'cityscapes')
+    text = (tmp_path / 'demo' / 'configs' / 'datasets' /
+            'target.py').read_text()
+    assert f"'{tmp_path}/demo/data/cityscapes'" in text
