@@ -30,7 +30,7 @@ from typing import Dict
 
 import numpy as np
 
-from ._inputs import check_features, check_labels
+from ._inputs import check_labels, labelled_features
 
 
 def gaussian_wasserstein(xa: np.ndarray, xb: np.ndarray) -> float:
@@ -148,10 +148,9 @@ def ccfv(features: np.ndarray, labels: np.ndarray,
     Returns:
         float: The score.
     """
-    x = check_features(features, min_rows=4)
-    labels = check_labels(labels, x.shape[0]).cpu().numpy()
+    x, y, _ = labelled_features(features, labels)
     images = check_labels(images, x.shape[0], 'images').cpu().numpy()
-    features = x.cpu().numpy()
+    features, labels = x.cpu().numpy(), y.cpu().numpy()
     return float(
         np.log(
             feature_variety(features, images) /

@@ -94,8 +94,8 @@ def test_ccfv_is_log_variety_over_consistency_and_ignores_id_names():
 def test_ccfv_needs_two_images_with_a_shared_class():
     features = np.random.default_rng(3).normal(size=(20, 3))
     with pytest.raises(ValueError, match='at least two images'):
-        ccfv(features, np.zeros(20, int), np.zeros(20, int))
+        ccfv(features, np.arange(20) % 2, np.zeros(20, int))
     with pytest.raises(ValueError, match='each of two images'):
         ccfv(features, np.repeat([0, 1], 10), np.repeat([0, 1], 10))
     with pytest.raises(ValueError, match='images'):
-        ccfv(features, np.zeros(20, int), np.zeros(19, int))
+        ccfv(features, np.arange(20) % 2, np.zeros(19, int))

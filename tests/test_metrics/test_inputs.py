@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_trf.metrics import METRICS, SOURCE_AND_TARGET, SOURCE_PROBS
+from mmseg_trf.metrics import (METRICS, SOURCE_AND_TARGET, SOURCE_PROBS,
+                               TARGET_FEATURES_BY_IMAGE)
 from .conftest import make_features, softmax
 
 
@@ -11,6 +12,8 @@ def call(spec, x, y):
         return spec.fn(x, y)
     if spec.inputs == SOURCE_AND_TARGET:
         return spec.fn(x, y, x, y)
+    if spec.inputs == TARGET_FEATURES_BY_IMAGE:  # four images, interleaved
+        return spec.fn(x, y, np.arange(len(x)) % 4)
     return spec.fn(x, y)
 
 
