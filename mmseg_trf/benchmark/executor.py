@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Union
 
 from ..apis.cache import atomic_write_text
+from ..utils.dist import torchrun_command
 
 STATES = ('queued', 'running', 'done', 'failed')
 # step name, one of STATES, log path
@@ -38,8 +39,12 @@ def _ignore(name: str, state: str, log: str) -> None:
     pass
 
 
-class LocalExecutor:
-    """Runs each command as a subprocess of the runner."""
+class Executor:
+    """Runs a step's command and returns when it has finished.
+
+    Args:
+        progress (callable): Told each step's state changes.
+    """
 
     def __init__(self, progress: Progress = _ignore) -> None:
         self.progress = progress
@@ -48,19 +53,52 @@ class LocalExecutor:
             name: str,
             cmd: List[str],
             log: str,
-            env: Dict[str, str],
             cwd: str,
             distributed: bool = False) -> None:
-        """Run ``cmd`` with its output in ``log``.
+        """Run ``cmd`` as step ``name`` with its output in ``log``; raise
+        :class:`StepFailed` if it fails.
 
         Args:
-            name (str): The step, for progress.
-            cmd (list[str]): The command.
+            name (str): The step.
+            cmd (list[str]): ``[python, tool, *args]``.
             log (str): Its stdout and stderr go here.
-            env (dict): Its environment.
             cwd (str): Its working directory.
-            distributed (bool): Unused here (the command is torchrun's).
+            distributed (bool): Run the tool on every process of the step
+                (each executor's own launcher, ``--launcher`` added).
         """
+        raise NotImplementedError
+
+
+class LocalExecutor(Executor):
+    """Runs each command as a subprocess of the runner (torchrun on
+    ``processes`` processes when distributed).
+
+    Args:
+        processes (int): Processes of a distributed step.
+        jobs (int): Steps run side by side; each gets its share of the
+            cores as its thread count.
+        progress (callable): Told each step's state changes.
+    """
+
+    def __init__(self,
+                 processes: int = 1,
+                 jobs: int = 1,
+                 progress: Progress = _ignore) -> None:
+        super().__init__(progress)
+        self.processes, self.jobs = processes, jobs
+
+    def run(self,
+            name: str,
+            cmd: List[str],
+            log: str,
+            cwd: str,
+            distributed: bool = False) -> None:
+        if distributed:
+            cmd = torchrun_command(cmd[1], cmd[2:], self.processes)
+        env = dict(os.environ)
+        if self.jobs > 1:  # side-by-side runs share the cores
+            threads = str(max(1, (os.cpu_count() or 1) // self.jobs))
+            env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         os.makedirs(osp.dirname(log), exist_ok=True)
         self.progress(name, 'running', log)
         with open(log, 'w') as f:
@@ -129,8 +167,11 @@ def _slurm(*args: str) -> str:
     return done.stdout
 
 
-class SlurmExecutor:
-    """Submits each command as a Slurm batch job and waits for it.
+class SlurmExecutor(Executor):
+    """Submits each command as a Slurm batch job and waits for it (``srun``
+    over ``processes`` tasks with ``--launcher slurm`` when distributed;
+    the job inherits the runner's environment, Slurm's default, and one
+    thread per CPU it was given).
 
     Args:
         options (SlurmOptions): Partition, resources, retries.
@@ -144,8 +185,8 @@ class SlurmExecutor:
                  processes: int = 1,
                  progress: Progress = _ignore,
                  echo: Callable[[str], None] = print) -> None:
-        self.options, self.processes = options, processes
-        self.progress, self.echo = progress, echo
+        super().__init__(progress)
+        self.options, self.processes, self.echo = options, processes, echo
         self._lock = threading.Lock()
         self._queue: Dict[str, tuple] = {}
         self._read_at = -float('inf')
@@ -200,21 +241,9 @@ class SlurmExecutor:
             name: str,
             cmd: List[str],
             log: str,
-            env: Dict[str, str],
             cwd: str,
             distributed: bool = False) -> None:
-        """Submit ``cmd`` (or find its job) and wait until it ends.
-
-        Args:
-            name (str): The step.
-            cmd (list[str]): The command (``--launcher slurm`` is added to
-                a distributed one, which ``srun`` starts on every task).
-            log (str): The job's output.
-            env (dict): Unused: the job inherits the runner's environment
-                (Slurm's default) and one thread per CPU it was given.
-            cwd (str): The job's working directory.
-            distributed (bool): Whether ``cmd`` runs on every task.
-        """
+        """Submit ``cmd`` (or find its job) and wait until it ends."""
         os.makedirs(osp.dirname(log), exist_ok=True)
         # the step and its log name the job; not the command, which gains
         # --resume once a killed job has left checkpoints
@@ -305,5 +334,6 @@ class SlurmExecutor:
 
 
 __all__ = [
-    'STATES', 'LocalExecutor', 'SlurmExecutor', 'SlurmOptions', 'StepFailed'
+    'STATES', 'Executor', 'LocalExecutor', 'SlurmExecutor', 'SlurmOptions',
+    'StepFailed'
 ]

@@ -30,7 +30,6 @@ from typing import Callable, Dict, List, Optional
 import yaml
 
 from ..apis.cache import atomic_write_text, cache_key
-from ..utils.dist import torchrun_command
 from .executor import STATES, LocalExecutor, SlurmExecutor, StepFailed
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
@@ -92,7 +91,7 @@ class BenchmarkRunner:
             self.executor = SlurmExecutor(spec.slurm, spec.gpus, self.progress,
                                           echo)
         else:
-            self.executor = LocalExecutor(self.progress)
+            self.executor = LocalExecutor(spec.gpus, spec.jobs, self.progress)
 
     # Plumbing ----------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -123,17 +122,9 @@ class BenchmarkRunner:
         return its wall time in seconds."""
         tool = osp.join(ROOT, 'tools', script)
         distributed = self.spec.gpus > 1 and script in DISTRIBUTED_TOOLS
-        if distributed and self.spec.executor == 'local':
-            cmd = torchrun_command(tool, args, self.spec.gpus)
-        else:
-            cmd = [sys.executable, tool, *args]
-        env = dict(os.environ)
-        if self.spec.jobs > 1 and self.spec.executor == 'local':
-            # side-by-side runs share the cores
-            threads = str(max(1, (os.cpu_count() or 1) // self.spec.jobs))
-            env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         start = time.perf_counter()
-        self.executor.run(key, cmd, log, env, ROOT, distributed)
+        self.executor.run(key, [sys.executable, tool, *args], log, ROOT,
+                          distributed)
         return time.perf_counter() - start
 
     def step(self,

@@ -43,7 +43,7 @@ def python(code):
 def test_a_job_runs_and_its_output_is_its_log(fake_slurm, tmp_path):
     states = []
     log = str(tmp_path / 'step' / 'run.log')
-    executor(states=states).run('step', python('print("hello")'), log, {},
+    executor(states=states).run('step', python('print("hello")'), log,
                                 str(tmp_path))
     assert 'hello' in open(log).read()
     assert states[0] == 'queued' and states[-1] == 'done'
@@ -55,7 +55,7 @@ def test_a_failing_job_is_retried_then_named_with_its_log(
     log = str(tmp_path / 'run.log')
     with pytest.raises(StepFailed, match=r'broken-step.*3 attempts.*run\.log'):
         executor(retries=2).run('broken-step', python('raise SystemExit(3)'),
-                                log, {}, str(tmp_path))
+                                log, str(tmp_path))
     assert len(os.listdir(fake_slurm)) == 3  # first try + 2 retries
     assert osp.isfile(log + '.attempt1') and osp.isfile(log + '.attempt2')
 
@@ -66,7 +66,7 @@ def test_a_retry_that_succeeds_completes_the_step(fake_slurm, tmp_path):
     code = (f'import os, sys; m = {str(marker)!r}\n'
             'if not os.path.exists(m): open(m, "w"); sys.exit(1)')
     executor(retries=1).run('flaky', python(code), str(tmp_path / 'run.log'),
-                            {}, str(tmp_path))
+                            str(tmp_path))
     assert len(os.listdir(fake_slurm)) == 2
 
 
@@ -78,7 +78,7 @@ def run_in_runner_process(log, release, cwd):
     code = ('from mmseg_trf.benchmark import SlurmOptions\n'
             'from mmseg_trf.benchmark.executor import SlurmExecutor\n'
             'SlurmExecutor(SlurmOptions(gpus=False, poll_seconds=0.1)).run('
-            f'"step", {job!r}, {log!r}, {{}}, {cwd!r})')
+            f'"step", {job!r}, {log!r}, {cwd!r})')
     return subprocess.Popen([sys.executable, '-c', code],
                             cwd=cwd,
                             start_new_session=True)
@@ -97,7 +97,7 @@ def test_a_restarted_runner_finds_its_job_instead_of_submitting_again(
     # restarted while the job still runs: found by name, waited on
     restarted = threading.Thread(
         target=executor().run,
-        args=('step', python('raise SystemExit(1)'), log, {}, str(tmp_path)))
+        args=('step', python('raise SystemExit(1)'), log, str(tmp_path)))
     restarted.start()
     time.sleep(0.5)
     open(release, 'w').close()
@@ -106,8 +106,7 @@ def test_a_restarted_runner_finds_its_job_instead_of_submitting_again(
     assert len(os.listdir(fake_slurm)) == 1
     assert 'finished' in open(log).read()
     # and once more after it finished: collected from its exit status
-    executor().run('step', python('raise SystemExit(1)'), log, {},
-                   str(tmp_path))
+    executor().run('step', python('raise SystemExit(1)'), log, str(tmp_path))
     assert len(os.listdir(fake_slurm)) == 1
 
 
@@ -135,15 +134,14 @@ def test_the_batch_script_asks_for_what_the_spec_says():
 def test_a_missing_slurm_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv('PATH', str(tmp_path))
     with pytest.raises(StepFailed, match='squeue not found'):
-        executor().run('step', ['true'], str(tmp_path / 'run.log'), {},
+        executor().run('step', ['true'], str(tmp_path / 'run.log'),
                        str(tmp_path))
 
 
 def test_local_failures_name_the_step_and_log(tmp_path):
     with pytest.raises(StepFailed, match=r'my-step: exited with 2.*run\.log'):
         LocalExecutor().run('my-step', python('raise SystemExit(2)'),
-                            str(tmp_path / 'run.log'), dict(os.environ),
-                            str(tmp_path))
+                            str(tmp_path / 'run.log'), str(tmp_path))
 
 
 def test_spec_executor_and_slurm_options_are_checked():
@@ -175,3 +173,18 @@ def test_the_grid_view_lists_each_step_state_and_log(tmp_path):
     ]
     assert out[1].split() == ['done', 'train-source_a', '/logs/a.log']
     assert out[-1] == '1 queued, 0 running, 1 done, 0 failed'
+
+
+def test_a_distributed_local_step_runs_on_every_process(tmp_path):
+    tool = tmp_path / 'tool.py'
+    tool.write_text('import os, sys\n'
+                    'print("rank", os.environ["RANK"], sys.argv[1:])\n')
+    log = tmp_path / 'run.log'
+    LocalExecutor(processes=2).run(
+        'step', [sys.executable, str(tool), 'x'],
+        str(log),
+        str(tmp_path),
+        distributed=True)
+    text = log.read_text()
+    for rank in '01':
+        assert f"rank {rank} ['x', '--launcher', 'pytorch']" in text

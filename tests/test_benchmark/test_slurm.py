@@ -194,7 +194,7 @@ def test_a_distributed_step_runs_srun_over_its_tasks(tmp_path,
             str(config), '--work-dir',
             str(tmp_path / 'run')
         ],
-        str(log), {},
+        str(log),
         ROOT,
         distributed=True)
     text = log.read_text()
