@@ -1,14 +1,19 @@
 """Evaluation of transferability rankings (no MMSeg import)."""
+from .budget import (Plateau, SearchResult, best_by, curve_budget, plateau,
+                     rung_budgets, search_width, successive_halving)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         bootstrap_interval, decision_criteria, fuse_scores,
                         probability_best, random_baseline, selection_criteria)
-from .study import choose_default, mean_interval, summarise_runs
+from .study import (choose_default, leave_one_group_out, mean_interval,
+                    summarise_runs)
 
 __all__ = [
     'rank_correlations', 'CORRELATIONS', 'CRITERIA', 'DECISIONS',
     'INTERVAL_CRITERIA', 'FUSION_RULES', 'decision_criteria',
     'selection_criteria', 'bootstrap_interval', 'random_baseline',
     'probability_best', 'fuse_scores', 'summarise_runs', 'choose_default',
-    'mean_interval'
+    'mean_interval', 'leave_one_group_out', 'best_by', 'curve_budget',
+    'Plateau', 'plateau', 'SearchResult', 'rung_budgets', 'successive_halving',
+    'search_width'
 ]

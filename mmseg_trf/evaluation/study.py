@@ -2,7 +2,7 @@
 method's criteria summarised with their spread, and the default chosen
 by measurement (no MMSeg import)."""
 import math
-from typing import Dict, Mapping, Sequence
+from typing import Dict, Hashable, Mapping, Sequence, Tuple
 
 import numpy as np
 from scipy import stats
@@ -110,4 +110,40 @@ def choose_default(summary: Mapping[str, Mapping[str, dict]],
         (by_regret.index(m) + by_spearman.index(m), mean(m, 'regret')))
 
 
-__all__ = ['summarise_runs', 'choose_default', 'mean_interval']
+def leave_one_group_out(
+    runs: Sequence[Tuple[Hashable, Mapping[str, Mapping[str, float]]]],
+    candidates: Sequence[str],
+    criteria: Sequence[str] = ('spearman', 'regret')
+) -> Dict:
+    """Choose the default on every group of runs but one (e.g. every
+    scenario but one) and report it on the one left out: the honest
+    figures, since the left-out group played no part in the choice.
+
+    Args:
+        runs (Sequence): ``(group, method -> criterion -> value)`` per run.
+        candidates (Sequence[str]): Methods that may become the default.
+        criteria (Sequence[str]): Criteria summarised on the left-out
+            group (``spearman`` and ``regret`` are needed to choose).
+
+    Returns:
+        dict: Per left-out group, ``chosen`` (the method chosen on the
+        others) and ``left_out`` (its :func:`summarise_runs` criteria on
+        the left-out runs).
+    """
+    groups = list(dict.fromkeys(group for group, _ in runs))
+    if len(groups) < 2:
+        raise ValueError('leave-one-group-out needs two or more groups; got '
+                         f'{groups}')
+    out = {}
+    for held in groups:
+        others = summarise_runs([row for g, row in runs if g != held],
+                                criteria)
+        chosen = choose_default(others, [c for c in candidates if c in others])
+        left = summarise_runs([row for g, row in runs if g == held], criteria)
+        out[held] = dict(chosen=chosen, left_out=left.get(chosen, {}))
+    return out
+
+
+__all__ = [
+    'summarise_runs', 'choose_default', 'mean_interval', 'leave_one_group_out'
+]

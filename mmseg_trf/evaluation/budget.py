@@ -1,0 +1,205 @@
+"""Finetuning budgets: learning curves, the plateau rule that defines a
+converged ground truth, and source selection as a budgeted search
+(metric-seeded successive halving) with its cost (no MMSeg import).
+
+A learning curve is a run's validation mIoU at the iterations it was
+validated, ``[(iteration, miou), ...]``. With a constant learning rate (the
+protocol here: Adam, no schedule), a run stopped after ``b`` iterations is
+the same run as a longer one up to ``b``, so one long run's curve also gives
+every shorter budget's result: :func:`best_by`.
+"""
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+
+Curve = Sequence[Tuple[int, float]]
+
+
+def best_by(curve: Curve, iters: int) -> float:
+    """Best validation mIoU of a run at or before ``iters`` (the result of
+    the same run stopped there, best checkpoint kept); NaN if it was not
+    validated by then."""
+    values = [miou for it, miou in curve if it <= iters]
+    return max(values) if values else math.nan
+
+
+def curve_budget(curve: Curve) -> int:
+    """The last validated iteration of a curve."""
+    return max(it for it, _ in curve)
+
+
+@dataclass
+class Plateau:
+    """The plateau rule's verdict on one protocol (see :func:`plateau`).
+
+    Attributes:
+        gains (dict): Per source, the mean over seeds of what its best
+            validation mIoU gained in the budget's last quarter.
+        noise (float): Seed-to-seed noise: per source the std over seeds
+            (ddof 1) of the best mIoU over the first three quarters,
+            averaged over sources.
+        plateaued (dict): Per source, whether its gain is below the noise.
+        converged (bool): Whether at least ``most`` of the sources have.
+    """
+
+    gains: Dict[str, float]
+    noise: float
+    plateaued: Dict[str, bool]
+    converged: bool
+
+    @property
+    def share(self) -> float:
+        """The share of sources that plateaued."""
+        return float(np.mean(list(self.plateaued.values())))
+
+
+def plateau(curves: Mapping[str, Sequence[Curve]],
+            most: float = 0.75) -> Plateau:
+    """The plateau rule: a budget has converged when, for ``most`` of the
+    sources, the best validation mIoU of the last quarter of the budget
+    gains less than the seed-to-seed noise measured over the first three
+    quarters.
+
+    Args:
+        curves (Mapping): Per source, one learning curve per finetuning
+            seed (two or more seeds, else there is no noise to compare
+            with), all to the same budget.
+        most (float): The share of sources that must have plateaued.
+
+    Returns:
+        Plateau: Gains, noise and verdicts.
+    """
+    gains, spreads = {}, []
+    for name, runs in curves.items():
+        if len(runs) < 2:
+            raise ValueError(f'the plateau rule needs two or more seeds; '
+                             f'{name} has {len(runs)}')
+        budget = min(curve_budget(c) for c in runs)
+        early = [best_by(c, 0.75 * budget) for c in runs]
+        final = [best_by(c, budget) for c in runs]
+        if not np.all(np.isfinite(early)):
+            raise ValueError(f'{name}: a run was not validated in the first '
+                             'three quarters of its budget')
+        gains[name] = float(np.mean(np.subtract(final, early)))
+        spreads.append(float(np.std(early, ddof=1)))
+    noise = float(np.mean(spreads))
+    plateaued = {name: gain < noise for name, gain in gains.items()}
+    return Plateau(gains, noise, plateaued,
+                   bool(np.mean(list(plateaued.values())) >= most))
+
+
+@dataclass
+class SearchResult:
+    """What a budgeted search did and what it cost.
+
+    Attributes:
+        pick (str): The chosen source.
+        iterations (int): Finetuning iterations spent, every source's
+            increments added.
+        rungs (list): Per rung, its budget and ``{source: mIoU}`` of the
+            sources finetuned to it.
+    """
+
+    pick: str
+    iterations: int
+    rungs: List[Tuple[int, Dict[str, float]]] = field(default_factory=list)
+
+    def cost(self, sources: int, full_budget: int) -> float:
+        """Spent iterations as a fraction of finetuning all ``sources``
+        for ``full_budget`` iterations each."""
+        return self.iterations / (sources * full_budget)
+
+
+def rung_budgets(min_iters: int, max_iters: int, eta: int = 2) -> List[int]:
+    """``min_iters, eta * min_iters, ...`` up to and including
+    ``max_iters`` (the last rung is ``max_iters`` itself)."""
+    if not 0 < min_iters <= max_iters or eta < 2:
+        raise ValueError('need 0 < min_iters <= max_iters and eta >= 2; got '
+                         f'{min_iters}, {max_iters}, {eta}')
+    budgets = [min_iters]
+    while budgets[-1] * eta < max_iters:
+        budgets.append(budgets[-1] * eta)
+    if budgets[-1] != max_iters:
+        budgets.append(max_iters)
+    return budgets
+
+
+def successive_halving(candidates: Sequence[str],
+                       finetune: Callable[[str, int], float],
+                       budgets: Sequence[int],
+                       eta: int = 2) -> SearchResult:
+    """Metric-seeded successive halving.
+
+    Every candidate is finetuned to the first budget; the best
+    ``ceil(n / eta)`` by validation mIoU continue to the next budget
+    (finetuning goes on from where it stopped, so a rung costs only its
+    increment), and so on until one is left, which is picked. A single
+    candidate is picked without finetuning.
+
+    Args:
+        candidates (Sequence[str]): Sources in the metric's order (the
+            best-scored first; ties in mIoU keep this order).
+        finetune (callable): ``finetune(source, iters)`` -> best validation
+            mIoU of that source finetuned for ``iters`` iterations.
+        budgets (Sequence[int]): Increasing rung budgets
+            (:func:`rung_budgets`).
+        eta (int): The fraction ``1 / eta`` of a rung continues.
+
+    Returns:
+        SearchResult: The pick, the iterations spent and every rung.
+    """
+    alive = list(candidates)
+    if not alive:
+        raise ValueError('successive halving needs at least one candidate')
+    spent, done, rungs = 0, {}, []
+    for budget in budgets:
+        if len(alive) == 1:
+            break
+        results = {}
+        for name in alive:
+            results[name] = finetune(name, budget)
+            spent += budget - done.get(name, 0)
+            done[name] = budget
+        rungs.append((budget, results))
+        order = sorted(alive, key=lambda n: -_finite(results[n]))
+        alive = order[:max(1, math.ceil(len(alive) / eta))]
+    if len(alive) > 1:  # budgets ran out: the best of the last rung
+        alive = alive[:1]
+    return SearchResult(alive[0], spent, rungs)
+
+
+def search_width(probability_best: Mapping[str, float],
+                 order: Sequence[str],
+                 coverage: float = 0.9,
+                 minimum: int = 2) -> int:
+    """How many of the metric's top sources enter the search: the fewest
+    whose probability of being the best (the share of the K repetitions
+    each wins) adds up to ``coverage``, at least ``minimum``.
+
+    Args:
+        probability_best (Mapping): Source -> P(best) over repetitions.
+        order (Sequence[str]): Sources by decreasing score.
+        coverage (float): Probability mass the candidates must hold.
+        minimum (int): Fewest candidates.
+
+    Returns:
+        int: The width, at most ``len(order)``.
+    """
+    total, width = 0.0, 0
+    for width, name in enumerate(order, 1):
+        total += probability_best.get(name, 0.0)
+        if total >= coverage - 1e-12:
+            break
+    return min(len(order), max(minimum, width))
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else -math.inf
+
+
+__all__ = [
+    'Curve', 'best_by', 'curve_budget', 'Plateau', 'plateau', 'SearchResult',
+    'rung_budgets', 'successive_halving', 'search_width'
+]

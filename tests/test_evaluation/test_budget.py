@@ -1,0 +1,158 @@
+"""Learning curves, the plateau rule and successive halving on hand-made
+curves."""
+import math
+
+import pytest
+
+from mmseg_trf.evaluation import (best_by, leave_one_group_out, plateau,
+                                  rung_budgets, search_width,
+                                  successive_halving)
+
+
+def curve(*values, step=100):
+    return [((i + 1) * step, v) for i, v in enumerate(values)]
+
+
+def test_best_by_is_the_best_validation_up_to_the_budget():
+    c = curve(0.1, 0.3, 0.2, 0.4)
+    assert best_by(c, 100) == 0.1
+    assert best_by(c, 300) == 0.3
+    assert best_by(c, 350) == 0.3
+    assert best_by(c, 400) == 0.4
+    assert math.isnan(best_by(c, 50))
+
+
+def test_plateau_compares_the_last_quarters_gain_with_seed_noise():
+    # budget 800: first three quarters = up to 600
+    flat = [
+        curve(0.1, 0.2, 0.30, 0.31, 0.32, 0.33, 0.335, 0.34),
+        curve(0.1, 0.2, 0.28, 0.30, 0.31, 0.35, 0.350, 0.35)
+    ]
+    rising = [
+        curve(0.1, 0.1, 0.1, 0.1, 0.1, 0.20, 0.30, 0.40),
+        curve(0.1, 0.1, 0.1, 0.1, 0.1, 0.21, 0.31, 0.41)
+    ]
+    result = plateau(dict(flat=flat, rising=rising), most=0.5)
+    # noise: std(ddof 1) of the early bests, averaged over sources
+    early_std = [
+        abs(0.33 - 0.35) / math.sqrt(2),
+        abs(0.20 - 0.21) / math.sqrt(2)
+    ]
+    assert result.noise == pytest.approx(sum(early_std) / 2)
+    assert result.gains['flat'] == pytest.approx((0.01 + 0.0) / 2)
+    assert result.gains['rising'] == pytest.approx(0.2)
+    assert result.plateaued == dict(flat=True, rising=False)
+    assert result.share == 0.5
+    assert result.converged
+    assert not plateau(dict(flat=flat, rising=rising), most=0.75).converged
+
+
+def test_plateau_needs_seeds_and_early_validations():
+    with pytest.raises(ValueError, match='two or more seeds'):
+        plateau(dict(a=[curve(0.1, 0.2)]))
+    late = [[(800, 0.3)], [(800, 0.31)]]
+    with pytest.raises(ValueError, match='first three quarters'):
+        plateau(dict(a=late))
+
+
+def test_rung_budgets_double_and_end_at_the_maximum():
+    assert rung_budgets(100, 800) == [100, 200, 400, 800]
+    assert rung_budgets(100, 600) == [100, 200, 400, 600]
+    assert rung_budgets(300, 300) == [300]
+    assert rung_budgets(50, 800, eta=3) == [50, 150, 450, 800]
+    with pytest.raises(ValueError):
+        rung_budgets(0, 100)
+    with pytest.raises(ValueError):
+        rung_budgets(100, 800, eta=1)
+
+
+# Each source's mIoU as a function of iterations: a is slow but ends best,
+# b starts fast and stalls, c and d are worse throughout.
+CURVES = dict(
+    a=curve(0.05, 0.20, 0.30, 0.40, 0.45, 0.50, 0.52, 0.53),
+    b=curve(0.30, 0.35, 0.38, 0.40, 0.41, 0.41, 0.41, 0.41),
+    c=curve(0.10, 0.15, 0.20, 0.25, 0.27, 0.28, 0.29, 0.30),
+    d=curve(0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.14, 0.16))
+
+
+def oracle(calls):
+
+    def finetune(name, iters):
+        calls.append((name, iters))
+        return best_by(CURVES[name], iters)
+
+    return finetune
+
+
+def test_successive_halving_keeps_the_better_half_and_counts_increments():
+    calls = []
+    result = successive_halving(['d', 'c', 'b', 'a'], oracle(calls),
+                                [100, 200, 400, 800])
+    # rung 100: b 0.30, c 0.10, a 0.05, d 0.02 -> b, c continue
+    # rung 200: b 0.35, c 0.15 -> b picked; a was dropped at 100
+    assert [r[0] for r in result.rungs] == [100, 200]
+    assert result.rungs[0][1] == dict(d=0.02, c=0.10, b=0.30, a=0.05)
+    assert set(result.rungs[1][1]) == {'b', 'c'}
+    assert result.pick == 'b'
+    assert result.iterations == 4 * 100 + 2 * 100
+    assert result.cost(4, 800) == pytest.approx(600 / 3200)
+
+
+def test_a_later_first_rung_finds_the_slow_starter():
+    result = successive_halving(['d', 'c', 'b', 'a'], oracle([]), [400, 800])
+    # rung 400: a 0.40 == b 0.40 tie -> metric order (b before a); both go
+    # on; rung 800: a 0.53 > b 0.41
+    assert result.rungs[0][1]['a'] == result.rungs[0][1]['b']
+    assert set(result.rungs[1][1]) == {'a', 'b'}
+    assert result.pick == 'a'
+    assert result.iterations == 4 * 400 + 2 * 400
+
+
+def test_ties_keep_the_metric_order_and_one_candidate_costs_nothing():
+    same = successive_halving(['x', 'y'], lambda n, i: 0.5, [100, 200])
+    assert same.pick == 'x'
+    assert same.iterations == 200
+    alone = successive_halving(['x'], lambda n, i: 1 / 0, [100])
+    assert (alone.pick, alone.iterations, alone.rungs) == ('x', 0, [])
+    with pytest.raises(ValueError):
+        successive_halving([], lambda n, i: 0.0, [100])
+
+
+def test_budgets_running_out_pick_the_best_of_the_last_rung():
+    result = successive_halving(['c', 'b', 'a', 'd'], oracle([]), [800], eta=2)
+    assert result.pick == 'a'
+    assert result.iterations == 4 * 800
+
+
+def test_search_width_covers_the_probability_of_being_best():
+    order = ['a', 'b', 'c', 'd']
+    assert search_width(dict(a=1.0), order) == 2  # the minimum
+    assert search_width(dict(a=0.5, b=0.3, c=0.2), order) == 3
+    assert search_width(dict(a=0.5, b=0.4, c=0.1), order) == 2
+    assert search_width(
+        dict(a=0.4, b=0.2, c=0.2, d=0.2), order, coverage=1.0) == 4
+    assert search_width(dict(a=1.0), order, minimum=1) == 1
+
+
+def test_leave_one_group_out_chooses_on_the_others_only():
+
+    def run(good, bad):
+        return dict(
+            m1=dict(spearman=good, regret=0.0),
+            m2=dict(spearman=bad, regret=5.0))
+
+    runs = [('s1', run(0.9, 0.1)), ('s1', run(0.8, 0.2)), ('s2', run(0.7,
+                                                                     0.3)),
+            ('s3', run(0.1, 0.9))]
+    # s3 alone prefers m2 (higher Spearman, but regret 5 vs 0 ties ranks:
+    # sum 2 each, lower regret wins -> m1) so make m2 clearly better there
+    runs[3][1]['m2']['regret'] = 0.0
+    runs[3][1]['m1']['regret'] = 4.0
+    out = leave_one_group_out(runs, ['m1', 'm2'])
+    assert out['s3']['chosen'] == 'm1'  # chosen on s1 and s2
+    assert out['s3']['left_out']['spearman']['mean'] == pytest.approx(0.1)
+    assert out['s3']['left_out']['regret']['mean'] == pytest.approx(4.0)
+    assert out['s1']['chosen'] == 'm1'  # s2 + s3: m1 (0.4, 2.0) vs m2
+    assert out['s1']['left_out']['spearman']['runs'] == 2
+    with pytest.raises(ValueError, match='two or more groups'):
+        leave_one_group_out(runs[:2], ['m1'])
