@@ -6,7 +6,7 @@ import math
 import os
 import os.path as osp
 from dataclasses import asdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from .scoring import MetricResult, SourceResult
 
 #: Rows of the agreement table that are baselines, not metrics.
 RANDOM, PRIOR = 'random (expected)', 'prior: parameter count'
+SOURCE_PRIOR = 'prior: source mIoU'
+#: The fusion member that is the source-mIoU prior, not a metric.
+SOURCE_MIOU = 'source-miou'
 
 
 def fmt_number(value: float, digits: int = 4) -> str:
@@ -35,6 +38,18 @@ def ranking_order(results: Sequence[SourceResult],
         return (not ok, -(m.mean if ok else 0.0))
 
     return sorted(results, key=key)
+
+
+def results_from_ranking(ranking: dict) -> List[SourceResult]:
+    """The :class:`SourceResult` list of a ``ranking.json``."""
+    return [
+        SourceResult(**dict(
+            source,
+            metrics={
+                k: MetricResult(**v)
+                for k, v in source['metrics'].items()
+            })) for source in ranking['sources']
+    ]
 
 
 def _scores(results: Sequence[SourceResult], metric: str) -> List[float]:
@@ -61,6 +76,9 @@ def correlations(results: Sequence[SourceResult],
     if all(r.parameters for r in results):
         rows[PRIOR] = selection_criteria([r.parameters for r in results],
                                          truth)
+    if all(r.source_miou is not None for r in results):
+        rows[SOURCE_PRIOR] = selection_criteria(
+            [r.source_miou for r in results], truth)
     return rows
 
 
@@ -70,7 +88,8 @@ def add_fusion(results: Sequence[SourceResult],
                name: str = 'fusion') -> None:
     """Add a fused score (:func:`~mmseg_trf.evaluation.fuse_scores` of
     ``members``) to every result, fused repetition by repetition so that
-    it has a spread like the others."""
+    it has a spread like the others. The member ``source-miou`` is the
+    sources' own validation mIoU (the same in every repetition)."""
     reps = min((len(r.metrics[m].values) for r in results
                 for m in members if m in r.metrics and r.metrics[m].values),
                default=0)
@@ -79,6 +98,12 @@ def add_fusion(results: Sequence[SourceResult],
             r.metrics[name] = MetricResult(
                 error=f'no repetition of {list(members)} to fuse')
         return
+    if SOURCE_MIOU in members:
+        for r in results:
+            r.metrics[SOURCE_MIOU] = MetricResult(
+                r.source_miou, 0.0, values=[r.source_miou] *
+                reps) if r.source_miou is not None else MetricResult(
+                    error='its source mIoU is not known')
     per_rep = []
     for rep in range(reps):
         per_rep.append(
@@ -206,14 +231,28 @@ def scatter_plots(results: Sequence[SourceResult], metrics: Sequence[str],
 def write_reports(results: Sequence[SourceResult], metrics: Sequence[str],
                   work_dir: str, settings: dict) -> Dict[str, str]:
     """Write ``ranking.md``, ``ranking.csv``, ``ranking.json`` and, with
-    ground truth, ``score_vs_miou.png``.
+    ground truth, ``score_vs_miou.png``. The ranking is written before the
+    analyses (correlations, intervals, plots), so a failing analysis never
+    loses the scores.
 
     Returns:
         dict[str, str]: What was written where.
     """
     os.makedirs(work_dir, exist_ok=True)
-    have_truth = sum(r.miou is not None for r in results) >= 2
-    corr = correlations(results, metrics) if have_truth else None
+    written = _write_ranking(results, metrics, work_dir, settings, None)
+    if sum(r.miou is not None for r in results) >= 2:
+        corr = correlations(results, metrics)
+        written = _write_ranking(results, metrics, work_dir, settings, corr)
+        written['plot'] = scatter_plots(
+            results, metrics, corr, osp.join(work_dir, 'score_vs_miou.png'))
+    return written
+
+
+def _write_ranking(results: Sequence[SourceResult], metrics: Sequence[str],
+                   work_dir: str, settings: dict,
+                   corr: Optional[dict]) -> Dict[str, str]:
+    """The ranking as Markdown, CSV and JSON (with the correlations when
+    given)."""
     written = {}
     text = [
         '# Source ranking', '', f'Settings: `{json.dumps(settings)}`', '',
@@ -226,7 +265,8 @@ def write_reports(results: Sequence[SourceResult], metrics: Sequence[str],
             'instead of the best; top3: the best source is among the 3 '
             'top-scored. Brackets: 95% bootstrap intervals over sources. '
             f'"{RANDOM}" is what a ranking without information gives; a '
-            'metric should beat it and the static prior.', '',
+            'metric should beat it and the static prior; "-": undefined '
+            '(e.g. a score that is the same for every source).', '',
             correlation_table(corr)
         ]
     written['markdown'] = osp.join(work_dir, 'ranking.md')
@@ -257,13 +297,11 @@ def write_reports(results: Sequence[SourceResult], metrics: Sequence[str],
         correlations=corr)
     atomic_write_text(written['json'],
                       json.dumps(payload, indent=2, default=str))
-    if corr:
-        written['plot'] = scatter_plots(
-            results, metrics, corr, osp.join(work_dir, 'score_vs_miou.png'))
     return written
 
 
 __all__ = [
     'fmt_number', 'write_reports', 'markdown_table', 'correlation_table',
-    'correlations', 'add_fusion', 'scatter_plots', 'ranking_order'
+    'correlations', 'add_fusion', 'scatter_plots', 'ranking_order',
+    'results_from_ranking', 'SOURCE_PRIOR', 'SOURCE_MIOU'
 ]

@@ -45,10 +45,11 @@ def decision_criteria(scores: Sequence[float],
         dict: ``regret`` (mIoU points, 100 x (best truth - truth of the
         top-scored)), ``relative_top1`` (truth of the top-scored / best
         truth) and ``top3`` (1 if the best source is among the 3
-        top-scored, else 0); NaN without two usable sources.
+        top-scored, else 0); NaN without two usable sources or when every
+        score is the same (a constant score picks nothing).
     """
     scores, truth = _finite(scores, truth)
-    if len(scores) < 2:
+    if len(scores) < 2 or np.ptp(scores) == 0:
         return {name: math.nan for name in DECISIONS}
     picked = truth[np.argmax(scores)]
     top3 = np.argsort(-scores, kind='stable')[:3]
@@ -100,7 +101,9 @@ def bootstrap_interval(scores: Sequence[float],
         seed (int): Random seed.
 
     Returns:
-        tuple: ``(low, high)``; NaN with fewer than 3 usable sources.
+        tuple: ``(low, high)``; NaN with fewer than 3 usable sources or
+        when the criterion is undefined in every resample (e.g. a constant
+        score).
     """
     scores, truth = _finite(scores, truth)
     if len(scores) < 3:
@@ -123,6 +126,8 @@ def bootstrap_interval(scores: Sequence[float],
                              method='percentile',
                              random_state=seed).bootstrap_distribution
     values = values[np.isfinite(values)]
+    if not len(values):
+        return math.nan, math.nan
     alpha = (1 - confidence) / 2
     return (float(np.quantile(values,
                               alpha)), float(np.quantile(values, 1 - alpha)))

@@ -1,9 +1,11 @@
 """Scoring sources: reproducibility, the feature cache, failures, reports."""
+import json
 import math
 import os
 import os.path as osp
 import sys
 
+import numpy as np
 import pytest
 
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
@@ -226,6 +228,9 @@ def test_zoo_selection_reads_mmseg_metafiles():
     assert all(s.config.startswith('mmseg::') for s in picked)
     assert all(s.checkpoint.startswith('https://') for s in picked)
     assert not any('ade20k' in n for n in names)
+    fcn = next(s for s in picked
+               if s.name == 'fcn_r50-d8_4xb2-40k_cityscapes-512x1024')
+    assert fcn.source_miou == pytest.approx(0.7225)  # the metafile's mIoU
     from mmseg_trf.apis import load_config
     cfg = load_config(picked[0].config)
     assert cfg.model.decode_head.num_classes == 19
@@ -247,3 +252,24 @@ def test_ccfv_groups_pixels_by_their_image(workspace, tmp_path, monkeypatch):
     assert results[0].metrics['ccfv'].error is None
     assert math.isfinite(results[0].metrics['ccfv'].mean)
     assert len(seen) == 3 and all(len(set(i)) > 1 for i in seen)
+
+
+def test_one_architecture_with_ground_truth_writes_its_ranking(tmp_path):
+    """Equal parameter counts make the static prior constant: it is marked
+    undefined and the ranking, correlations and plot are all written."""
+    from mmseg_trf.apis.scoring import MetricResult, SourceResult
+    results = [
+        SourceResult(
+            f's{i}',
+            miou,
+            metrics=dict(leep=MetricResult(-i, 0.0, values=[-i, -i])),
+            parameters=1000) for i, miou in enumerate((0.5, 0.4, 0.3, 0.2))
+    ]
+    written = write_reports(results, ['leep'], str(tmp_path), {})
+    data = json.loads(open(written['json']).read())
+    assert [s['name'] for s in data['sources']] == ['s0', 's1', 's2', 's3']
+    prior = data['correlations']['prior: parameter count']
+    assert prior['spearman'] is None or np.isnan(prior['spearman'])
+    assert data['correlations']['leep']['spearman'] == pytest.approx(1.0)
+    assert osp.isfile(written['plot'])
+    assert '| prior: parameter count | - ' in open(written['markdown']).read()

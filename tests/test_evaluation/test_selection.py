@@ -28,6 +28,20 @@ def test_failed_scores_are_left_out():
     assert got['regret'] == pytest.approx(5.0)  # 0.50 picked, 0.55 best
 
 
+def test_a_constant_score_is_undefined_not_a_crash():
+    from mmseg_trf.evaluation import selection_criteria
+    same = [7.0] * len(TRUTH)
+    assert all(np.isnan(v) for v in decision_criteria(same, TRUTH).values())
+    got = selection_criteria(same, TRUTH)
+    for name in ('spearman', 'regret', 'top3'):
+        assert np.isnan(got[name]), name
+    for name in ('spearman_ci', 'regret_ci'):
+        assert all(np.isnan(v) for v in got[name]), name
+    # a source listed many times: ties everywhere, still no crash
+    got = selection_criteria([1.0, 2.0] * 100, [0.3, 0.4] * 100)
+    assert got['regret'] == 0.0 and got['spearman'] == pytest.approx(1.0)
+
+
 def test_random_baseline_is_the_expectation_over_orderings():
     truth = np.array(TRUTH)
     base = random_baseline(truth)
