@@ -30,7 +30,7 @@ from mmengine.logging import MMLogger, print_log
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
-from mmseg_trf.apis.report import add_fusion
+from mmseg_trf.apis.report import SOURCE_MIOU, add_fusion
 from mmseg_trf.apis.scoring import checked_miou
 from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
@@ -71,9 +71,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--fusion-members',
         nargs='+',
-        choices=list(METRICS),
+        choices=list(METRICS) + [SOURCE_MIOU],
         help='metrics the fused score combines (default: the other '
-        '--metrics); computed if not listed')
+        '--metrics); computed if not listed; source-miou is the prior '
+        'given as `source_miou` in the sources file (or the zoo\'s)')
     parser.add_argument(
         '--fusion-rule',
         choices=FUSION_RULES,
@@ -209,7 +210,9 @@ def main(argv=None):
     computed = [m for m in args.metrics if m != 'fusion']
     members = args.fusion_members or computed
     if 'fusion' in args.metrics:
-        computed += [m for m in members if m not in computed]
+        computed += [
+            m for m in members if m not in computed and m != SOURCE_MIOU
+        ]
     settings = ScoringSettings(
         metrics=computed,
         sampling=SamplingSettings(args.sampler, args.num_pixels,

@@ -44,6 +44,10 @@ class SourceSpec:
         dataset (str, optional): Config of the dataset it was trained on
             (needed by OTCE).
         miou (float, optional): Ground-truth transfer mIoU, if known.
+        source_miou (float, optional): Its own validation mIoU on its
+            source data (a prior known before any target image is seen;
+            for MMSeg's zoo, the metafile's): reported as a baseline and
+            usable as the fusion member ``source-miou``.
     """
 
     name: str
@@ -51,6 +55,7 @@ class SourceSpec:
     checkpoint: Optional[str] = None
     dataset: Optional[str] = None
     miou: Optional[float] = None
+    source_miou: Optional[float] = None
 
     @classmethod
     def from_entry(cls, entry, where: str) -> 'SourceSpec':
@@ -75,8 +80,12 @@ class SourceSpec:
                              f'{missing}; allowed keys: {allowed} (name and '
                              'config required)')
         spec = cls(**entry)
-        if spec.miou is not None:
-            spec.miou = checked_miou(spec.miou, f'{where} ({spec.name})')
+        for key in ('miou', 'source_miou'):
+            if getattr(spec, key) is not None:
+                setattr(spec, key,
+                        checked_miou(
+                            getattr(spec, key),
+                            f'{where} ({spec.name}, {key})'))
         return spec
 
 
@@ -146,6 +155,7 @@ class SourceResult:
     extract_seconds: float = 0.0
     error: Optional[str] = None
     parameters: Optional[int] = None
+    source_miou: Optional[float] = None
 
 
 def dataset_config(path: Union[str, dict]) -> dict:
@@ -438,7 +448,7 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
     Returns:
         SourceResult: Scores; failures are recorded, not raised.
     """
-    result = SourceResult(spec.name, spec.miou)
+    result = SourceResult(spec.name, spec.miou, source_miou=spec.source_miou)
     try:
         model = load_segmentor(spec.config, spec.checkpoint, settings.device,
                                settings.cfg_options)

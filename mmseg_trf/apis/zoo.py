@@ -60,8 +60,19 @@ def zoo_sources(collections: Sequence[str],
                 name=entry['Name'],
                 config=f'mmseg::{config}',
                 checkpoint=entry.get('Weights'),
-                dataset=dataset))
+                dataset=dataset,
+                source_miou=_metafile_miou(entry)))
     return picked
+
+
+def _metafile_miou(entry: dict) -> Optional[float]:
+    """The entry's own mIoU on its training data (a fraction), if listed."""
+    results = entry.get('Results') or []
+    for result in results if isinstance(results, list) else [results]:
+        miou = (result.get('Metrics') or {}).get('mIoU')
+        if isinstance(miou, (int, float)):
+            return float(miou) / 100
+    return None
 
 
 __all__ = ['zoo_sources', 'zoo_entries', 'mmseg_mim_root']
