@@ -58,28 +58,30 @@ class FeatureStats:
         y = check_labels(labels, raw.shape[0], device=raw.device)
         if raw.shape[0] == 0:
             return
+        if self.shift is not None and raw.shape[1] != self.dim:
+            raise ValueError(f'feature dimension changed from {self.dim} to '
+                             f'{raw.shape[1]} between batches')
         # One float64 copy, shifted in place: the only pass over the data
         # besides the Gram product and the class sums.
         shifted = raw.to(torch.float64, copy=True)
+        shift = shifted.mean(0) if self.shift is None else self.shift
+        shifted -= shift
+        batch_gram = shifted.T @ shifted
+        # A NaN or inf in the batch reaches the shift or the Gram diagonal;
+        # a refused batch leaves the statistics as they were.
+        require_finite(torch.cat([shift, batch_gram.diagonal()]), 'features')
         if self.shift is None:
             dim = raw.shape[1]
-            self.shift = shifted.mean(0)
+            self.shift = shift
             self.gram = shifted.new_zeros(dim, dim)
             self.sums = shifted.new_zeros(0, dim)
             self.counts = shifted.new_zeros(0)
-        elif raw.shape[1] != self.dim:
-            raise ValueError(f'feature dimension changed from {self.dim} to '
-                             f'{raw.shape[1]} between batches')
         self.eps = max(self.eps, input_eps(raw))
-        shifted -= self.shift
-        self.gram.addmm_(shifted.T, shifted)
+        self.gram += batch_gram
         rows, (self.sums,
                self.counts) = self.rows.add(y, [self.sums, self.counts])
         self.sums.index_add_(0, rows, shifted)
         self.counts += torch.bincount(rows, minlength=self.counts.numel())
-        # A NaN or inf in the batch reaches the shift or the Gram diagonal.
-        require_finite(
-            torch.cat([self.shift, self.gram.diagonal()]), 'features')
 
     def merge(self, other: 'FeatureStats') -> None:
         """Add another accumulator's pixels (e.g. another process's).

@@ -161,6 +161,9 @@ class LEEPAccumulator(_ProbsJointAccumulator):
 
     def compute(self) -> float:
         """float: LEEP of all pixels seen."""
+        if self.conditional is None:
+            raise ValueError('LEEP needs two passes: feed every batch, call '
+                             'next_pass(), feed them again, then compute()')
         if self.second_pass_pixels != self.pixels:
             raise ValueError(f'LEEP needs two passes over the same pixels: '
                              f'pass 1 saw {self.pixels}, pass 2 saw '

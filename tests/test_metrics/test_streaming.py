@@ -67,6 +67,57 @@ def test_empty_accumulator_raises():
         HScoreAccumulator().compute()
 
 
+def state(acc):
+    """Every tensor and number an accumulator holds, copied."""
+    return {
+        k: (v.clone() if torch.is_tensor(v) else copy.deepcopy(v))
+        for k, v in vars(acc).items()
+    }
+
+
+def same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if torch.is_tensor(a[key]):
+            assert torch.equal(a[key], b[key]), key
+        elif key == 'rows':
+            assert torch.equal(a[key].ids, b[key].ids)
+        else:
+            assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize('acc_cls, fn, probs', [
+    (HScoreAccumulator, hscore, False),
+    (LogMEAccumulator, logme, False),
+    (NCEAccumulator, nce, True),
+    (LEEPAccumulator, leep, True),
+])
+@pytest.mark.parametrize('bad', ['nan', 'inf', 'label'])
+def test_a_refused_batch_leaves_the_state_unchanged(acc_cls, fn, probs, bad):
+    x, y = make_features(n=400, d=6, classes=4, seed=5)
+    x = softmax(x) if probs else x
+    poisoned_x, poisoned_y = x[:50].copy(), y[:50].copy()
+    if bad == 'label':
+        poisoned_y[3] = -7
+    else:
+        poisoned_x[3, 2] = np.nan if bad == 'nan' else np.inf
+    acc = acc_cls()
+    for _ in range(acc.passes):
+        acc.update(x[:200], y[:200])
+        before = state(acc)
+        with pytest.raises(ValueError):
+            acc.update(poisoned_x, poisoned_y)
+        same_state(before, state(acc))
+        acc.update(x[200:], y[200:])  # later clean batches still count
+        acc.next_pass()
+    assert acc.compute() == pytest.approx(fn(x, y), rel=1e-9, abs=1e-12)
+
+
+def test_leep_without_its_second_pass_says_so():
+    with pytest.raises(ValueError, match='two passes'):
+        LEEPAccumulator().compute()
+
+
 def test_memory_independent_of_pixels():
     acc = HScoreAccumulator()
     for seed in range(5):
