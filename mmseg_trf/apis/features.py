@@ -78,10 +78,50 @@ def read_label_maps(dataset,
     """
     load = _annotation_loader(dataset)
     indices = range(len(dataset)) if indices is None else indices
-    return [
-        load(copy.deepcopy(dataset.get_data_info(i)))['gt_seg_map'].astype(
-            np.int64) for i in indices
-    ]
+    maps = []
+    for i in indices:
+        info = copy.deepcopy(dataset.get_data_info(i))
+        check_label_file(info['seg_map_path'], load.imdecode_backend)
+        labels = load(info)['gt_seg_map']
+        maps.append(
+            (labels if labels.ndim == 2 else labels[..., 0]).astype(np.int64))
+    return maps
+
+
+def check_label_file(path: str, backend: str = 'pillow') -> None:
+    """Refuse a label file that MMSeg would read into wrong labels: a map
+    of several channels that differ (colours, not class ids) and ids above
+    255 (MMSeg keeps labels in 8 bits, so 256 would become 0). A map whose
+    channels are all equal (an RGB copy of a grey map) is accepted; its
+    first channel is used.
+
+    Args:
+        path (str): The label file.
+        backend (str): Image decoding backend (the loader's).
+    """
+    import mmcv
+    from mmengine import fileio
+    try:
+        raw = mmcv.imfrombytes(
+            fileio.get(path), flag='unchanged', backend=backend)
+    except Exception as err:
+        raise ValueError(
+            f'label file {path}: cannot be read ({err})') from None
+    if raw is None:
+        raise ValueError(f'label file {path}: cannot be decoded (empty or '
+                         'truncated?)')
+    if raw.ndim == 3 and not (raw == raw[..., :1]).all():
+        raise ValueError(f'label file {path}: shape {raw.shape} with '
+                         'channels that differ; a label map is one channel '
+                         'of class ids (H, W)')
+    if raw.ndim not in (2, 3):
+        raise ValueError(f'label file {path}: shape {raw.shape}; a label map '
+                         'is (H, W)')
+    if raw.size and int(raw.max()) > 255:
+        raise ValueError(f'label file {path}: label id {int(raw.max())} does '
+                         'not survive MMSeg\'s 8-bit label maps (it would '
+                         f'read as {int(raw.max()) % 256}); use ids 0-254 '
+                         'and 255 for ignored pixels')
 
 
 def feature_grid(rows: np.ndarray, cols: np.ndarray, label_shape, img_shape,

@@ -84,3 +84,36 @@ def test_head_without_classifier_is_refused(model_cfg):
     del model.decode_head.conv_seg
     with pytest.raises(ValueError, match='no conv_seg'):
         classifier_head(model)
+
+
+@pytest.mark.parametrize('kind', ['rgb-equal', 'rgb-colours', 'id-256'])
+def test_label_files_that_would_read_wrong_are_refused_or_reduced(
+        kind, tmp_path):
+    """Every reader of labels (sampling, maps, CC-FV) goes through
+    ``read_label_maps``: an RGB copy of a grey map reads as the grey map;
+    colours and ids MMSeg's 8-bit maps cannot hold are refused by path."""
+    import cv2
+
+    from mmseg_trf.synthetic import SceneStyle, write_cityscapes
+    root = str(tmp_path)
+    write_cityscapes(root, 'train', 'aachen', 2, SceneStyle(), (32, 64), 0)
+    dataset = build_dataset(city_dataset(root, scale=(64, 32)))
+    before = read_label_maps(dataset)
+    path = dataset.get_data_info(1)['seg_map_path']
+    grey = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if kind == 'rgb-equal':
+        cv2.imwrite(path, np.dstack([grey] * 3))
+        after = read_label_maps(dataset)
+        assert all(np.array_equal(a, b) for a, b in zip(before, after))
+        return
+    if kind == 'rgb-colours':
+        cv2.imwrite(path, np.dstack([grey, grey, 255 - grey]))
+        message = 'channels that differ'
+    else:
+        wide = grey.astype(np.uint16)
+        wide[0, 0] = 256
+        cv2.imwrite(path, wide)
+        message = 'label id 256 does not survive'
+    with pytest.raises(ValueError, match=message) as err:
+        read_label_maps(dataset)
+    assert path in str(err.value)
