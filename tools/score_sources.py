@@ -22,7 +22,6 @@ import os.path as osp
 import warnings
 
 import torch
-import yaml
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger, print_log
@@ -36,7 +35,7 @@ from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
 from mmseg_trf.metrics.optimal_transport import SOLVERS
 from mmseg_trf.sampling import SAMPLERS, SamplingSettings
-from mmseg_trf.utils import finalize_distributed, init_distributed
+from mmseg_trf.utils import finalize_distributed, init_distributed, read_yaml
 
 
 def parse_args(argv=None):
@@ -139,16 +138,10 @@ def parse_args(argv=None):
     return args
 
 
-def read_mapping_file(path: str):
-    """YAML (a superset of JSON) file contents."""
-    with open(path) as f:
-        return yaml.safe_load(f)
-
-
 def load_sources(args) -> list:
     """Sources from the file or the zoo, with ground truth attached."""
     if args.sources:
-        entries = read_mapping_file(args.sources)
+        entries = read_yaml(args.sources)
         if not isinstance(entries, list):
             raise ValueError(f'{args.sources} must hold a list of sources')
         sources = [
@@ -176,7 +169,7 @@ def load_sources(args) -> list:
 def read_ground_truth(path: str, names) -> dict:
     """``{source: mIoU}`` checked before any scoring: numbers in [0, 1];
     names that are not sources are reported."""
-    truth = read_mapping_file(path)
+    truth = read_yaml(path)
     if not isinstance(truth, dict):
         raise ValueError(f'{path} must map source names to mIoU values')
     unknown = sorted(set(truth) - set(names))

@@ -6,10 +6,11 @@ from .config_checks import (check_checkpoint_path, check_data_paths,
 from .dist import finalize_distributed, init_distributed
 from .fields import build_checked, checked_fields
 from .run_config import load_run_config
+from .yaml_files import read_yaml
 
 __all__ = [
     'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',
     'load_local_checkpoint', 'check_data_paths', 'check_checkpoint_path',
     'dataset_paths', 'init_distributed', 'finalize_distributed',
-    'load_run_config', 'checked_fields', 'build_checked'
+    'load_run_config', 'checked_fields', 'build_checked', 'read_yaml'
 ]
