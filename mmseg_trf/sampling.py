@@ -20,6 +20,8 @@ from typing import List, Sequence
 
 import numpy as np
 
+from .checks import check_number
+
 SAMPLERS = ('uniform', 'balanced', 'full')
 
 
@@ -49,8 +51,9 @@ class SamplingSettings:
             raise ValueError(f'unknown sampler {self.sampler!r}; choose one '
                              f'of {SAMPLERS}')
         for name in ('num_pixels', 'repetitions', 'pixels_per_image'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be positive')
+            check_number(name, getattr(self, name), 1, integer=True)
+        check_number('pool_size', self.pool_size, 0, integer=True)
+        check_number('seed', self.seed, integer=True)
 
     def pool_key(self) -> dict:
         """The settings that decide the pool (and so the cached features)."""

@@ -78,8 +78,10 @@ def test_all_ignored_is_a_clear_error():
 def test_bad_settings():
     with pytest.raises(ValueError, match='unknown sampler'):
         SamplingSettings('random')
-    with pytest.raises(ValueError, match='positive'):
+    with pytest.raises(ValueError, match='num_pixels must be an integer >= 1'):
         SamplingSettings(num_pixels=0)
+    with pytest.raises(ValueError, match="repetitions .* got '10'"):
+        SamplingSettings(repetitions='10')
 
 
 def test_more_pixels_than_labelled_warns_with_the_n_used():

@@ -116,6 +116,19 @@ def test_otce_map_without_source_fails_at_construction():
         TransferabilityHook(map_metric='leep', strength=-1)
 
 
+@pytest.mark.parametrize('setting, value', [('interval', -1), ('interval', 0),
+                                            ('strength', 'abc'),
+                                            ('strength', float('nan')),
+                                            ('workers', 0),
+                                            ('num_pixels', '100'),
+                                            ('batch_size', 1.5),
+                                            ('min_pixels', True)])
+def test_bad_numbers_are_named_at_construction(setting, value):
+    from mmseg_trf.engine import TransferabilityHook
+    with pytest.raises(ValueError, match=f'{setting} must be .* got'):
+        TransferabilityHook(map_metric='leep', **{setting: value})
+
+
 def test_pipeline_without_coordinates_is_an_error(tmp_path, cityscapes_root):
     config = write_config(tmp_path / 'cfg.py', cityscapes_root)
     text = open(config).read().replace("dict(type='AddPixelCoordinates'),",

@@ -15,6 +15,7 @@ from ...apis.cache import ArrayCache, cache_key, dataset_fingerprint
 from ...apis.features import build_dataset
 from ...apis.patch_maps import compute_map
 from ...apis.scoring import ScoringSettings, dataset_config, score_model
+from ...checks import check_number
 from ...fileio import atomic_write_text
 from ...models.losses import TrfWeightedCrossEntropyLoss
 from ...sampling import SamplingSettings
@@ -121,17 +122,22 @@ class TransferabilityHook(Hook):
                 'training data as a dataset config dict or file; '
                 '--trf-source-dataset with tools/train.py), or choose '
                 "map_metric='leep' or 'logme'")
-        if not isinstance(patch_size, int) or patch_size < 1:
-            raise ValueError(f'patch_size must be a positive integer, got '
-                             f'{patch_size!r}')
+        for name, value, optional in (('patch_size', patch_size, False),
+                                      ('min_pixels', min_pixels, False),
+                                      ('source_images', source_images, False),
+                                      ('batch_size', batch_size, False),
+                                      ('interval', interval, True),
+                                      ('workers', workers, True)):
+            check_number(name, value, 1, integer=True, optional=optional)
+        check_number('strength', strength, 0)
         self.map_metric, self.patch_size = map_metric, patch_size
         self.map_shape = tuple(map_shape) if map_shape else None
         self.min_pixels, self.interval = min_pixels, interval
         self.target_dataset, self.source_dataset = (target_dataset,
                                                     source_dataset)
-        if control not in (None, ) + CONTROLS or not strength >= 0:
-            raise ValueError(f'control must be one of {CONTROLS} or None and '
-                             f'strength >= 0, got {control!r}, {strength!r}')
+        if control not in (None, ) + CONTROLS:
+            raise ValueError(f'control must be one of {CONTROLS} or None, '
+                             f'got {control!r}')
         self.out_dir, self.workers = out_dir, workers
         self.strength, self.control = strength, control
         self.map: Optional[TransferabilityMap] = None
