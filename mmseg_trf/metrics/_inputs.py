@@ -25,12 +25,23 @@ def as_tensor(x: ArrayLike, name: str) -> torch.Tensor:
         Tensor: The same data as a torch tensor.
     """
     if isinstance(x, torch.Tensor):
-        return x.detach()
-    try:
-        return torch.from_numpy(np.ascontiguousarray(x))
-    except TypeError as err:
-        raise ValueError(f'{name} must be a numpy array or a torch tensor, '
-                         f'got {type(x).__name__}') from err
+        t = x.detach()
+    else:
+        if not isinstance(x, (np.ndarray, list, tuple)):
+            raise ValueError(f'{name} must be a numpy array or a torch '
+                             f'tensor, got {type(x).__name__}')
+        array = np.asarray(x)
+        if array.dtype.kind not in 'biufc':
+            raise ValueError(f'{name} must hold numbers, got an array of '
+                             f'dtype {array.dtype}')
+        t = torch.from_numpy(np.ascontiguousarray(array))
+    if t.is_complex():
+        raise ValueError(f'{name} is complex ({t.dtype}); the metrics need '
+                         'real values (pass .real or .abs() explicitly)')
+    if t.device.type == 'meta':
+        raise ValueError(f'{name} is a meta tensor, which holds no data '
+                         '(materialise the model or tensor first)')
+    return t
 
 
 def input_eps(x: torch.Tensor) -> float:

@@ -37,6 +37,9 @@ def valid_inputs(spec):
     (lambda x, y: (x[:1], y[:1]), 'at least 2'),
     (lambda x, y: (x, y.astype(np.float64)), 'integers'),
     (lambda x, y: (x[:, 0], y), '2-D'),
+    (lambda x, y: (x + 1e-3j, y), 'complex'),
+    (lambda x, y: (x, y.astype(object)), 'dtype object'),
+    (lambda x, y: (torch.empty(x.shape, device='meta'), y), 'meta tensor'),
 ])
 def test_bad_input_raises_clear_value_error(name, corrupt, message):
     spec = METRICS[name]
