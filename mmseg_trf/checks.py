@@ -28,12 +28,15 @@ def check_number(name: str,
     if value is None and optional:
         return value
     kind = numbers.Integral if integer else numbers.Real
-    wanted = ('an integer' if integer else 'a number') + (
-        f' >= {minimum}' if minimum is not None else '') + (
-            ' or None' if optional else '')
-    if isinstance(value, bool) or not isinstance(value, kind) or (
-            not integer and not math.isfinite(value)) or (
-                minimum is not None and value < minimum):
+    wanted = 'an integer' if integer else 'a number'
+    if minimum is not None:
+        wanted += f' >= {minimum}'
+    if optional:
+        wanted += ' or None'
+    valid = (not isinstance(value, bool) and isinstance(value, kind)
+             and (integer or math.isfinite(value))
+             and (minimum is None or value >= minimum))
+    if not valid:
         raise ValueError(f'{name} must be {wanted}, got {value!r}')
     return value
 

@@ -82,10 +82,10 @@ class SourceSpec:
         spec = cls(**entry)
         for key in ('miou', 'source_miou'):
             if getattr(spec, key) is not None:
-                setattr(spec, key,
-                        checked_miou(
-                            getattr(spec, key),
-                            f'{where} ({spec.name}, {key})'))
+                setattr(
+                    spec, key,
+                    checked_miou(
+                        getattr(spec, key), f'{where} ({spec.name}, {key})'))
         return spec
 
 

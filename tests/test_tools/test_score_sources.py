@@ -87,8 +87,10 @@ def test_the_source_miou_prior_is_a_baseline_and_a_fusion_member(
     # rank fusion of LEEP and the prior: the mean of the two ranks
     leep = {n: scores[n, 'leep'] for n in names}
     for name in names:
-        ranks = [sorted(values.values()).index(values[name]) + 1
-                 for values in (leep, priors)]
+        ranks = [
+            sorted(values.values()).index(values[name]) + 1
+            for values in (leep, priors)
+        ]
         assert scores[name, 'fusion'] == pytest.approx(sum(ranks) / 2)
 
 

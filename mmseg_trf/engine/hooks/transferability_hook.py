@@ -122,11 +122,12 @@ class TransferabilityHook(Hook):
                 'training data as a dataset config dict or file; '
                 '--trf-source-dataset with tools/train.py), or choose '
                 "map_metric='leep' or 'logme'")
-        for name, value, optional in (('patch_size', patch_size, False),
-                                      ('min_pixels', min_pixels, False),
-                                      ('source_images', source_images, False),
-                                      ('batch_size', batch_size, False),
-                                      ('interval', interval, True),
+        for name, value, optional in (('patch_size', patch_size,
+                                       False), ('min_pixels', min_pixels,
+                                                False), ('source_images',
+                                                         source_images, False),
+                                      ('batch_size', batch_size,
+                                       False), ('interval', interval, True),
                                       ('workers', workers, True)):
             check_number(name, value, 1, integer=True, optional=optional)
         check_number('strength', strength, 0)
