@@ -84,7 +84,7 @@ def table3(results: dict, weightings: Sequence[str]) -> List[str]:
         '|' + '---|' * (len(variants) + 2)
     ]
     finetunes = results['finetunes']
-    pairs = sorted({(t, s) for t, s, v in finetunes if v != 'vanilla'})
+    pairs = sorted({(t, s) for t, s, v in finetunes if v.startswith('trf-')})
     totals = {v: [] for v in variants}
     for target, source in pairs:
         row = [
@@ -135,6 +135,30 @@ def truth_table(results: dict) -> List[str]:
             '(mean std over seeds) ' +
             (fmt_number(np.mean(noise), 3) if noise else '-'))
     return lines + [''] + summary
+
+
+def proxy_lines(results: dict) -> List[str]:
+    """How each cheaper proxy protocol's ranking agrees with the ground
+    truth: Spearman between the two truths and whether the best source
+    changes."""
+    lines = []
+    for proxy, targets in results.get('proxy_truth', {}).items():
+        for target, cheap in targets.items():
+            truth = results['truth'].get(target, {})
+            names = [n for n in truth if n in cheap]
+            if len(names) < 2:
+                continue
+            rho = rank_correlations([cheap[n] for n in names],
+                                    [truth[n] for n in names])['spearman']
+            best = max(names, key=truth.get)
+            cheap_best = max(names, key=cheap.get)
+            change = ('the same best source' if best == cheap_best else
+                      f'another best source: {cheap_best} (ground truth '
+                      f'{fmt_number(truth[cheap_best], 3)} vs '
+                      f'{fmt_number(truth[best], 3)} for {best})')
+            lines.append(f'- {target}, proxy {proxy!r}: Spearman with the '
+                         f'ground truth {fmt_number(rho, 3)}; {change}')
+    return lines
 
 
 def selection_tables(results: dict) -> List[str]:
@@ -200,7 +224,12 @@ def write_report(results: dict, spec, work_dir: str) -> str:
         '## Ground truth (vanilla finetuning, best validation mIoU)', '',
         *truth_table(results), ''
     ]
-    if any(v != 'vanilla' for _, _, v in results['finetunes']):
+    if results.get('proxy_truth'):
+        text += [
+            '## Cheaper proxies of the ground truth', '',
+            *proxy_lines(results), ''
+        ]
+    if any(v.startswith('trf-') for _, _, v in results['finetunes']):
         text += [
             '## Table 3: vanilla vs transferability-weighted '
             'finetuning (mIoU)', '', *table3(results, spec.weighted.metrics),
@@ -233,5 +262,5 @@ def write_report(results: dict, spec, work_dir: str) -> str:
 
 __all__ = [
     'write_report', 'table2', 'table3', 'truth_table', 'figure6',
-    'selection_tables'
+    'selection_tables', 'proxy_lines'
 ]

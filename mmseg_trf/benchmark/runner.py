@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -39,18 +39,25 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DISTRIBUTED_TOOLS = ('train.py', 'score_sources.py')
 
 
-def best_miou(work_dir: str) -> float:
-    """Best validation mIoU (a fraction) logged in a training work dir."""
-    values = []
+def miou_curve(work_dir: str) -> List[Tuple[int, float]]:
+    """The learning curve of a training work dir: ``(iteration, mIoU)``
+    (a fraction) of every validation logged, resumed runs included, in
+    order of iteration."""
+    points = {}
     for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
                 if 'mIoU' in record:
-                    values.append(float(record['mIoU']) / 100)
-    if not values:
+                    points[int(record['step'])] = float(record['mIoU']) / 100
+    if not points:
         raise StepFailed(f'no validation mIoU was logged in {work_dir}')
-    return max(values)
+    return sorted(points.items())
+
+
+def best_miou(work_dir: str) -> float:
+    """Best validation mIoU (a fraction) logged in a training work dir."""
+    return max(miou for _, miou in miou_curve(work_dir))
 
 
 def latest_checkpoint(work_dir: str) -> Optional[str]:
@@ -166,7 +173,7 @@ class BenchmarkRunner:
         self.echo(f'[benchmark] {key} done ' + json.dumps({
             k: v
             for k, v in result.items()
-            if not isinstance(v, dict) and k != 'inputs'
+            if not isinstance(v, (dict, list)) and k != 'inputs'
         }))
         return result
 
@@ -204,16 +211,27 @@ class BenchmarkRunner:
                  target: BenchmarkTarget,
                  checkpoint: str,
                  seed: int,
-                 variant: Optional[FinetuneVariant] = None) -> Optional[dict]:
+                 variant: Optional[FinetuneVariant] = None,
+                 iters: Optional[int] = None) -> Optional[dict]:
         """One finetuning run (vanilla unless ``variant`` says otherwise):
-        best validation mIoU and wall time."""
+        best validation mIoU, learning curve and wall time.
+
+        ``iters`` stops the run there (a budgeted search): runs of one
+        source, variant and seed share a work dir, so a larger budget goes
+        on from the last one's checkpoint and costs only the increment.
+        """
         variant = variant or FinetuneVariant()
-        work = self.path('finetune', target.name, source.name, variant.name,
+        name = variant.name if iters is None else f'{variant.name}-budgeted'
+        work = self.path('finetune', target.name, source.name, name,
                          f'seed{seed}')
         key = f'finetune_{target.name}_{source.name}_{variant.name}_seed{seed}'
+        if iters is not None:
+            key += f'_iters{iters}'
         config = source.finetune_config.format(target=target.name)
         options = dict(self.spec.finetune.options, **variant.options,
                        **{'randomness.seed': seed})
+        if iters is not None:
+            options['train_cfg.max_iters'] = iters
 
         def run():
             args = [config, '--work-dir', work]
@@ -231,7 +249,13 @@ class BenchmarkRunner:
                     args += ['--trf-options', *_options(variant.trf_options)]
             seconds = self.run_tool(key, 'train.py', args,
                                     osp.join(work, 'train.log'))
-            result = dict(miou=best_miou(work), seconds=seconds)
+            curve = miou_curve(work)
+            if iters is not None:
+                curve = [(it, miou) for it, miou in curve if it <= iters]
+            result = dict(
+                miou=max(miou for _, miou in curve),
+                curve=curve,
+                seconds=seconds)
             weights = osp.join(work, 'trf', 'weight_map.png')
             if osp.isfile(weights):
                 result['weight_map'] = weights
@@ -332,11 +356,26 @@ class BenchmarkRunner:
                  for target in spec.targets for source in spec.sources
                  if checkpoints[source.name] for seed in spec.finetune.seeds]
         finetunes = self._collect(calls)
-        truth = {target.name: {} for target in spec.targets}
-        for (target, source, _), runs in finetunes.items():
+        proxies = [
+            FinetuneVariant(f'proxy-{name}', options=options)
+            for name, options in spec.finetune.proxies.items()
+        ]
+        finetunes.update(
+            self._collect(
+                [call + (variant, ) for variant in proxies for call in calls]))
+        truth = {
+            variant: {
+                target.name: {}
+                for target in spec.targets
+            }
+            for variant in ['vanilla'] + [p.name for p in proxies]
+        }
+        for (target, source, variant), runs in finetunes.items():
             if runs:
-                truth[target][source] = sum(r['miou']
-                                            for r in runs) / len(runs)
+                truth[variant][target][source] = sum(r['miou']
+                                                     for r in runs) / len(runs)
+        proxy_truth = {p.name[len('proxy-'):]: truth[p.name] for p in proxies}
+        truth = truth['vanilla']
         scores = {
             t.name: self.score(t, truth[t.name], checkpoints)
             for t in spec.targets
@@ -365,11 +404,25 @@ class BenchmarkRunner:
             ]))
         return dict(
             checkpoints=checkpoints,
+            source_miou=self.source_mious(),
             finetunes=finetunes,
             truth=truth,
+            proxy_truth=proxy_truth,
             scores=scores,
             sweep=sweep,
             failures=dict(self.failures))
+
+    def source_mious(self) -> Dict[str, float]:
+        """Each trained source's best validation mIoU on its own data (a
+        prior known before any target image is seen); sources given as
+        checkpoints are left out."""
+        out = {}
+        for source in self.spec.sources:
+            record = self.path('steps', f'train-source_{source.name}.json')
+            if not source.checkpoint and osp.isfile(record):
+                with open(record) as f:
+                    out[source.name] = json.load(f)['miou']
+        return out
 
     def _collect(self, calls: List[tuple]) -> Dict:
         """Run finetuning calls ``(source, target, checkpoint, seed[,
@@ -385,4 +438,4 @@ class BenchmarkRunner:
         return grouped
 
 
-__all__ = ['BenchmarkRunner', 'best_miou', 'latest_checkpoint']
+__all__ = ['BenchmarkRunner', 'best_miou', 'miou_curve', 'latest_checkpoint']

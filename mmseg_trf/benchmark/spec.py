@@ -2,9 +2,8 @@
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
-import yaml
-
 from ..utils.fields import build_checked, checked_fields
+from ..utils.yaml_files import read_yaml
 from .executor import SlurmOptions
 
 EXECUTORS = ('local', 'slurm')
@@ -48,10 +47,14 @@ class FinetuneProtocol:
     Args:
         seeds (list[int]): Finetuning seeds; the ground truth is their mean.
         options (dict): ``--cfg-options`` for every finetuning run.
+        proxies (dict): Cheaper protocols reported beside the ground truth,
+            never mixed with it: name -> ``--cfg-options`` on top of
+            ``options`` (e.g. a shorter budget), run with the same seeds.
     """
 
     seeds: List[int] = field(default_factory=lambda: [0])
     options: Dict = field(default_factory=dict)
+    proxies: Dict[str, Dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -173,8 +176,7 @@ class BenchmarkSpec:
     @classmethod
     def from_file(cls, path: str) -> 'BenchmarkSpec':
         """Read a YAML spec."""
-        with open(path) as f:
-            return cls.from_dict(yaml.safe_load(f))
+        return cls.from_dict(read_yaml(path))
 
 
 __all__ = [

@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import shutil
+from dataclasses import replace
 from typing import Dict, List
 
 import yaml
@@ -12,6 +13,7 @@ from ..apis.cache import atomic_write_text
 from ..synthetic import write_cityscapes
 from .models import model_base, model_overrides
 from .scenario import Scenario, SourceData, Training
+from .tasks import label_space
 
 TARGET_CITY = 'target'
 
@@ -87,11 +89,13 @@ class DemoBuilder:
         s = self.scenario
         self._write_city(TARGET_CITY, s.target_labelled + s.target_heldout,
                          s.target_domain, None, self.seed * 1000)
-        for index, data in enumerate(s.source_data):
+        cities = list(dict.fromkeys(d.data_name for d in s.source_data))
+        for data in s.source_data:
             task = s.task(data.task)
-            self._write_city(data.name, s.source_images, data.domain,
-                             None if task.identity else task,
-                             self.seed * 1000 + 1 + index)
+            self._write_city(
+                data.data_name, s.source_images, data.domain,
+                None if task.identity else task,
+                self.seed * 1000 + 1 + cities.index(data.data_name))
 
     def _write_city(self, city: str, images: int, domain: str, task,
                     seed: int) -> None:
@@ -128,14 +132,20 @@ class DemoBuilder:
     # Configs -------------------------------------------------------------
     def _dataset(self, city: str, classes, subset: str = None) -> dict:
         """A dataset of one city folder (a task other than the 19
-        Cityscapes classes gets a BaseSegDataset with its class names)."""
+        Cityscapes classes gets a BaseSegDataset with its class names; a
+        target of fewer classes keeps its train ids and lets MMSeg's class
+        subset map them)."""
         if subset is not None:
-            return dict(
+            target = dict(
                 type='CityscapesCityDataset',
                 data_root=self.data_root,
                 city=city,
                 subset=subset,
                 num_labelled=self.scenario.target_labelled)
+            if self.scenario.target_classes:
+                target['metainfo'] = dict(
+                    classes=tuple(self.scenario.target_classes))
+            return target
         common = dict(
             data_root=self.data_root,
             data_prefix=dict(
@@ -214,6 +224,18 @@ class DemoBuilder:
                 randomness=dict(seed=0)))
         return path
 
+    @staticmethod
+    def protocol_options(training: Training) -> Dict:
+        """``--cfg-options`` turning a run config into another protocol
+        (budget, learning rate, validation and checkpoint interval)."""
+        interval = training.val_interval or training.iters
+        return {
+            'train_cfg.max_iters': training.iters,
+            'train_cfg.val_interval': interval,
+            'default_hooks.checkpoint.interval': interval,
+            'optim_wrapper.optimizer.lr': training.lr
+        }
+
     def source_name(self, arch: str, data: SourceData) -> str:
         return f'{arch}_{data.name}'
 
@@ -223,20 +245,24 @@ class DemoBuilder:
         target = self.dataset_config(
             'target', self._dataset(TARGET_CITY, None, 'labelled'),
             self._dataset(TARGET_CITY, None, 'heldout'), s.finetune.batch)
+        classes = len(s.target_classes or label_space('cityscapes19').classes)
         finetunes = {
             arch:
-            self.run_config(f'finetune_{arch}_target', arch, target, 19,
+            self.run_config(f'finetune_{arch}_target', arch, target, classes,
                             s.finetune)
             for arch in s.architectures
         }
         sources: List[dict] = []
         for data in s.source_data:
             task = s.task(data.task)
-            classes = None if task.identity else task.classes
-            dataset = self._dataset(data.name, classes)
-            dataset_cfg = self.dataset_config(f'source_{data.name}', dataset,
+            dataset = self._dataset(data.data_name,
+                                    None if task.identity else task.classes)
+            dataset_cfg = self.dataset_config(f'source_{data.data_name}',
+                                              dataset,
                                               dict(dataset, indices=-10),
                                               s.training.batch)
+            training = replace(
+                s.training, iters=data.training_iters or s.training.iters)
             for arch in s.architectures:
                 name = self.source_name(arch, data)
                 sources.append(
@@ -245,12 +271,17 @@ class DemoBuilder:
                         dataset=dataset_cfg,
                         config=self.run_config(f'source_{name}',
                                                arch, dataset_cfg,
-                                               len(task.classes), s.training),
+                                               len(task.classes), training),
                         finetune_config=finetunes[arch]))
         spec = dict(
             sources=sources,
             targets=[dict(name='target', dataset=target)],
-            finetune=dict(seeds=s.finetune.seeds),
+            finetune=dict(
+                seeds=s.finetune.seeds,
+                proxies={
+                    name: self.protocol_options(proxy)
+                    for name, proxy in s.proxies.items()
+                }),
             weighted=dict(
                 dict(
                     metrics=['otce', 'leep', 'logme'],

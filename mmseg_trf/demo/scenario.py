@@ -3,10 +3,9 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-import yaml
-
 from ..synthetic import SceneStyle
 from ..utils.fields import build_checked, checked_fields
+from ..utils.yaml_files import read_yaml
 from .models import TINY_MODELS
 from .tasks import LabelSpace, label_space
 
@@ -18,14 +17,24 @@ class SourceData:
     Args:
         domain (str): A key of ``Scenario.domains``.
         task (str): A key of ``Scenario.tasks``.
+        training_iters (int, optional): Train its models this long instead
+            of ``Scenario.training.iters`` (a source trained longer or
+            shorter than the others).
     """
 
     domain: str
     task: str
+    training_iters: Optional[int] = None
+
+    @property
+    def data_name(self) -> str:
+        """Its data (a city folder): one per domain and task."""
+        return f'{self.domain}-{self.task}'
 
     @property
     def name(self) -> str:
-        return f'{self.domain}-{self.task}'
+        suffix = f'-{self.training_iters}it' if self.training_iters else ''
+        return self.data_name + suffix
 
 
 @dataclass
@@ -58,7 +67,14 @@ class Scenario:
         architectures (list[str]): Architectures of the zoo (each is trained
             on every source dataset).
         training (Training): Source training.
-        finetune (Training): Finetuning on the target (ground truth).
+        finetune (Training): Finetuning on the target (ground truth; to a
+            plateau, see ``benchmarks/bench_selection.py``).
+        proxies (dict): Cheaper finetuning protocols reported beside the
+            ground truth and never mixed with it: name -> ``Training`` (its
+            ``seeds`` are the ground truth's).
+        target_classes (list[str], optional): The target task as a subset
+            of the 19 Cityscapes classes (the others ignored); all 19 by
+            default.
         scoring (dict): ``ScoringProtocol`` fields.
         weighted (dict): ``WeightedProtocol`` fields; ``sources: best``
             picks the source with the best ground truth.
@@ -78,6 +94,8 @@ class Scenario:
     training: Training = field(default_factory=Training)
     finetune: Training = field(
         default_factory=lambda: Training(iters=100, lr=1e-4))
+    proxies: Dict[str, Training] = field(default_factory=dict)
+    target_classes: Optional[List[str]] = None
     scoring: Dict = field(default_factory=dict)
     weighted: Dict = field(default_factory=dict)
     jobs: int = 1
@@ -94,6 +112,10 @@ class Scenario:
         for key in ('training', 'finetune'):
             if key in data:
                 data[key] = build_checked(Training, data[key], key)
+        data['proxies'] = {
+            name: build_checked(Training, value, f'proxies.{name}')
+            for name, value in data.get('proxies', {}).items()
+        }
         scenario = cls(**data)
         scenario.validate()
         return scenario
@@ -123,6 +145,11 @@ class Scenario:
                 raise ValueError(f'unknown architecture {arch!r}')
         for task in self.tasks.values():
             label_space(task)
+        if self.target_classes is not None:
+            label_space(dict(subset=self.target_classes))
+        names = [source.name for source in self.source_data]
+        if len(set(names)) != len(names):
+            raise ValueError(f'source_data names must be unique: {names}')
 
     def style(self, domain: str) -> SceneStyle:
         return SceneStyle(**self.domains[domain])
@@ -132,8 +159,7 @@ class Scenario:
 
 
 def _read_yaml(path: str) -> dict:
-    with open(path) as f:
-        data = yaml.safe_load(f)
+    data = read_yaml(path)
     if '_base_' not in data:
         return data
     base = osp.join(osp.dirname(path), data.pop('_base_'))

@@ -25,6 +25,16 @@ def best_by(curve: Curve, iters: int) -> float:
     return max(values) if values else math.nan
 
 
+def truth_at(curves: Mapping[str, Sequence[Curve]],
+             iters: int) -> Dict[str, float]:
+    """Per source, the mean over its seeds' curves of :func:`best_by`: the
+    ground truth that a protocol stopped at ``iters`` would have given."""
+    return {
+        name: float(np.mean([best_by(c, iters) for c in runs]))
+        for name, runs in curves.items()
+    }
+
+
 def curve_budget(curve: Curve) -> int:
     """The last validated iteration of a curve."""
     return max(it for it, _ in curve)
@@ -200,6 +210,6 @@ def _finite(value: float) -> float:
 
 
 __all__ = [
-    'Curve', 'best_by', 'curve_budget', 'Plateau', 'plateau', 'SearchResult',
-    'rung_budgets', 'successive_halving', 'search_width'
+    'Curve', 'best_by', 'truth_at', 'curve_budget', 'Plateau', 'plateau',
+    'SearchResult', 'rung_budgets', 'successive_halving', 'search_width'
 ]

@@ -88,6 +88,7 @@ def test_scenarios_parse_and_reject_typos(tmp_path):
     bad['source_data'] = [dict(domain='nowhere', task='fine')]
     bad['training'] = vars(bad['training'])
     bad['finetune'] = vars(bad['finetune'])
+    bad['proxies'] = {k: vars(v) for k, v in bad['proxies'].items()}
     with pytest.raises(ValueError, match='nowhere'):
         Scenario.from_dict(bad)
     with pytest.raises(ValueError, match='unknown keys'):
@@ -125,6 +126,48 @@ def test_quick_demo_runs_end_to_end(quick_demo):
     assert (report / 'fig6_pixels.png').is_file()
     assert '[demo] report and figures:' in out
     assert 'Failed steps' not in text
+    assert "proxy 'short': Spearman with the ground truth" in text
+
+
+def test_curves_and_proxies_are_kept_apart_from_the_truth(quick_demo):
+    work, _ = quick_demo
+    spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
+    results = BenchmarkRunner(
+        spec, str(work / 'benchmark'), echo=lambda line: None).run()
+    names = {s.name for s in spec.sources}
+    assert set(results['truth']['target']) == names
+    assert set(results['proxy_truth']['short']['target']) == names
+    assert set(results['source_miou']) == names
+    for source in names:
+        vanilla, = results['finetunes'][('target', source, 'vanilla')]
+        short, = results['finetunes'][('target', source, 'proxy-short')]
+        assert [it for it, _ in vanilla['curve']] == [10, 20]
+        assert [it for it, _ in short['curve']] == [10]
+        assert vanilla['miou'] == max(m for _, m in vanilla['curve'])
+        assert results['truth']['target'][source] == vanilla['miou']
+        assert results['proxy_truth']['short']['target'][source] == \
+            short['miou']
+
+
+def test_budgeted_selection_runs_rungs_as_cached_steps(quick_demo):
+    import json
+    work, _ = quick_demo
+    spec = work / 'configs' / 'benchmark.yaml'
+    args = ('select_source.py', spec, '--work-dir', work / 'benchmark',
+            '--max-iters', 20, '--min-iters', 10, '--width', 2)
+    out = run_tool(*args, timeout=900).stdout
+    found = json.loads(
+        (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    # both candidates to 10 iterations, the better one is picked
+    assert found['width'] == 2 and len(found['rungs']) == 1
+    rung = found['rungs'][0]
+    assert rung['iters'] == 10 and set(rung['miou']) == set(found['order'])
+    assert found['pick'] == max(found['order'], key=rung['miou'].get)
+    assert found['iterations'] == 20 and found['cost'] == 0.5
+    assert '_iters10 ...' in out  # a progress line per rung step
+    again = run_tool(*args, timeout=900).stdout
+    assert ' ...' not in again  # every step cached
+    assert f"**Pick: {found['pick']}**" in again
 
 
 def test_second_run_is_served_from_the_cache(quick_demo):
@@ -301,6 +344,10 @@ def test_scenario_domain_typos_are_named():
         vars(data),
         training=vars(data.training),
         finetune=vars(data.finetune),
+        proxies={
+            k: vars(v)
+            for k, v in data.proxies.items()
+        },
         source_data=[vars(s) for s in data.source_data])
     raw['domains'] = dict(raw['domains'], far=dict(blur_sigmaa=1.0))
     with pytest.raises(

@@ -6,7 +6,7 @@ import pytest
 
 from mmseg_trf.evaluation import (best_by, leave_one_group_out, plateau,
                                   rung_budgets, search_width,
-                                  successive_halving)
+                                  successive_halving, truth_at)
 
 
 def curve(*values, step=100):
@@ -20,6 +20,12 @@ def test_best_by_is_the_best_validation_up_to_the_budget():
     assert best_by(c, 350) == 0.3
     assert best_by(c, 400) == 0.4
     assert math.isnan(best_by(c, 50))
+
+
+def test_truth_at_averages_the_seeds_best_by_a_budget():
+    curves = dict(a=[curve(0.1, 0.3), curve(0.2, 0.1)], b=[curve(0.4, 0.5)])
+    assert truth_at(curves, 100) == pytest.approx(dict(a=0.15, b=0.4))
+    assert truth_at(curves, 200) == pytest.approx(dict(a=0.25, b=0.5))
 
 
 def test_plateau_compares_the_last_quarters_gain_with_seed_noise():

@@ -1,0 +1,98 @@
+"""Source selection as a budgeted search on the runner: rank by a metric,
+then finetune the top candidates briefly, keep the better half, continue
+them, and pick the best (metric-seeded successive halving)."""
+from typing import Dict, Union
+
+from ..apis.report import ranking_order, results_from_ranking
+from ..evaluation import (probability_best, rung_budgets, search_width,
+                          successive_halving)
+from .runner import BenchmarkRunner
+
+
+def budgeted_search(runner: BenchmarkRunner,
+                    target: str,
+                    metric: str,
+                    min_iters: int,
+                    max_iters: int,
+                    width: Union[int, str] = 'auto',
+                    eta: int = 2,
+                    seed: int = 0) -> Dict:
+    """Pick a source for ``target`` with a finetuning budget.
+
+    Sources are trained if they have no checkpoint and scored (cached runner
+    steps); the ``width`` best by ``metric`` are finetuned ``min_iters``
+    iterations, the best ``1 / eta`` of them continue to ``eta`` times that
+    budget, and so on up to ``max_iters``, until one is left. Every rung of
+    every source is a cached step that goes on from the previous rung's
+    checkpoint, with a progress line.
+
+    Args:
+        runner (BenchmarkRunner): The runner (local or Slurm executor).
+        target (str): A target name of the runner's spec.
+        metric (str): The metric that orders the candidates.
+        min_iters (int): The first rung's budget.
+        max_iters (int): The full finetuning budget (the last rung).
+        width (int | str): Candidates that enter the search; ``'auto'``:
+            the fewest of the top sources whose probability of being the
+            best over the K repetitions adds up to 0.9 (at least 2).
+        eta (int): ``1 / eta`` of each rung continues.
+        seed (int): Finetuning seed.
+
+    Returns:
+        dict: ``order`` (by the metric), ``width``, ``rungs`` (budget and
+        mIoU per source), ``pick``, ``iterations`` spent and ``cost`` (as a
+        fraction of finetuning every source ``max_iters``), ``seconds`` of
+        finetuning.
+    """
+    spec = runner.spec
+    targets = {t.name: t for t in spec.targets}
+    if target not in targets:
+        raise ValueError(f'target {target!r} is not in the spec; targets: '
+                         f'{sorted(targets)}')
+    sources = {s.name: s for s in spec.sources}
+    checkpoints = {s.name: runner.source_checkpoint(s) for s in spec.sources}
+    checkpoints = {k: v for k, v in checkpoints.items() if v}
+    scored = runner.score(targets[target], {}, checkpoints)
+    if scored is None:
+        raise RuntimeError(f'scoring failed: {runner.failures}')
+    ranking = scored['ranking']
+    order = [
+        r.name for r in ranking_order(results_from_ranking(ranking), metric)
+        if r.name in checkpoints
+    ]
+    if width == 'auto':
+        repetitions = {
+            s['name']: s['metrics'][metric]['values']
+            for s in ranking['sources'] if s['name'] in checkpoints
+            and s['metrics'].get(metric, {}).get('values')
+        }
+        width = search_width(probability_best(repetitions), order)
+    seconds = []
+
+    def finetune(name: str, iters: int) -> float:
+        result = runner.finetune(
+            sources[name],
+            targets[target],
+            checkpoints[name],
+            seed,
+            iters=iters)
+        if result is None:
+            raise RuntimeError(f'finetuning {name} to {iters} iterations '
+                               f'failed: {runner.failures}')
+        seconds.append(result['seconds'])
+        return result['miou']
+
+    found = successive_halving(order[:int(width)], finetune,
+                               rung_budgets(min_iters, max_iters, eta), eta)
+    return dict(
+        metric=metric,
+        order=order,
+        width=int(width),
+        rungs=[dict(iters=b, miou=r) for b, r in found.rungs],
+        pick=found.pick,
+        iterations=found.iterations,
+        cost=found.cost(len(order), max_iters),
+        seconds=sum(seconds))
+
+
+__all__ = ['budgeted_search']

@@ -1,0 +1,101 @@
+"""Pick a source for a target with a finetuning budget: rank by a metric,
+then finetune the top candidates briefly and keep the better half until
+one is left (metric-seeded successive halving).
+
+    python tools/select_source.py SPEC.yaml --target aachen \
+        --max-iters 20000 --min-iters 2500 [--width auto] [--metric nce]
+        [--work-dir DIR] [--executor slurm]
+
+SPEC is a benchmark spec (``configs/benchmark/*.yaml``: sources with their
+configs, checkpoints, training data and finetuning configs; targets; the
+scoring protocol). Sources without a checkpoint are trained first. Every
+step (training, scoring, each rung of each source's finetuning) is a
+cached runner step with a progress line, shared with ``tools/benchmark.py``
+in the same work dir; a rung goes on from the previous rung's checkpoint.
+Writes ``<work-dir>/selection/<target>.{json,md}``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+import mmseg_trf  # noqa: F401
+from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, budgeted_search
+
+
+def width_arg(value: str):
+    return value if value == 'auto' else int(value)
+
+
+def summary(found: dict, max_iters: int) -> str:
+    lines = [
+        f"# Source selection for a budget ({found['metric']} first, top "
+        f"{found['width']} searched)", '',
+        f"**Pick: {found['pick']}**; {found['iterations']} finetuning "
+        f"iterations ({100 * found['cost']:.1f}% of finetuning all "
+        f"{len(found['order'])} sources for {max_iters}), "
+        f"{found['seconds']:.0f} s of finetuning.", '',
+        '| rung (iterations) | ' +
+        ' | '.join(found['order'][:found['width']]) + ' |',
+        '|---|' + '---|' * found['width']
+    ]
+    for rung in found['rungs']:
+        lines.append(f"| {rung['iters']} | " + ' | '.join(
+            f"{100 * rung['miou'][n]:.2f}" if n in rung['miou'] else '-'
+            for n in found['order'][:found['width']]) + ' |')
+    lines += ['', 'Metric order: ' + ', '.join(found['order'])]
+    return '\n'.join(lines) + '\n'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('spec', help='benchmark spec (YAML)')
+    parser.add_argument(
+        '--target', help='target name (default: the spec\'s first)')
+    parser.add_argument(
+        '--metric', help='ordering metric (default: the spec\'s first)')
+    parser.add_argument(
+        '--max-iters',
+        type=int,
+        required=True,
+        help='full finetuning budget (the last rung)')
+    parser.add_argument(
+        '--min-iters', type=int, required=True, help='first rung budget')
+    parser.add_argument(
+        '--width',
+        type=width_arg,
+        default='auto',
+        help='candidates searched, or auto: the fewest top sources holding '
+        '90%% of the probability of being best over the repetitions')
+    parser.add_argument('--eta', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--work-dir', help='default: work_dirs/benchmark/<spec name>')
+    parser.add_argument('--executor', choices=['local', 'slurm'])
+    args = parser.parse_args()
+    spec = BenchmarkSpec.from_file(args.spec)
+    spec.executor = args.executor or spec.executor
+    target = args.target or spec.targets[0].name
+    metric = args.metric or spec.scoring.metrics[0]
+    if metric not in spec.scoring.metrics:
+        raise SystemExit(f'--metric {metric!r} is not scored by the spec; '
+                         f'its metrics: {spec.scoring.metrics}')
+    work_dir = args.work_dir or osp.join(
+        'work_dirs', 'benchmark',
+        osp.splitext(osp.basename(args.spec))[0])
+    found = budgeted_search(
+        BenchmarkRunner(spec, work_dir), target, metric, args.min_iters,
+        args.max_iters, args.width, args.eta, args.seed)
+    out = osp.join(work_dir, 'selection')
+    os.makedirs(out, exist_ok=True)
+    with open(osp.join(out, f'{target}.json'), 'w') as f:
+        json.dump(found, f, indent=1)
+    text = summary(found, args.max_iters)
+    with open(osp.join(out, f'{target}.md'), 'w') as f:
+        f.write(text)
+    print(text)
+    print(f'selection: {osp.join(out, target)}.md')
+
+
+if __name__ == '__main__':
+    main()
