@@ -11,10 +11,14 @@ LOSS_ARGS = ('loss_weight', 'class_weight', 'avg_non_ignore', 'reduction')
 
 def coordinate_pipeline(pipeline: list) -> list:
     """A train pipeline that carries pixel coordinates: AddPixelCoordinates
-    right after LoadAnnotations, PackTrfInputs instead of PackSegInputs."""
+    right after LoadAnnotations (unless the pipeline has it already),
+    PackTrfInputs instead of PackSegInputs."""
     types = [t['type'] for t in pipeline]
-    if 'LoadAnnotations' not in types or 'PackSegInputs' not in types:
-        if 'AddPixelCoordinates' in types:
+    has_coordinates = 'AddPixelCoordinates' in types
+    if 'LoadAnnotations' not in types or not {
+            'PackSegInputs', 'PackTrfInputs'
+    } & set(types):
+        if has_coordinates:
             return pipeline
         raise ValueError('the train pipeline needs LoadAnnotations and '
                          'PackSegInputs to carry pixel coordinates')
@@ -24,7 +28,7 @@ def coordinate_pipeline(pipeline: list) -> list:
         if transform['type'] == 'PackSegInputs':
             transform['type'] = 'PackTrfInputs'
         out.append(transform)
-        if transform['type'] == 'LoadAnnotations':
+        if transform['type'] == 'LoadAnnotations' and not has_coordinates:
             out.append(dict(type='AddPixelCoordinates'))
     return out
 

@@ -94,3 +94,23 @@ def test_coordinates_after_a_geometric_transform_are_refused(
     with pytest.raises(ValueError, match='right after LoadAnnotations'):
         for transform in pipeline:
             results = transform(results)
+
+
+def test_coordinates_twice_are_refused(region_image):
+    init_default_scope('mmseg')
+    twice = [TRANSFORMS.build(t) for t in PIPELINE[:3] + PIPELINE[2:3]]
+    results = dict(region_image)
+    with pytest.raises(ValueError, match='twice'):
+        for transform in twice:
+            results = transform(results)
+
+
+@pytest.mark.parametrize(
+    'pipeline', [PIPELINE, PIPELINE[:-1] + [dict(type='PackSegInputs')]])
+def test_weighting_does_not_add_coordinates_a_pipeline_has(pipeline):
+    from mmseg_trf.apis.weighting import coordinate_pipeline
+    out = coordinate_pipeline(pipeline)
+    types = [t['type'] for t in out]
+    assert types.count('AddPixelCoordinates') == 1
+    assert types[-1] == 'PackTrfInputs'
+    assert types == [t['type'] for t in PIPELINE]

@@ -25,7 +25,8 @@ class AddPixelCoordinates(BaseTransform):
     label's pad value, but those pixels are ignored by the loss anyway.
 
     Placed after a geometric transform it would index the moved image, not
-    the loaded one: that is refused.
+    the loaded one, and applied twice the second map would be flipped back
+    by a ``RandomFlip`` that moves only one of them: both are refused.
 
     Required keys: ``img``, ``ori_shape``. Added keys: ``gt_coord_map``;
     ``seg_fields``.
@@ -40,6 +41,10 @@ class AddPixelCoordinates(BaseTransform):
         Returns:
             dict: The results with ``gt_coord_map`` (float32, exact).
         """
+        if 'gt_coord_map' in results:
+            raise ValueError('AddPixelCoordinates is in the pipeline twice '
+                             '(the results already carry gt_coord_map); '
+                             'keep one, right after LoadAnnotations')
         height, width = results['img'].shape[:2]
         moved = [key for key in GEOMETRIC_KEYS if key in results]
         if moved or (height, width) != tuple(results['ori_shape'][:2]):
