@@ -123,7 +123,8 @@ def load_segmentor(config: Union[str, Config],
             if '://' in checkpoint else trust_checkpoint(checkpoint))
         loaded = CheckpointLoader.load_checkpoint(local, map_location='cpu')
         load_weights(model, loaded, checkpoint)
-        model.dataset_meta = loaded.get('meta', {}).get('dataset_meta')
+        if isinstance(loaded, dict):
+            model.dataset_meta = loaded.get('meta', {}).get('dataset_meta')
     model.cfg = cfg
     model = revert_sync_batchnorm(model)
     return model.to(device).eval()
@@ -143,7 +144,7 @@ def load_weights(model: nn.Module, checkpoint: dict, name: str) -> None:
         checkpoint (dict): A runner checkpoint or a plain state dict.
         name (str): The checkpoint's path, for messages.
     """
-    state = checkpoint.get('state_dict', checkpoint)
+    state = state_dict_of(checkpoint, name)
     state = {
         k[len('module.'):] if k.startswith('module.') else k: v
         for k, v in state.items()
@@ -164,8 +165,46 @@ def load_weights(model: nn.Module, checkpoint: dict, name: str) -> None:
     ]
     if missing:
         raise ValueError(f'checkpoint {name} lacks {len(missing)} model '
-                         f'tensors, e.g. {missing[:3]}')
+                         f'tensors, e.g. {missing[:3]}; its tensors are '
+                         f'named e.g. {list(state)[:3]}')
     model.load_state_dict(state, strict=False)
+
+
+#: Keys under which checkpoints of common training code keep the weights.
+STATE_DICT_KEYS = ('state_dict', 'model', 'model_state_dict', 'net', 'network')
+
+
+def state_dict_of(checkpoint, name: str) -> dict:
+    """The weights of a loaded checkpoint: a runner checkpoint's
+    ``state_dict``, the same under a common wrapper key (``model``,
+    ``model_state_dict``, ``net``, ``network``), a pickled whole module's
+    ``state_dict()`` or a plain state dict; anything else is a
+    ``ValueError`` naming what was found.
+
+    Args:
+        checkpoint: What ``torch.load`` returned.
+        name (str): The checkpoint's path, for messages.
+
+    Returns:
+        dict: Tensor name -> tensor.
+    """
+    if isinstance(checkpoint, nn.Module):
+        return checkpoint.state_dict()
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'checkpoint {name} holds a '
+                         f'{type(checkpoint).__name__}, not weights')
+    for key in STATE_DICT_KEYS:
+        inner = checkpoint.get(key)
+        if isinstance(inner, nn.Module):
+            return inner.state_dict()
+        if isinstance(inner, dict) and inner and all(
+                torch.is_tensor(v) for v in inner.values()):
+            return inner
+    if checkpoint and all(torch.is_tensor(v) for v in checkpoint.values()):
+        return checkpoint
+    raise ValueError(f'checkpoint {name} holds no state dict: its top-level '
+                     f'keys are {sorted(map(str, checkpoint))[:10]}; '
+                     f'expected tensors or one of {list(STATE_DICT_KEYS)}')
 
 
 def classifier_head(model: nn.Module) -> nn.Module:

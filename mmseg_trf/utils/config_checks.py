@@ -63,7 +63,12 @@ def check_checkpoint_path(path: str, what: str = 'checkpoint') -> None:
         path (str): Local path or URL (URLs are not checked).
         what (str): Its role, for the message.
     """
-    if path and '://' not in path and not osp.isfile(osp.expanduser(path)):
+    if not path or '://' in path:
+        return
+    if osp.isdir(osp.expanduser(path)):
+        raise FileNotFoundError(f'{what} {path!r} is a directory, not a '
+                                'checkpoint file')
+    if not osp.isfile(osp.expanduser(path)):
         raise FileNotFoundError(f'{what} {path!r} does not exist')
 
 
