@@ -22,7 +22,6 @@ import os.path as osp
 import warnings
 
 import torch
-from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger, print_log
 
@@ -35,7 +34,8 @@ from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
 from mmseg_trf.metrics.optimal_transport import SOLVERS
 from mmseg_trf.sampling import SAMPLERS, SamplingSettings
-from mmseg_trf.utils import finalize_distributed, init_distributed, read_yaml
+from mmseg_trf.utils import (KeyValueAction, finalize_distributed,
+                             init_distributed, read_yaml)
 
 
 def parse_args(argv=None):
@@ -122,7 +122,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='overrides applied to every model config')
     parser.add_argument(
         '--launcher',

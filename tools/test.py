@@ -8,13 +8,14 @@ and mmseg-trf's components registered.
 import argparse
 import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmseg_trf  # noqa: F401  registers the package's components
-from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
-                             finalize_distributed, init_distributed,
-                             load_run_config, trust_checkpoint)
+from mmseg_trf.utils import (KeyValueAction, check_checkpoint_path,
+                             check_data_paths, finalize_distributed,
+                             init_distributed, load_run_config,
+                             trust_checkpoint)
 
 
 def parse_args():
@@ -33,7 +34,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='override settings of the config, key=value')
     parser.add_argument(
         '--launcher',

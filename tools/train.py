@@ -8,16 +8,17 @@ import argparse
 import logging
 import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import enable_weighting
-from mmseg_trf.utils import (check_checkpoint_path, check_data_paths,
-                             finalize_distributed, init_distributed,
-                             load_run_config, trust_resumed_checkpoint)
+from mmseg_trf.utils import (KeyValueAction, check_checkpoint_path,
+                             check_data_paths, finalize_distributed,
+                             init_distributed, load_run_config,
+                             trust_resumed_checkpoint)
 
 
 def parse_args():
@@ -34,7 +35,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='override settings of the config, key=value (a.b=1, '
         'a=[1,2], a="(1,2)")')
     parser.add_argument(
@@ -54,7 +55,7 @@ def parse_args():
     parser.add_argument(
         '--trf-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='further TransferabilityHook arguments, key=value '
         '(strength=0.5, control=shuffled, interval=500, ...), and '
         'loss_normalize=weights for the weighted loss')

@@ -130,3 +130,15 @@ def test_importing_the_package_leaves_mmengines_loader_alone():
                           capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize('tool, option',
+                         [('train.py', '--cfg-options'),
+                          ('train.py', '--trf-options'),
+                          ('test.py', '--cfg-options'),
+                          ('score_sources.py', '--cfg-options')])
+def test_an_option_that_is_not_key_value_is_named(tool, option, tmp_path):
+    args = ['config.py', 'ckpt.pth'] if tool == 'test.py' else ['config.py']
+    proc = run_tool(tool, *args, option, 'a=1', 'foo', check=False)
+    assert proc.returncode == 2
+    assert f"{option}: 'foo' is not KEY=VALUE" in proc.stderr
