@@ -38,16 +38,32 @@ def checkpoint_identity(checkpoint: Optional[str]) -> str:
     return file_digest(osp.expanduser(checkpoint))
 
 
-def dataset_fingerprint(dataset, indices) -> str:
-    """Digest of the files and label handling of some dataset images."""
+def dataset_fingerprint(dataset, indices, content: bool = True) -> str:
+    """Digest of the files and label handling of some dataset images.
+
+    Args:
+        dataset: An MMSeg dataset.
+        indices: The images.
+        content (bool): Digest every image and label file's contents (what
+            scoring and maps use: a rewritten file is always seen); else
+            their path, size, modification and status-change times (for
+            whole datasets too large to read: a rewrite changes the
+            status-change time even when size and mtime are restored).
+
+    Returns:
+        str: The digest.
+    """
     digest = hashlib.sha256()
     for index in indices:
         info = dataset.get_data_info(index)
         for key in ('img_path', 'seg_map_path'):
             path = info[key]
-            stat = os.stat(path)
-            digest.update(
-                f'{path}|{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
+            if content:
+                digest.update(f'{path}|{file_digest(path)}\n'.encode())
+            else:
+                stat = os.stat(path)
+                digest.update(f'{path}|{stat.st_size}|{stat.st_mtime_ns}|'
+                              f'{stat.st_ctime_ns}\n'.encode())
         digest.update(
             repr((info.get('label_map'),
                   info.get('reduce_zero_label'))).encode())

@@ -35,7 +35,8 @@ def _config_fingerprint(path: str, options: str) -> str:
     files = {}
     for key, dataset_cfg in datasets.items():
         dataset = build_dataset(dataset_cfg)
-        files[key] = dataset_fingerprint(dataset, range(len(dataset)))
+        files[key] = dataset_fingerprint(
+            dataset, range(len(dataset)), content=False)
     return cache_key(config=cfg.to_dict(), files=files)
 
 

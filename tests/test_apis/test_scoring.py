@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
@@ -113,6 +114,19 @@ def test_cache_invalidated_by_checkpoint_and_dataset(workspace, tmp_path,
     stat = os.stat(label)
     os.utime(label, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     run()
+    assert len(extractions) == 2  # touched, same contents: still cached
+    original = open(label, 'rb').read()
+    try:
+        labels = np.array(Image.open(label))
+        labels[0, 0] = 1 - min(labels[0, 0], 1)
+        Image.fromarray(labels).save(label)
+        os.utime(label, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        run()  # a rewritten label, mtime restored: never stale
+        assert len(extractions) == 3
+    finally:
+        with open(label, 'wb') as f:
+            f.write(original)
+    run()  # the original contents again: their features are cached
     assert len(extractions) == 3
 
 
