@@ -17,7 +17,7 @@ import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import enable_weighting
 from mmseg_trf.utils import (KeyValueAction, check_checkpoint_path,
                              check_data_paths, finalize_distributed,
-                             init_distributed, load_run_config,
+                             hold_work_dir, init_distributed, load_run_config,
                              trust_resumed_checkpoint)
 
 
@@ -94,6 +94,9 @@ def main():
     args = parse_args()
     cfg = build_config(args)
     check_data_paths(cfg)
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    # one run per work dir (held until this process ends)
+    lock = hold_work_dir(cfg.work_dir) if rank == '0' else None  # noqa: F841
     init_distributed(args.launcher)
     check_checkpoint_path(cfg.get('load_from'), 'load_from')
     trust_resumed_checkpoint(cfg)

@@ -13,11 +13,14 @@ a job still queued or running is found by its name and waited on, a job
 that finished while the runner was down is collected from its exit file,
 and nothing is submitted twice.
 """
+import ctypes
 import hashlib
 import os
 import os.path as osp
 import shlex
+import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ from ..apis.cache import atomic_write_text
 from ..utils.dist import torchrun_command
 
 STATES = ('queued', 'running', 'done', 'failed')
+#: prctl option: the signal a child gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
 # step name, one of STATES, log path
 Progress = Callable[[str, str, str], None]
 
@@ -69,6 +74,15 @@ class Executor:
         raise NotImplementedError
 
 
+def die_with_parent() -> None:
+    """In a child before it runs: on Linux, ask the kernel to end it
+    (SIGTERM) when the process that started it dies, so a killed runner
+    leaves no step running beside the rerun that would repeat it."""
+    if sys.platform.startswith('linux'):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocalExecutor(Executor):
     """Runs each command as a subprocess of the runner (torchrun on
     ``processes`` processes when distributed).
@@ -105,8 +119,12 @@ class LocalExecutor(Executor):
             f.write(' '.join(cmd) + '\n')
             f.flush()
             code = subprocess.run(
-                cmd, stdout=f, stderr=subprocess.STDOUT, cwd=cwd,
-                env=env).returncode
+                cmd,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                preexec_fn=die_with_parent).returncode
         if code:
             self.progress(name, 'failed', log)
             raise StepFailed(f'{name}: exited with {code}; see {log}')

@@ -5,6 +5,7 @@ from .config_checks import (check_checkpoint_path, check_data_paths,
                             dataset_paths)
 from .dist import finalize_distributed, init_distributed
 from .fields import build_checked, checked_fields
+from .locking import hold_work_dir
 from .options import KeyValueAction
 from .run_config import load_run_config
 from .yaml_files import read_yaml
@@ -14,5 +15,5 @@ __all__ = [
     'load_local_checkpoint', 'check_data_paths', 'check_checkpoint_path',
     'dataset_paths', 'init_distributed', 'finalize_distributed',
     'load_run_config', 'checked_fields', 'build_checked', 'read_yaml',
-    'KeyValueAction'
+    'KeyValueAction', 'hold_work_dir'
 ]
