@@ -5,6 +5,8 @@ from ._inputs import ArrayLike, labelled_features
 
 #: Variance floor of the per-class Gaussians (Pandy et al.'s reference code).
 VARIANCE_FLOOR = 1e-4
+#: Most class-pair terms (classes^2 x dims) GBC computes (about a minute).
+MAX_PAIR_TERMS = 10**11
 
 
 def pca_project(x: torch.Tensor, dims: int) -> torch.Tensor:
@@ -61,13 +63,26 @@ def gbc(features: ArrayLike,
     variances = variances.clamp_min(VARIANCE_FLOOR)
     if gaussian == 'spherical':
         variances = variances.mean(1, keepdim=True).expand_as(variances)
-    avg = (variances[:, None] + variances[None]) / 2
-    mahalanobis = ((means[:, None] - means[None])**2 / avg).sum(2) / 8
+    pairs = num_classes * num_classes * z.shape[1]
+    if pairs > MAX_PAIR_TERMS:
+        raise ValueError(f'GBC compares every pair of the {num_classes} '
+                         f'classes present in {z.shape[1]} dimensions: '
+                         f'{pairs:.2e} terms, over the {MAX_PAIR_TERMS:.0e} '
+                         'this computes in reasonable time')
     log_var = variances.log().sum(1)
-    log_ratio = avg.log().sum(2) - (log_var[:, None] + log_var[None]) / 2
-    coefficient = torch.exp(-(mahalanobis + log_ratio / 2))
-    off_diagonal = ~torch.eye(num_classes, dtype=torch.bool, device=z.device)
-    return float(-coefficient[off_diagonal].sum())
+    total = 0.0
+    # rows of class pairs in blocks of about 2**24 terms (128 MiB)
+    step = max(1, (1 << 24) // (num_classes * z.shape[1]))
+    for start in range(0, num_classes, step):
+        rows = slice(start, start + step)
+        avg = (variances[rows, None] + variances[None]) / 2
+        mahalanobis = ((means[rows, None] - means[None])**2 / avg).sum(2) / 8
+        log_ratio = avg.log().sum(2) - (log_var[rows, None] +
+                                        log_var[None]) / 2
+        coefficient = torch.exp(-(mahalanobis + log_ratio / 2))
+        # a class with itself: D_B = 0, coefficient 1, left out
+        total += float(coefficient.sum()) - coefficient.shape[0]
+    return -total
 
 
 __all__ = ['gbc', 'pca_project']
