@@ -146,7 +146,7 @@ class TransferabilityMap:
         return loaded
 
     @classmethod
-    def reusable(cls, folder: str, settings: str, weights: str,
+    def reusable(cls, folder: str, settings: dict, weights: str,
                  resumed: bool) -> Optional['TransferabilityMap']:
         """The map saved in ``folder`` if it may be reused, else ``None``.
 
@@ -157,8 +157,7 @@ class TransferabilityMap:
 
         Args:
             folder (str): Where the map is saved.
-            settings (str): Digest of the map's settings (sidecar
-                ``settings``).
+            settings (dict): The map's settings (sidecar ``settings``).
             weights (str): Digest of the current model's weights (sidecar
                 ``weights``).
             resumed (bool): Whether the run resumes.
@@ -173,12 +172,13 @@ class TransferabilityMap:
             if resumed:
                 raise
             return None
-        if stored.meta.get('settings') != settings:
+        differ = settings_changes(stored.meta.get('settings'), settings)
+        if differ:
             if resumed:
                 raise MapFileError(
                     f'the weight map in {folder} was made with other '
-                    'settings than this resumed run: delete the folder to '
-                    'recompute it from the current model')
+                    f'settings than this resumed run ({differ}): delete the '
+                    'folder to recompute it from the current model')
             return None
         if resumed or stored.meta.get('weights') == weights:
             return stored
@@ -202,6 +202,17 @@ class TransferabilityMap:
             fig.colorbar(image, ax=ax, fraction=0.03)
         fig.tight_layout()
         return fig
+
+
+def settings_changes(stored, current: dict) -> str:
+    """What differs between a saved map's settings and the current ones
+    (``'patch 4 -> 8, layer logits -> pre_logits'``); empty if nothing."""
+    current = json.loads(json.dumps(current, default=str))
+    if not isinstance(stored, dict):
+        return 'saved by an older version, which kept no settings'
+    return ', '.join(f'{key} {stored.get(key)!r} -> {current.get(key)!r}'
+                     for key in sorted(set(stored) | set(current))
+                     if stored.get(key) != current.get(key))
 
 
 __all__ = ['TransferabilityMap', 'MapFileError']

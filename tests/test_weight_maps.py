@@ -92,18 +92,23 @@ def test_a_saved_strength_is_checked_on_load(tmp_path):
 
 def test_reuse_rule_serves_only_the_same_settings_and_model(tmp_path):
     t_map = np.random.default_rng(0).normal(size=(4, 6))
+    s1 = dict(patch=4, layer='logits', map_shape=(16, 24))
+    s2 = dict(s1, patch=8, layer='pre_logits')
     TransferabilityMap(t_map, (16, 24), 4,
-                       dict(settings='s1', weights='w1')).save(str(tmp_path))
+                       dict(settings=s1, weights='w1')).save(str(tmp_path))
     folder = str(tmp_path)
-    assert TransferabilityMap.reusable(folder, 's1', 'w1', False) is not None
-    assert TransferabilityMap.reusable(folder, 's1', 'w2', False) is None
-    assert TransferabilityMap.reusable(folder, 's2', 'w1', False) is None
+    assert TransferabilityMap.reusable(folder, s1, 'w1', False) is not None
+    assert TransferabilityMap.reusable(folder, s1, 'w2', False) is None
+    assert TransferabilityMap.reusable(folder, s2, 'w1', False) is None
     # a resumed run keeps the source's map (its model has moved on) ...
-    assert TransferabilityMap.reusable(folder, 's1', 'w2', True) is not None
-    # ... and must have one of its settings
-    with pytest.raises(MapFileError, match='other settings'):
-        TransferabilityMap.reusable(folder, 's2', 'w2', True)
+    assert TransferabilityMap.reusable(folder, s1, 'w2', True) is not None
+    # ... and must have one of its settings, told which differ
+    with pytest.raises(
+            MapFileError,
+            match=r"other settings .*\(layer 'logits' -> 'pre_logits', "
+            r'patch 4 -> 8\)'):
+        TransferabilityMap.reusable(folder, s2, 'w2', True)
     with pytest.raises(MapFileError):
-        TransferabilityMap.reusable(str(tmp_path / 'none'), 's1', 'w1', True)
+        TransferabilityMap.reusable(str(tmp_path / 'none'), s1, 'w1', True)
     assert TransferabilityMap.reusable(
-        str(tmp_path / 'none'), 's1', 'w1', False) is None
+        str(tmp_path / 'none'), s1, 'w1', False) is None

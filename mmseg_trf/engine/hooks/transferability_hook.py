@@ -11,7 +11,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ...apis.cache import ArrayCache, cache_key, dataset_fingerprint
+from ...apis.cache import ArrayCache, dataset_fingerprint
 from ...apis.features import build_dataset
 from ...apis.patch_maps import compute_map
 from ...apis.scoring import ScoringSettings, dataset_config, score_model
@@ -254,7 +254,7 @@ class TransferabilityHook(Hook):
     def _weight_map(self, runner, model, digest: str, target, resumed: bool,
                     refresh: bool) -> TransferabilityMap:
         folder = osp.join(runner.work_dir, self.out_dir)
-        settings = cache_key(
+        settings = dict(
             metric=self.map_metric,
             patch=self.patch_size,
             map_shape=self.map_shape,
