@@ -54,6 +54,30 @@ class IndexedDataset:
     def __getitem__(self, index: int):
         return self.dataset[self.images[index]]
 
+    def get_data_info(self, index: int) -> dict:
+        return self.dataset.get_data_info(self.images[index])
+
+
+def load_item(dataset, index: int):
+    """``dataset[index]`` through its pipeline; a file that fails to load
+    (empty, truncated, not an image) is a ``ValueError`` that names it.
+
+    Args:
+        dataset: An MMSeg dataset.
+        index (int): The image.
+
+    Returns:
+        dict: The pipeline's output.
+    """
+    try:
+        return dataset[index]
+    except Exception as err:
+        info = dataset.get_data_info(index)
+        files = ', '.join(
+            str(info[k]) for k in ('img_path', 'seg_map_path') if k in info)
+        raise ValueError(f'image {index} ({files}) could not be loaded: '
+                         f'{type(err).__name__}: {err}') from err
+
 
 def _annotation_loader(dataset):
     """The dataset's ``LoadAnnotations`` transform, or MMSeg's default."""
@@ -211,7 +235,7 @@ def iterate_pixel_features(model: nn.Module,
     for start in range(0, len(mine), batch_size):
         batch = mine[start:start + batch_size]
         feats, logits, input_shape, samples, align = forward_taps(
-            model, [dataset[i] for i in batch])
+            model, [load_item(dataset, i) for i in batch])
         maps = dict(pre_logits=feats, logits=logits)
         for b, index in enumerate(batch):
             key, rows, cols = positions(index)
@@ -265,7 +289,7 @@ def extract_pool(model: nn.Module,
 
 
 __all__ = [
-    'build_dataset', 'IndexedDataset', 'read_label_maps', 'feature_grid',
-    'sample_map', 'forward_taps', 'iterate_pixel_features',
+    'build_dataset', 'IndexedDataset', 'load_item', 'read_label_maps',
+    'feature_grid', 'sample_map', 'forward_taps', 'iterate_pixel_features',
     'gathered_pixel_features', 'extract_pool'
 ]

@@ -32,8 +32,8 @@ from ..grid_store import GridStore
 from ..transfer_map import (MAP_METRICS, assemble_map, banded_patch_scores,
                             map_bands, store_bands)
 from ..weight_maps import TransferabilityMap
-from .features import (feature_grid, forward_taps, rank_share, read_label_maps,
-                       sample_map)
+from .features import (feature_grid, forward_taps, load_item, rank_share,
+                       read_label_maps, sample_map)
 from .model import classifier_head
 
 MAX_MAP_PIXELS = 512 * 1024
@@ -101,7 +101,7 @@ def extract_grid(model,
     for start in range(0, len(mine), batch_size):
         slots = mine[start:start + batch_size]
         pre, logits, input_shape, samples, align = forward_taps(
-            model, [dataset[images[k]] for k in slots])
+            model, [load_item(dataset, images[k]) for k in slots])
         values = pre if layer == 'pre_logits' else logits
         for b, slot in enumerate(slots):
             label_map = read_label_maps(dataset, [images[slot]])[0]

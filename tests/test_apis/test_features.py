@@ -117,3 +117,21 @@ def test_label_files_that_would_read_wrong_are_refused_or_reduced(
     with pytest.raises(ValueError, match=message) as err:
         read_label_maps(dataset)
     assert path in str(err.value)
+
+
+@pytest.mark.parametrize('damage', [b'', b'\x89PNG\r\n\x1a\n\x00\x00'])
+def test_an_unreadable_image_is_named(damage, tmp_path, model_cfg):
+    from mmseg_trf.synthetic import SceneStyle, write_cityscapes
+    root = str(tmp_path)
+    write_cityscapes(root, 'train', 'aachen', 2, SceneStyle(), (32, 64), 0)
+    dataset = build_dataset(city_dataset(root, scale=(64, 32)))
+    path = dataset.get_data_info(1)['img_path']
+    with open(path, 'wb') as f:
+        f.write(damage)
+    label_maps = read_label_maps(dataset)
+    pool = draw_pool(
+        label_maps, 255,
+        SamplingSettings(pool_size=20, num_pixels=5, repetitions=2))
+    with pytest.raises(ValueError, match='could not be loaded') as err:
+        extract_pool(load_segmentor(model_cfg('fcn')), dataset, pool)
+    assert f'image 1 ({path}' in str(err.value)
