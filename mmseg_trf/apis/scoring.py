@@ -9,6 +9,7 @@ error and the others go on.
 import math
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field, fields
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -452,6 +453,10 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
     try:
         model = load_segmentor(spec.config, spec.checkpoint, settings.device,
                                settings.cfg_options)
+        if (model.cfg.model.get('test_cfg') or {}).get('mode') == 'slide':
+            warnings.warn(f'{spec.name}: test_cfg.mode=slide is not used '
+                          'for scoring: pixel features come from one '
+                          'whole-image forward pass of the decode head')
         # a static prior that needs no target data (report baseline)
         result.parameters = sum(p.numel() for p in model.parameters())
         model_key = cache_key(
