@@ -1,4 +1,4 @@
 """Registered MMEngine hooks."""
-from .hooks import TransferabilityHook
+from .hooks import TransferabilityHook, TrustCheckpointsHook
 
-__all__ = ['TransferabilityHook']
+__all__ = ['TransferabilityHook', 'TrustCheckpointsHook']

@@ -1,3 +1,4 @@
 from .transferability_hook import TransferabilityHook
+from .trust_checkpoints_hook import TrustCheckpointsHook
 
-__all__ = ['TransferabilityHook']
+__all__ = ['TransferabilityHook', 'TrustCheckpointsHook']
