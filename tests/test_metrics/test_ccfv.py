@@ -99,3 +99,20 @@ def test_ccfv_needs_two_images_with_a_shared_class():
         ccfv(features, np.repeat([0, 1], 10), np.repeat([0, 1], 10))
     with pytest.raises(ValueError, match='images'):
         ccfv(features, np.arange(20) % 2, np.zeros(19, int))
+
+
+@pytest.mark.parametrize('scale', [0.5, 3.0, 10.0])
+def test_ccfv_falls_by_twice_the_log_of_a_feature_scale(scale):
+    """Why CC-FV ranks sources backwards here: scaling every feature by
+    ``s`` divides the variety energy by about ``s`` and multiplies the
+    consistency distance by ``s``, so the score moves by about
+    ``-2 log s`` whatever the features' structure; sources whose logits are
+    larger (more confident) score lower."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    images = np.tile(np.repeat(np.arange(4), 10), 3)
+    features = rng.normal(size=(120, 5)) + labels[:, None]
+    base = ccfv(features, labels, images)
+    # exact but for the variety's eps (1e-3) inside the square root
+    assert ccfv(scale * features, labels, images) == pytest.approx(
+        base - 2 * np.log(scale), abs=0.02)
