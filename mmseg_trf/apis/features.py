@@ -11,7 +11,7 @@ that input pixel, the pairing MMSeg's loss uses between logits and labels.
 Features are never resized as whole maps, so memory stays per pixel.
 """
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -105,14 +105,16 @@ def read_label_maps(dataset,
     maps = []
     for i in indices:
         info = copy.deepcopy(dataset.get_data_info(i))
-        check_label_file(info['seg_map_path'], load.imdecode_backend)
+        shape = check_label_file(info['seg_map_path'], load.imdecode_backend)
         labels = load(info)['gt_seg_map']
-        maps.append(
-            (labels if labels.ndim == 2 else labels[..., 0]).astype(np.int64))
+        if labels.ndim == 3:  # equal channels (checked): the first
+            labels = labels[..., 0]
+        # MMSeg squeezes a map of height or width 1 to fewer dimensions
+        maps.append(labels.reshape(shape).astype(np.int64))
     return maps
 
 
-def check_label_file(path: str, backend: str = 'pillow') -> None:
+def check_label_file(path: str, backend: str = 'pillow') -> Tuple[int, int]:
     """Refuse a label file that MMSeg would read into wrong labels: a map
     of several channels that differ (colours, not class ids) and ids above
     255 (MMSeg keeps labels in 8 bits, so 256 would become 0). A map whose
@@ -122,6 +124,9 @@ def check_label_file(path: str, backend: str = 'pillow') -> None:
     Args:
         path (str): The label file.
         backend (str): Image decoding backend (the loader's).
+
+    Returns:
+        tuple: The map's ``(height, width)``.
     """
     import mmcv
     from mmengine import fileio
@@ -146,6 +151,7 @@ def check_label_file(path: str, backend: str = 'pillow') -> None:
                          'not survive MMSeg\'s 8-bit label maps (it would '
                          f'read as {int(raw.max()) % 256}); use ids 0-254 '
                          'and 255 for ignored pixels')
+    return raw.shape[:2]
 
 
 def feature_grid(rows: np.ndarray, cols: np.ndarray, label_shape, img_shape,

@@ -135,3 +135,20 @@ def test_an_unreadable_image_is_named(damage, tmp_path, model_cfg):
     with pytest.raises(ValueError, match='could not be loaded') as err:
         extract_pool(load_segmentor(model_cfg('fcn')), dataset, pool)
     assert f'image 1 ({path}' in str(err.value)
+
+
+@pytest.mark.parametrize('shape', [(1, 1), (1, 5), (4, 1)])
+def test_label_maps_of_height_or_width_one_stay_two_dimensional(
+        shape, tmp_path):
+    """MMSeg squeezes such maps; the sampler needs (H, W)."""
+    from PIL import Image
+    for folder in ('leftImg8bit/train/aachen', 'gtFine/train/aachen'):
+        (tmp_path / folder).mkdir(parents=True)
+    labels = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    Image.fromarray(np.zeros(shape + (3, ), np.uint8)).save(
+        tmp_path / 'leftImg8bit/train/aachen/a_0_0_leftImg8bit.png')
+    Image.fromarray(labels).save(
+        tmp_path / 'gtFine/train/aachen/a_0_0_gtFine_labelTrainIds.png')
+    dataset = build_dataset(city_dataset(str(tmp_path)))
+    got, = read_label_maps(dataset)
+    np.testing.assert_array_equal(got, labels)
