@@ -19,9 +19,10 @@ time.sleep(60)
 
 
 def test_a_held_work_dir_is_refused_naming_the_holder(tmp_path):
-    holder = subprocess.Popen([sys.executable, '-c', HOLD, str(tmp_path)],
-                              stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, '-c', HOLD, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True)
     try:
         assert holder.stdout.readline().strip() == 'held'
         with pytest.raises(RuntimeError, match=f'process {holder.pid} '):
@@ -48,9 +49,9 @@ def test_a_killed_runner_leaves_no_step_running(tmp_path):
     log = tmp_path / 'step.log'
     runner = subprocess.Popen([sys.executable, '-c', RUNNER, str(log)])
     for _ in range(100):  # the child is started and logged
-        children = subprocess.run(['pgrep', '-P', str(runner.pid)],
-                                  capture_output=True,
-                                  text=True).stdout.split()
+        children = subprocess.run(
+            ['pgrep', '-P', str(runner.pid)], capture_output=True,
+            text=True).stdout.split()
         if children:
             break
         time.sleep(0.1)
