@@ -14,7 +14,7 @@ only reprints (``--only`` runs some parts, e.g. one per session). Writes
 ``<out-dir>/selection_study.{md,json,png}``:
 
 * the plateau rule per run (:func:`mmseg_trf.evaluation.plateau`) and the
-  agreement of the short-budget truth with the converged one;
+  agreement of the short-budget truth with the long-budget one;
 * every metric, fusion and prior per scenario, and the default chosen by
   leave-one-scenario-out (:func:`mmseg_trf.evaluation.leave_one_group_out`):
   chosen on the other scenarios, reported on the one left out;
@@ -101,7 +101,7 @@ def run_record(results: dict) -> dict:
 
 
 def source_results(record: dict):
-    """The run's scored sources with the converged ground truth."""
+    """The run's scored sources with the long-budget ground truth."""
     from mmseg_trf.apis.report import results_from_ranking
     sources = results_from_ranking(record['ranking'])
     for source in sources:
@@ -341,7 +341,7 @@ def figure(costs: dict, path: str) -> None:
     ax.axhline(1.0, color='grey', ls=':', lw=1)
     ax.set_xlabel('cost: wall time as a fraction of finetuning every source '
                   'fully')
-    ax.set_ylabel('top-1 regret (mIoU points; converged truth)')
+    ax.set_ylabel('top-1 regret (mIoU points; long-budget truth)')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc='upper right')
     fig.tight_layout()
@@ -435,7 +435,7 @@ def main():
                ' '.join(osp.relpath(p, ROOT) for p in args.scenarios) +
                f' --seeds {" ".join(map(str, args.seeds))}`')
     text = [
-        '# Source selection on left-out scenarios, converged ground truth', '',
+        '# Source selection on left-out scenarios, long-budget truth', '',
         command, '', f'{len(records)} runs: {", ".join(records)}', '',
         '## The ground truth: plateau rule', '',
         'A run has converged when, for at least 3/4 of its sources, the best '
@@ -443,7 +443,7 @@ def main():
         'seed-to-seed noise (std over the finetuning seeds of the best '
         'mIoU over the first three quarters, averaged over sources).', '',
         *plateau_lines(records), '',
-        '## The old short-budget truth against the converged one', '',
+        '## The old short-budget truth against the long-budget one', '',
         *proxy_lines(records), '',
         '## Leave-one-scenario-out: the default chosen on the others', ''
     ]

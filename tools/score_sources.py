@@ -64,9 +64,9 @@ def parse_args(argv=None):
         default=['nce', 'otce', 'leep', 'logme', 'hscore'],
         choices=list(METRICS) + ['fusion'],
         help='metrics to compute; the first orders the ranking and the '
-        'P(best) column (default NCE: the best mean top-1 regret and '
-        'Spearman over the 10 runs of benchmarks/bench_selection.py, see '
-        'the README); "fusion" adds a fused score of --fusion-members')
+        'P(best) column (default NCE; no metric is supported as better on '
+        'left-out scenarios yet, see docs/en/source_selection.md); '
+        '"fusion" adds a fused score of --fusion-members')
     parser.add_argument(
         '--fusion-members',
         nargs='+',
