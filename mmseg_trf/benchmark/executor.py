@@ -74,13 +74,17 @@ class Executor:
         raise NotImplementedError
 
 
+#: libc's prctl, looked up before any fork (a child of a threaded runner
+#: should only call it, not load libraries).
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith('linux') else None
+
+
 def die_with_parent() -> None:
     """In a child before it runs: on Linux, ask the kernel to end it
     (SIGTERM) when the process that started it dies, so a killed runner
     leaves no step running beside the rerun that would repeat it."""
-    if sys.platform.startswith('linux'):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class LocalExecutor(Executor):
