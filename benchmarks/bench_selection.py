@@ -10,7 +10,9 @@ to a plateau for the ground truth with their learning curves, finetuned
 with the old short protocol as a named proxy, scored; no weighted
 finetuning), run in ``<out-dir>/<scenario>-seed<S>`` with the demo's cache:
 every step is cached, so the study resumes where it stopped and a rerun
-only reprints (``--only`` runs some parts, e.g. one per session). Writes
+only reprints (``--only`` runs some parts, e.g. one per session; a
+finished part's record is kept in ``docs/data/selection_study/``, so the
+report covers parts run elsewhere). Writes
 ``<out-dir>/selection_study.{md,json,png}``:
 
 * the plateau rule per run (:func:`mmseg_trf.evaluation.plateau`) and the
@@ -27,6 +29,7 @@ only reprints (``--only`` runs some parts, e.g. one per session). Writes
 import argparse
 import json
 import math
+import os
 import os.path as osp
 import sys
 import time
@@ -40,6 +43,9 @@ SCENARIOS = [
     for name in ('default', 'shared_arch', 'six_arch', 'domain_task',
                  'training_length', 'subset_target')
 ]
+#: One record per finished (scenario, seed) part, committed with the docs,
+#: so a report over parts run in other sessions needs no rerun.
+RECORDS = osp.join(ROOT, 'docs', 'data', 'selection_study')
 FUSION_RULES = ('rank', 'zscore')
 # the fusions' members, fixed before the study (CC-FV is compared alone)
 FUSED = ('nce', 'otce', 'leep', 'logme', 'hscore')
@@ -418,7 +424,8 @@ def main():
             dict.fromkeys(Scenario.from_file(path).scoring['metrics']))
         for seed in args.seeds:
             run = f'{name}-seed{seed}'
-            stored = osp.join(run_dir(path, seed, args.out_dir), 'study.json')
+            # the finished part's record, kept in the repository too
+            stored = osp.join(RECORDS, f'{run}.json')
             if args.only and run not in args.only:
                 if osp.isfile(stored):
                     with open(stored) as f:
@@ -426,6 +433,7 @@ def main():
                 continue
             print(f'[study] {run} ({time.time() - start:.0f} s so far)')
             records[run] = run_record(run_scenario(path, seed, args.out_dir))
+            os.makedirs(RECORDS, exist_ok=True)
             with open(stored, 'w') as f:
                 json.dump(records[run], f)
     metrics = list(metrics)
