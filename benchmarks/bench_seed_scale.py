@@ -15,7 +15,7 @@ scenes, so every feature comes from a trained model, never from random
 blobs. Each stage then runs in a fresh process, so its peak resident memory
 (``ru_maxrss``, model and libraries included) is its own:
 
-* ``map-<metric>-<layer>``: :func:`mmseg_trf.apis.compute_map` at the full
+* ``map-<metric>-<layer>``: :class:`mmseg_trf.maps.builder.MapBuilder` at the
   grid (feature extraction and patch scoring timed apart);
   ``map-logme-pre_logits`` runs on smaller grids and its time is fitted
   linearly in the number of patches (per-patch work is constant);
@@ -32,6 +32,7 @@ import os.path as osp
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -148,7 +149,10 @@ def train(config, dataset, iters, checkpoint):
 
 
 def run_map_stage(args, metric, layer):
-    from mmseg_trf.apis import build_dataset, compute_map, load_segmentor
+    from mmseg_trf.apis import build_dataset, load_segmentor
+    from mmseg_trf.apis.scoring import ScoringSettings
+    from mmseg_trf.maps import MapSettings
+    from mmseg_trf.maps.builder import MapBuilder
     model = load_segmentor(model_config(args.work_dir), args.checkpoint)
     target = build_dataset(dataset_cfg(args.data, 'aachen'))
     source = build_dataset(dataset_cfg(args.data, 'source'))
@@ -157,14 +161,13 @@ def run_map_stage(args, metric, layer):
     rows = []
     for shape in shapes:
         start = time.perf_counter()
-        result = compute_map(
-            model,
-            metric,
-            target,
-            source if metric == 'otce' else None,
-            map_shape=shape,
-            layer=layer,
-            scratch_dir=osp.join(args.work_dir, 'scratch'))
+        builder = MapBuilder(
+            ScoringSettings(metrics=()),
+            MapSettings(metric, map_shape=shape, layer=layer))
+        with tempfile.TemporaryDirectory(dir=args.work_dir) as folder:
+            result = builder.build(model, 'bench', target,
+                                   source if metric == 'otce' else None,
+                                   folder).transfer_map
         rows.append(
             dict(
                 map_shape=list(shape),
@@ -183,7 +186,7 @@ def run_map_stage(args, metric, layer):
 def run_otce_stage(args):
     import torch
 
-    from mmseg_trf.apis import load_segmentor
+    from mmseg_trf.apis import build_dataset, load_segmentor
     from mmseg_trf.apis.cache import ArrayCache
     from mmseg_trf.apis.scoring import ScoringSettings, sampled_pixels
     from mmseg_trf.metrics import hscore, leep, logme, otce
@@ -193,9 +196,11 @@ def run_otce_stage(args):
         sampling=SamplingSettings('uniform', 10000, 10, seed=0))
     cache = ArrayCache(osp.join(args.work_dir, 'cache'))
     start = time.perf_counter()
-    target = sampled_pixels(model, 'bench', dataset_cfg(args.data, 'aachen'),
+    target = sampled_pixels(model, 'bench',
+                            build_dataset(dataset_cfg(args.data, 'aachen')),
                             settings, cache, 'target')
-    source = sampled_pixels(model, 'bench', dataset_cfg(args.data, 'source'),
+    source = sampled_pixels(model, 'bench',
+                            build_dataset(dataset_cfg(args.data, 'source')),
                             settings, cache, 'source', 20)
     extract = time.perf_counter() - start
     del model
@@ -228,11 +233,12 @@ def run_otce_stage(args):
 
 
 def run_full_stage(args):
-    from mmseg_trf.apis import load_segmentor
+    from mmseg_trf.apis import build_dataset, load_segmentor
     from mmseg_trf.apis.scoring import ScoringSettings, full_pixel_scores
     from mmseg_trf.sampling import SamplingSettings
     model = load_segmentor(model_config(args.work_dir), args.checkpoint)
-    cfg = dict(dataset_cfg(args.data, 'aachen'), indices=args.full_images)
+    dataset = build_dataset(
+        dict(dataset_cfg(args.data, 'aachen'), indices=args.full_images))
     out = {}
     for layer in ('logits', 'pre_logits'):
         settings = ScoringSettings(
@@ -240,7 +246,7 @@ def run_full_stage(args):
             sampling=SamplingSettings('full'),
             layer=layer)
         tic = time.perf_counter()
-        full_pixel_scores(model, cfg, settings.metrics, settings)
+        full_pixel_scores(model, dataset, settings.metrics, settings)
         seconds = time.perf_counter() - tic
         out[layer] = dict(
             images=args.full_images,

@@ -52,7 +52,8 @@ FUSED = ('nce', 'otce', 'leep', 'logme', 'hscore')
 CRITERIA = ('spearman', 'kendall', 'weighted_kendall', 'regret',
             'relative_top1', 'top3')
 SOURCE_PRIOR, ARCH_PRIOR = 'prior: source mIoU', 'prior: architecture'
-PRIOR_FUSION = 'fusion-rank + source mIoU'
+# the tool's own fusion member (score_sources --fusion-members ... source-miou)
+PRIOR_FUSION = 'fusion-rank + source-miou'
 
 
 def run_scenario(path: str, seed: int, out_dir: str) -> dict:
@@ -112,6 +113,7 @@ def source_results(record: dict):
     sources = results_from_ranking(record['ranking'])
     for source in sources:
         source.miou = record['truth'][source.name]
+        source.source_miou = record['source_miou'].get(source.name)
     return sources
 
 
@@ -139,26 +141,22 @@ def architecture_prior(records: list, names: list) -> list:
 
 def run_criteria(record: dict, metrics, others: list) -> dict:
     """method -> criterion for one run: metrics, fusions, priors."""
-    from mmseg_trf.apis.report import add_fusion, correlations
-    from mmseg_trf.evaluation import fuse_scores, selection_criteria
+    from mmseg_trf.apis.report import SOURCE_MIOU, add_fusion, correlations
+    from mmseg_trf.evaluation import selection_criteria
     sources = source_results(record)
     names = [s.name for s in sources]
     truth = [record['truth'][n] for n in names]
     fusions = []
+    members = [m for m in metrics if m in FUSED]
     for rule in FUSION_RULES:
         fusions.append(f'fusion-{rule}')
-        add_fusion(sources, [m for m in metrics if m in FUSED], rule,
-                   fusions[-1])
-    rows = correlations(sources, list(metrics) + fusions)
+        add_fusion(sources, members, rule, fusions[-1])
+    add_fusion(sources, members + [SOURCE_MIOU], 'rank', PRIOR_FUSION)
+    rows = correlations(sources, list(metrics) + fusions + [PRIOR_FUSION])
     prior = [record['source_miou'].get(n, math.nan) for n in names]
     rows[SOURCE_PRIOR] = selection_criteria(prior, truth, intervals=False)
     rows[ARCH_PRIOR] = selection_criteria(
         architecture_prior(others, names), truth, intervals=False)
-    fused = [s.metrics['fusion-rank'].mean for s in sources]
-    rows[PRIOR_FUSION] = selection_criteria(
-        fuse_scores(dict(fused=fused, prior=prior), ['fused', 'prior']),
-        truth,
-        intervals=False)
     return {
         m: {
             c: row.get(c, math.nan)

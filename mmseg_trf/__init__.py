@@ -5,7 +5,7 @@ Importing the package registers its datasets, transforms, models, losses and
 hooks in MMSeg's registries (``mmseg.registry``), so configs use them with
 ``custom_imports = dict(imports=['mmseg_trf'])`` and
 ``default_scope = 'mmseg'``. The core (:mod:`mmseg_trf.metrics`,
-:mod:`~mmseg_trf.transfer_map`, :mod:`~mmseg_trf.weight_maps`,
+:mod:`~mmseg_trf.maps` but its builder,
 :mod:`~mmseg_trf.sampling`, :mod:`~mmseg_trf.evaluation`) imports nothing
 from OpenMMLab and works where MMSeg is not installed.
 """

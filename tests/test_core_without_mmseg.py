@@ -14,8 +14,8 @@ for name in ('mmseg', 'mmengine', 'mmcv'):
 CORE = '''
 import numpy as np
 from mmseg_trf.metrics import otce, leep, logme, hscore
-from mmseg_trf.transfer_map import transferability_map, weight_map
-from mmseg_trf.weight_maps import TransferabilityMap
+from mmseg_trf.maps import transferability_map, weight_map
+from mmseg_trf.maps import TransferabilityMap
 from mmseg_trf.sampling import draw_pool
 from mmseg_trf.evaluation import rank_correlations, fuse_scores
 rng = np.random.default_rng(0)

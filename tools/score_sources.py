@@ -29,7 +29,7 @@ import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
 from mmseg_trf.apis.report import SOURCE_MIOU, add_fusion
-from mmseg_trf.apis.scoring import checked_miou
+from mmseg_trf.apis.scoring import LAYERS, checked_miou
 from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
 from mmseg_trf.metrics.optimal_transport import SOLVERS
@@ -100,7 +100,7 @@ def parse_args(argv=None):
         help='least cached pool of sampled pixels')
     parser.add_argument(
         '--layer',
-        choices=['logits', 'pre_logits'],
+        choices=LAYERS,
         default='logits',
         help='classifier output (seed code) or its input')
     parser.add_argument(

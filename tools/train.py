@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import enable_weighting
+from mmseg_trf.maps import MAP_METRICS
 from mmseg_trf.utils import (KeyValueAction, check_checkpoint_path,
                              check_data_paths, finalize_distributed,
                              hold_work_dir, init_distributed, load_run_config,
@@ -45,7 +46,7 @@ def parse_args():
         help='job launcher')
     parser.add_argument(
         '--trf-weighting',
-        choices=['otce', 'leep', 'logme'],
+        choices=MAP_METRICS,
         help='transferability-weighted finetuning with this metric\'s '
         'weight map (adds TransferabilityHook and the weighted loss, and '
         'makes the train pipeline carry pixel coordinates)')

@@ -4,7 +4,6 @@ from .features import (build_dataset, extract_pool, feature_grid, forward_taps,
                        iterate_pixel_features, read_label_maps)
 from .model import (ConvSegTap, classifier_head, load_config, load_segmentor,
                     load_weights)
-from .patch_maps import compute_map
 from .report import write_reports
 from .scoring import (LAYERS, MetricResult, ScoringSettings, SourceResult,
                       SourceSpec, dataset_config, score_source, score_sources)
@@ -17,5 +16,5 @@ __all__ = [
     'classifier_head', 'load_config', 'load_segmentor', 'load_weights',
     'write_reports', 'LAYERS', 'MetricResult', 'ScoringSettings',
     'SourceResult', 'SourceSpec', 'dataset_config', 'score_source',
-    'score_sources', 'zoo_sources', 'enable_weighting', 'compute_map'
+    'score_sources', 'zoo_sources', 'enable_weighting'
 ]

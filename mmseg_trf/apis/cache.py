@@ -115,7 +115,17 @@ class ArrayCache:
         return path
 
 
+def model_digest(model) -> str:
+    """SHA-256 of a model's parameters and buffers."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 __all__ = [
-    'file_digest', 'checkpoint_identity', 'dataset_fingerprint', 'cache_key',
-    'atomic_write', 'atomic_write_text', 'ArrayCache'
+    'model_digest', 'file_digest', 'checkpoint_identity',
+    'dataset_fingerprint', 'cache_key', 'atomic_write', 'atomic_write_text',
+    'ArrayCache'
 ]

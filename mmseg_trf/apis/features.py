@@ -40,24 +40,6 @@ def build_dataset(dataset_cfg: dict):
     return dataset
 
 
-class IndexedDataset:
-    """Images ``images`` of a dataset as items ``0..len(images)-1``.
-
-    Args:
-        dataset: An MMSeg dataset.
-        images (Sequence[int]): Its image indices.
-    """
-
-    def __init__(self, dataset, images: Sequence[int]) -> None:
-        self.dataset, self.images = dataset, list(images)
-
-    def __getitem__(self, index: int):
-        return self.dataset[self.images[index]]
-
-    def get_data_info(self, index: int) -> dict:
-        return self.dataset.get_data_info(self.images[index])
-
-
 def load_item(dataset, index: int):
     """``dataset[index]`` through its pipeline; a file that fails to load
     (empty, truncated, not an image) is a ``ValueError`` that names it.
@@ -212,6 +194,65 @@ def rank_share(images: Sequence[int]) -> List[int]:
     return list(images)[rank::world]
 
 
+class ImageTaps:
+    """The classifier's input and output maps of one image's forward pass,
+    and where its label pixels fall on them.
+
+    Args:
+        pre_logits (Tensor): ``(C, h, w)`` classifier input.
+        logits (Tensor): ``(K, h, w)`` classifier output.
+        img_shape (tuple): The resized image's ``(h, w)`` in the input.
+        input_shape (tuple): The (padded) input tensor's ``(H, W)``.
+        align_corners (bool): The head's convention.
+    """
+
+    def __init__(self, pre_logits, logits, img_shape, input_shape,
+                 align_corners: bool) -> None:
+        self.maps = dict(pre_logits=pre_logits, logits=logits)
+        self.img_shape, self.input_shape = img_shape, input_shape
+        self.align_corners = align_corners
+
+    def sample(self, layer: str, rows: np.ndarray, cols: np.ndarray,
+               label_shape) -> np.ndarray:
+        """``(P, C)`` values of ``layer`` at label pixels (the pairing rule
+        of the module docstring)."""
+        values = self.maps[layer]
+        grid = feature_grid(rows, cols, label_shape, self.img_shape,
+                            self.input_shape, values.shape[-2:],
+                            self.align_corners)
+        return sample_map(values, grid)
+
+
+def forward_images(model: nn.Module,
+                   dataset,
+                   images: Sequence[int],
+                   batch_size: int = 1,
+                   desc: str = 'features'):
+    """Yield ``(image, ImageTaps)`` for this rank's share of ``images``,
+    one forward pass per image, with a progress bar.
+
+    Args:
+        model (nn.Module): Segmentor in eval mode.
+        dataset: The dataset the images come from.
+        images (Sequence[int]): Image indices (all ranks).
+        batch_size (int): Images per forward pass.
+        desc (str): Progress bar label.
+    """
+    mine = rank_share(images)
+    bar = ProgressBar(len(mine)) if mine else None
+    for start in range(0, len(mine), batch_size):
+        batch = mine[start:start + batch_size]
+        pre, logits, input_shape, samples, align = forward_taps(
+            model, [load_item(dataset, i) for i in batch])
+        for b, index in enumerate(batch):
+            yield index, ImageTaps(pre[b], logits[b],
+                                   samples[b].metainfo['img_shape'],
+                                   input_shape, align)
+            bar.update()
+    if bar is not None:
+        print(f' {desc} done', flush=True)
+
+
 def iterate_pixel_features(model: nn.Module,
                            dataset,
                            images: Sequence[int],
@@ -236,35 +277,33 @@ def iterate_pixel_features(model: nn.Module,
         chunk (int): Most pixels per yielded piece.
         layers (Sequence[str]): Which of the two layers to sample.
     """
-    mine = rank_share(images)
-    bar = ProgressBar(len(mine)) if mine else None
-    for start in range(0, len(mine), batch_size):
-        batch = mine[start:start + batch_size]
-        feats, logits, input_shape, samples, align = forward_taps(
-            model, [load_item(dataset, i) for i in batch])
-        maps = dict(pre_logits=feats, logits=logits)
-        for b, index in enumerate(batch):
-            key, rows, cols = positions(index)
-            for s in range(0, len(key), chunk):
-                grid = feature_grid(rows[s:s + chunk], cols[s:s + chunk],
-                                    label_shapes[index],
-                                    samples[b].metainfo['img_shape'],
-                                    input_shape, feats.shape[-2:], align)
-                yield (index, key[s:s + chunk]) + tuple(
-                    sample_map(maps[name][b], grid) if name in layers else None
-                    for name in ('pre_logits', 'logits'))
-            bar.update()
-    if bar is not None:
-        print(f' {desc} done', flush=True)
+    for index, taps in forward_images(model, dataset, images, batch_size,
+                                      desc):
+        key, rows, cols = positions(index)
+        for s in range(0, len(key), chunk):
+            yield (index, key[s:s + chunk]) + tuple(
+                taps.sample(name, rows[s:s + chunk], cols[s:s + chunk],
+                            label_shapes[index]) if name in layers else None
+                for name in ('pre_logits', 'logits'))
 
 
-def gathered_pixel_features(*args, **kwargs) -> list:
-    """All processes' :func:`iterate_pixel_features` pieces, on every
-    process (each runs its share of the images)."""
-    parts = list(iterate_pixel_features(*args, **kwargs))
-    return [
-        part for rank_parts in all_gather_object(parts) for part in rank_parts
-    ]
+def pool_samples(taps: ImageTaps, index: int, pool: PixelPool) -> tuple:
+    """``(key, pre_logits, logits)`` of one image's pool positions."""
+    key, rows, cols = pool.positions_of(index)
+    return (key, ) + tuple(
+        taps.sample(layer, rows, cols, pool.shapes[index])
+        for layer in ('pre_logits', 'logits'))
+
+
+def pool_arrays(parts: list, pool: PixelPool) -> Dict[str, np.ndarray]:
+    """Every rank's :func:`pool_samples` gathered into pool-ordered arrays:
+    ``pre_logits`` ``(P, C)`` and ``logits`` ``(P, K)`` float32."""
+    parts = [part for rank in all_gather_object(parts) for part in rank]
+    pre_logits = np.zeros((len(pool), parts[0][1].shape[1]), np.float32)
+    logits = np.zeros((len(pool), parts[0][2].shape[1]), np.float32)
+    for key, pre, logit in parts:
+        pre_logits[key], logits[key] = pre, logit
+    return dict(pre_logits=pre_logits, logits=logits)
 
 
 def extract_pool(model: nn.Module,
@@ -285,17 +324,15 @@ def extract_pool(model: nn.Module,
     Returns:
         dict: ``pre_logits`` ``(P, C)`` and ``logits`` ``(P, K)`` float32.
     """
-    parts = gathered_pixel_features(model, dataset, np.unique(pool.image),
-                                    pool.positions_of, pool.shapes, batch_size)
-    pre_logits = np.zeros((len(pool), parts[0][2].shape[1]), np.float32)
-    logits = np.zeros((len(pool), parts[0][3].shape[1]), np.float32)
-    for _, key, pre, logit in parts:
-        pre_logits[key], logits[key] = pre, logit
-    return dict(pre_logits=pre_logits, logits=logits)
+    parts = [
+        pool_samples(taps, index, pool) for index, taps in forward_images(
+            model, dataset, np.unique(pool.image), batch_size)
+    ]
+    return pool_arrays(parts, pool)
 
 
 __all__ = [
-    'build_dataset', 'IndexedDataset', 'load_item', 'read_label_maps',
-    'feature_grid', 'sample_map', 'forward_taps', 'iterate_pixel_features',
-    'gathered_pixel_features', 'extract_pool'
+    'build_dataset', 'load_item', 'read_label_maps', 'feature_grid',
+    'sample_map', 'forward_taps', 'rank_share', 'ImageTaps', 'forward_images',
+    'iterate_pixel_features', 'pool_samples', 'pool_arrays', 'extract_pool'
 ]

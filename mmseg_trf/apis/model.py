@@ -256,7 +256,13 @@ class ConvSegTap:
         self._handle.remove()
 
 
+def layer_channels(model, layer: str) -> int:
+    """Channels of the classifier's input (``pre_logits``) or output."""
+    conv = classifier_head(model).conv_seg
+    return conv.in_channels if layer == 'pre_logits' else conv.out_channels
+
+
 __all__ = [
-    'load_config', 'load_segmentor', 'load_weights', 'classifier_head',
-    'ConvSegTap', 'fetch_checkpoint'
+    'layer_channels', 'load_config', 'load_segmentor', 'load_weights',
+    'classifier_head', 'ConvSegTap', 'fetch_checkpoint'
 ]

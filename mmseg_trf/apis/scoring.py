@@ -14,10 +14,12 @@ from dataclasses import dataclass, field, fields
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from mmengine.config import Config
 from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
                            is_main_process)
 from mmengine.logging import print_log
 
+from ..checks import check_number
 from ..metrics import (METRICS, SOURCE_AND_TARGET, SOURCE_PROBS,
                        TARGET_FEATURES, TARGET_FEATURES_BY_IMAGE, get_metric)
 from ..metrics._inputs import softmax
@@ -27,8 +29,8 @@ from ..sampling import (SamplingSettings, check_label_ids, draw_pool,
                         repetitions)
 from .cache import (ArrayCache, cache_key, checkpoint_identity,
                     dataset_fingerprint)
-from .features import (IndexedDataset, build_dataset, extract_pool,
-                       iterate_pixel_features, read_label_maps)
+from .features import (build_dataset, forward_images, iterate_pixel_features,
+                       pool_arrays, pool_samples, read_label_maps)
 from .model import classifier_head, load_config, load_segmentor
 
 LAYERS = ('logits', 'pre_logits')
@@ -132,6 +134,8 @@ class ScoringSettings:
             get_metric(name)
         if self.layer not in LAYERS:
             raise ValueError(f'layer must be one of {LAYERS}')
+        for name in ('source_images', 'batch_size'):
+            check_number(name, getattr(self, name), 1, integer=True)
 
 
 @dataclass
@@ -159,8 +163,9 @@ class SourceResult:
     source_miou: Optional[float] = None
 
 
-def dataset_config(path: Union[str, dict]) -> dict:
-    """The labelled dataset a dataset config describes.
+def dataset_config(path: Union[str, dict, Config]) -> dict:
+    """The labelled dataset a dataset config describes (the one rule for
+    targets and sources, in tools and in the hook).
 
     ``trf_dataset`` when the config defines it; otherwise its
     ``train_dataloader.dataset`` with the config's ``test_pipeline`` (so
@@ -168,15 +173,15 @@ def dataset_config(path: Union[str, dict]) -> dict:
     dataset config itself.
 
     Args:
-        path (str | dict): A dataset config file (or ``mmseg::`` name), or
-            a dataset config.
+        path (str | dict | Config): A dataset config file (or ``mmseg::``
+            name), a loaded config (e.g. a runner's), or a dataset config.
 
     Returns:
         dict: A dataset config.
     """
     if isinstance(path, dict):
         return dict(path)
-    cfg = load_config(path)
+    cfg = path if isinstance(path, Config) else load_config(path)
     if 'trf_dataset' in cfg:
         return cfg.trf_dataset.to_dict()
     dataset = cfg.train_dataloader.dataset.to_dict()
@@ -220,9 +225,90 @@ class PixelData:
         return self.arrays['images'][self.reps[rep]]
 
 
+class SampledSide:
+    """One dataset's pool of sampled pixels: drawn from its labels, filled
+    from the cache or from forward passes the caller runs (:meth:`take`),
+    so that another consumer (a map grid) can share those passes.
+
+    Args:
+        model_key (str): Identity of config and weights.
+        dataset: The built dataset.
+        images (Sequence[int]): Its images the pool is drawn from.
+        label_maps (list[ndarray]): Their label maps (read once by the
+            caller).
+        fingerprint (str): ``dataset_fingerprint(dataset, images)``.
+        settings (ScoringSettings): Sampling.
+        cache (ArrayCache): Feature cache.
+        role (str): ``'target'`` or ``'source'`` (cache file name).
+    """
+
+    def __init__(self, model_key: str, dataset, images: Sequence[int],
+                 label_maps: List[np.ndarray], fingerprint: str,
+                 settings: ScoringSettings, cache: ArrayCache,
+                 role: str) -> None:
+        check_label_ids(label_maps, len(dataset.metainfo['classes']),
+                        dataset.ignore_index, f'{role} dataset')
+        self.pool = draw_pool(label_maps, dataset.ignore_index,
+                              settings.sampling)
+        # pool indices are per position in ``images``
+        self.images = np.asarray(images)[np.unique(self.pool.image)]
+        self.settings, self.cache, self.role = settings, cache, role
+        self.key = cache_key(
+            model=model_key,
+            data=fingerprint,
+            ignore=dataset.ignore_index,
+            pool=settings.sampling.pool_key())
+        self.arrays = cache.load(role, self.key)
+        self.parts: list = []
+        self.slot = {image: k for k, image in enumerate(images)}
+        if self.arrays is None:
+            print_log(
+                f'extracting {role} features at {len(self.pool)} pixels of '
+                f'{len(images)} images',
+                logger='current')
+
+    @property
+    def needs_pass(self) -> bool:
+        """Whether the pool's images still need a forward pass."""
+        return self.arrays is None
+
+    def take(self, image: int, taps) -> None:
+        """Sample this image's pool positions from its forward pass."""
+        if self.arrays is None and image in self.images:
+            self.parts.append(pool_samples(taps, self.slot[image], self.pool))
+
+    def finish(self) -> PixelData:
+        """The pool's arrays (gathered over processes and cached)."""
+        if self.arrays is None:
+            self.arrays = dict(
+                pool_arrays(self.parts, self.pool), labels=self.pool.labels)
+            if is_main_process():
+                self.cache.save(
+                    self.role, self.key, self.arrays,
+                    dict(
+                        role=self.role,
+                        images=len(self.slot),
+                        pool=len(self.pool),
+                        sampling=self.settings.sampling.pool_key()))
+        # the pool is drawn from the labels alone, so its image indices
+        # belong to cached arrays too
+        return PixelData(
+            dict(self.arrays, images=self.pool.image),
+            repetitions(self.pool, self.settings.sampling))
+
+
+def run_pass(model, dataset, images: Sequence[int], consumers: Sequence,
+             batch_size: int, desc: str) -> None:
+    """One forward pass per image, handed to every consumer's ``take``."""
+    for image, taps in forward_images(model, dataset, images, batch_size,
+                                      desc):
+        for consumer in consumers:
+            consumer.take(image, taps)
+
+
 def sampled_pixels(model,
                    model_key: str,
-                   dataset_cfg: dict,
+                   dataset,
                    settings: ScoringSettings,
                    cache: ArrayCache,
                    role: str,
@@ -232,7 +318,7 @@ def sampled_pixels(model,
     Args:
         model: Segmentor in eval mode.
         model_key (str): Identity of config and weights.
-        dataset_cfg (dict): The dataset.
+        dataset: The built dataset.
         settings (ScoringSettings): Sampling and batching.
         cache (ArrayCache): Feature cache.
         role (str): ``'target'`` or ``'source'`` (cache file name).
@@ -241,49 +327,25 @@ def sampled_pixels(model,
     Returns:
         PixelData: Arrays and repetitions.
     """
-    dataset = build_dataset(dataset_cfg)
     images = seeded_subset(len(dataset), max_images, settings.sampling.seed)
-    key = cache_key(
-        model=model_key,
-        data=dataset_fingerprint(dataset, images),
-        ignore=dataset.ignore_index,
-        pool=settings.sampling.pool_key())
-    arrays = cache.load(role, key)
-    label_maps = read_label_maps(dataset, images)
-    check_label_ids(label_maps, len(dataset.metainfo['classes']),
-                    dataset.ignore_index, f'{role} dataset')
-    pool = draw_pool(label_maps, dataset.ignore_index, settings.sampling)
-    if arrays is None:
-        print_log(
-            f'extracting {role} features at {len(pool)} pixels of '
-            f'{len(images)} images',
-            logger='current')
-        view = IndexedDataset(dataset, images)
-        arrays = dict(
-            extract_pool(model, view, pool, settings.batch_size),
-            labels=pool.labels)
-        if is_main_process():
-            cache.save(
-                role, key, arrays,
-                dict(
-                    role=role,
-                    images=len(images),
-                    pool=len(pool),
-                    sampling=settings.sampling.pool_key()))
-    # the pool is drawn from the labels alone, so its image indices belong
-    # to cached arrays too
-    return PixelData(
-        dict(arrays, images=pool.image), repetitions(pool, settings.sampling))
+    side = SampledSide(model_key, dataset, images,
+                       read_label_maps(dataset, images),
+                       dataset_fingerprint(dataset, images), settings, cache,
+                       role)
+    if side.needs_pass:
+        run_pass(model, dataset, side.images, [side], settings.batch_size,
+                 f'{role} features')
+    return side.finish()
 
 
-def full_pixel_scores(model, dataset_cfg: dict, names: Sequence[str],
+def full_pixel_scores(model, dataset, names: Sequence[str],
                       settings: ScoringSettings) -> Dict[str, float]:
-    """Streaming scores over every labelled pixel (``sampler='full'``).
+    """Streaming scores over every labelled pixel (``sampler='full'``) of a
+    built dataset.
 
     Each process runs its share of the images; accumulators are merged
     across processes after every pass.
     """
-    dataset = build_dataset(dataset_cfg)
     label_maps = read_label_maps(dataset)
     accumulators = {name: METRICS[name].accumulator() for name in names}
     passes = max(acc.passes for acc in accumulators.values())
@@ -374,24 +436,59 @@ def _failure(err: Exception) -> str:
     return f'{type(err).__name__}: {err}'
 
 
-def _source_pixels(model, model_key: str,
-                   source_dataset: Optional[Union[str, dict]],
-                   settings: ScoringSettings, cache: ArrayCache):
-    """Source pixels for OTCE, or ``(None, reason)``."""
-    if not source_dataset:
-        return None, ('no source dataset given (the "dataset" entry of a '
-                      'source), which OTCE needs')
-    try:
-        _check_classes(model, source_dataset)
-        return sampled_pixels(model, model_key, dataset_config(source_dataset),
-                              settings, cache, 'source',
-                              settings.source_images), None
-    except Exception as err:  # reported for the metrics that need it
-        return None, f'source dataset {source_dataset}: {_failure(err)}'
+def score_pixels(target: PixelData, source: Optional[PixelData],
+                 source_error: Optional[str],
+                 settings: ScoringSettings) -> Dict[str, MetricResult]:
+    """Every requested metric on sampled pixels (main process only; the
+    others get an empty dict). Failures are recorded, not raised.
+
+    Args:
+        target (PixelData): Target pool.
+        source (PixelData, optional): Source pool (OTCE).
+        source_error (str, optional): Why there is no source pool.
+        settings (ScoringSettings): What to compute.
+
+    Returns:
+        dict: Per-metric results.
+    """
+    results = {}
+    if not is_main_process():
+        return results
+    for name in settings.metrics:
+        if METRICS[name].inputs == SOURCE_AND_TARGET and source is None:
+            results[name] = MetricResult(error=source_error)
+            continue
+        try:
+            results[name] = _metric_on_repetitions(name, target, source,
+                                                   settings)
+        except Exception as err:
+            results[name] = MetricResult(error=_failure(err))
+    return results
 
 
-def score_model(model, model_key: str, target_cfg: dict,
-                source_dataset: Optional[Union[str, dict]],
+def needs_source(settings: ScoringSettings) -> bool:
+    """Whether a requested metric needs source pixels (OTCE)."""
+    return any(METRICS[n].inputs == SOURCE_AND_TARGET
+               for n in settings.metrics)
+
+
+def full_pixel_results(model, target,
+                       settings: ScoringSettings) -> Dict[str, MetricResult]:
+    """:func:`full_pixel_scores` as results (``sampler='full'``)."""
+    streaming = [
+        n for n in settings.metrics if METRICS[n].accumulator is not None
+    ]
+    scores = full_pixel_scores(model, target, streaming, settings)
+    return {
+        name:
+        MetricResult(scores[name], 0.0) if name in scores else MetricResult(
+            error=f'{name} has no full-pixel accumulator; use a '
+            'sampled mode')
+        for name in settings.metrics
+    }
+
+
+def score_model(model, model_key: str, target, source_dataset,
                 settings: ScoringSettings,
                 cache: ArrayCache) -> Tuple[Dict[str, MetricResult], float]:
     """Every requested metric of one loaded model on the target.
@@ -399,8 +496,9 @@ def score_model(model, model_key: str, target_cfg: dict,
     Args:
         model: Segmentor in eval mode.
         model_key (str): Identity of its config and weights (cache key).
-        target_cfg (dict): Target dataset.
-        source_dataset (str, optional): Config of its training data (OTCE).
+        target: The built target dataset.
+        source_dataset (str | dict, optional): Config of its training data
+            (OTCE).
         settings (ScoringSettings): What to compute.
         cache (ArrayCache): Feature cache.
 
@@ -410,39 +508,23 @@ def score_model(model, model_key: str, target_cfg: dict,
     """
     start = time.perf_counter()
     if settings.sampling.sampler == 'full':
-        streaming = [
-            n for n in settings.metrics if METRICS[n].accumulator is not None
-        ]
-        scores = full_pixel_scores(model, target_cfg, streaming, settings)
-        return {
-            name:
-            MetricResult(scores[name], 0.0) if name in scores else
-            MetricResult(error=f'{name} has no full-pixel accumulator; use '
-                         'a sampled mode')
-            for name in settings.metrics
-        }, time.perf_counter() - start
-    target = sampled_pixels(model, model_key, target_cfg, settings, cache,
+        return (full_pixel_results(model, target,
+                                   settings), time.perf_counter() - start)
+    pixels = sampled_pixels(model, model_key, target, settings, cache,
                             'target')
     source, source_error = None, None
-    if any(METRICS[n].inputs == SOURCE_AND_TARGET for n in settings.metrics):
-        source, source_error = _source_pixels(model, model_key, source_dataset,
-                                              settings, cache)
+    if needs_source(settings):
+        try:
+            dataset = source_data(model, source_dataset)
+            source = sampled_pixels(model, model_key, dataset, settings, cache,
+                                    'source', settings.source_images)
+        except Exception as err:  # reported for the metrics that need it
+            source_error = source_failure(source_dataset, err)
     seconds = time.perf_counter() - start
-    results = {}
-    if is_main_process():
-        for name in settings.metrics:
-            if METRICS[name].inputs == SOURCE_AND_TARGET and source is None:
-                results[name] = MetricResult(error=source_error)
-                continue
-            try:
-                results[name] = _metric_on_repetitions(name, target, source,
-                                                       settings)
-            except Exception as err:
-                results[name] = MetricResult(error=_failure(err))
-    return results, seconds
+    return score_pixels(pixels, source, source_error, settings), seconds
 
 
-def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
+def score_source(spec: SourceSpec, target, settings: ScoringSettings,
                  cache: ArrayCache) -> SourceResult:
     """Every requested metric for one source on the target.
 
@@ -463,7 +545,7 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
             config=model.cfg.model.to_dict(),
             weights=checkpoint_identity(spec.checkpoint))
         result.metrics, result.extract_seconds = score_model(
-            model, model_key, target_cfg, spec.dataset, settings, cache)
+            model, model_key, target, spec.dataset, settings, cache)
     except Exception as err:
         result.error = (f'{_failure(err)} (config {spec.config}, checkpoint '
                         f'{spec.checkpoint})')
@@ -474,15 +556,39 @@ def score_source(spec: SourceSpec, target_cfg: dict, settings: ScoringSettings,
     return result
 
 
-def _check_classes(model, source_dataset: Union[str, dict]) -> None:
-    """The source dataset's classes must be the model's output classes."""
+def source_failure(source_dataset, err: Exception) -> str:
+    """Why OTCE has no source pixels, for its result."""
+    if not source_dataset:
+        return str(err)
+    return f'source dataset {source_dataset}: {_failure(err)}'
+
+
+def source_data(model, source_dataset: Optional[Union[str, dict]]):
+    """The built source dataset (:func:`check_source_classes`).
+
+    Args:
+        model: The source segmentor.
+        source_dataset (str | dict, optional): Its training data's config.
+
+    Returns:
+        The built dataset.
+    """
+    if not source_dataset:
+        raise ValueError('no source dataset given (the "dataset" entry of a '
+                         'source), which OTCE needs')
     dataset = build_dataset(dataset_config(source_dataset))
+    check_source_classes(model, dataset, source_dataset)
+    return dataset
+
+
+def check_source_classes(model, dataset, where) -> None:
+    """The source dataset's classes must be the model's output classes."""
     classes = len(dataset.metainfo['classes'])
     outputs = classifier_head(model).num_classes
     if classes != outputs:
         raise ValueError(f'class-count mismatch: the model predicts '
-                         f'{outputs} classes, its dataset {source_dataset} '
-                         f'has {classes}')
+                         f'{outputs} classes, its dataset {where} has '
+                         f'{classes}')
 
 
 def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
@@ -501,14 +607,14 @@ def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
     Returns:
         list[SourceResult]: One per source, in order.
     """
-    build_dataset(target_cfg)  # an empty or missing target fails here
+    target = build_dataset(target_cfg)  # an empty or missing one fails
     cache = ArrayCache(cache_dir)
     results = []
     for index, spec in enumerate(sources):
         print_log(
             f'[{index + 1}/{len(sources)}] scoring source {spec.name}',
             logger='current')
-        results.append(score_source(spec, target_cfg, settings, cache))
+        results.append(score_source(spec, target, settings, cache))
         barrier()
     shared = [results]
     broadcast_object_list(shared)
@@ -519,5 +625,6 @@ __all__ = [
     'SourceSpec', 'checked_miou', 'ScoringSettings', 'MetricResult',
     'SourceResult', 'dataset_config', 'score_model', 'score_source',
     'score_sources', 'sampled_pixels', 'full_pixel_scores', 'PixelData',
-    'LAYERS'
+    'SampledSide', 'run_pass', 'score_pixels', 'needs_source', 'source_data',
+    'source_failure', 'check_source_classes', 'seeded_subset', 'LAYERS'
 ]

@@ -139,18 +139,23 @@ def check_labels(labels: ArrayLike,
     return y
 
 
-def require_samples(n: int, num_classes: int, what: str = 'labels') -> None:
-    """Raise unless there are at least 2 pixels and 2 classes.
+def require_samples(n: int,
+                    num_classes: int,
+                    what: str = 'labels',
+                    least: int = 2) -> None:
+    """Raise unless there are at least ``least`` pixels and classes.
 
     Args:
         n (int): Number of pixels.
         num_classes (int): Number of distinct classes present.
         what (str): What the classes are of, for the message.
+        least (int): Fewest pixels and classes (2 for a score of a model;
+            1 for a patch of a transferability map).
     """
-    if n < 2:
-        raise ValueError(f'need at least 2 pixels, got {n}')
-    if num_classes < 2:
-        raise ValueError(f'need at least 2 classes in {what}, got '
+    if n < least:
+        raise ValueError(f'need at least {least} pixels, got {n}')
+    if num_classes < least:
+        raise ValueError(f'need at least {least} classes in {what}, got '
                          f'{num_classes}')
 
 
@@ -194,18 +199,20 @@ class LabelRows:
 
 
 def compact_labels(y: torch.Tensor,
-                   name: str = 'labels') -> Tuple[torch.Tensor, int]:
+                   name: str = 'labels',
+                   least: int = 2) -> Tuple[torch.Tensor, int]:
     """Map the present label ids to ``0..C-1``.
 
     Args:
         y (Tensor): int64 labels.
         name (str): Its name in error messages.
+        least (int): Fewest pixels and classes (:func:`require_samples`).
 
     Returns:
         tuple[Tensor, int]: Compact labels and the number of classes ``C``.
     """
     classes, inverse = torch.unique(y, return_inverse=True)
-    require_samples(y.shape[0], classes.numel(), name)
+    require_samples(y.shape[0], classes.numel(), name, least)
     return inverse, classes.numel()
 
 

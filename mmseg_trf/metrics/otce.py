@@ -14,7 +14,8 @@ def otce_label_joint(src_features: ArrayLike,
                      solver: str = 'sparse_emd',
                      eps: float = 0.1,
                      max_iter: int = 100000,
-                     tol: float = 1e-9) -> torch.Tensor:
+                     tol: float = 1e-9,
+                     least: int = 2) -> torch.Tensor:
     """Joint distribution of (source label, target label) under the coupling.
 
     ``J = onehot(y_s)^T P onehot(y_t)`` with ``P`` the optimal coupling of
@@ -31,6 +32,8 @@ def otce_label_joint(src_features: ArrayLike,
             ``'sinkhorn'``.
         max_iter (int): Sinkhorn iteration cap.
         tol (float): Sinkhorn marginal-error tolerance.
+        least (int): Fewest pixels and classes per side (2; a map's patch
+            may hold 1).
 
     Returns:
         Tensor: ``(C_s, C_t)`` joint over the classes present, summing to 1.
@@ -45,10 +48,10 @@ def otce_label_joint(src_features: ArrayLike,
                          f'{xs.shape[1]} vs {xt.shape[1]}')
     ys, num_source = compact_labels(
         check_labels(src_labels, len(xs), 'src_labels', xs.device),
-        'src_labels')
+        'src_labels', least)
     yt, num_target = compact_labels(
         check_labels(tgt_labels, len(xt), 'tgt_labels', xs.device),
-        'tgt_labels')
+        'tgt_labels', least)
     if solver == 'sinkhorn':
         joint = sinkhorn_label_joint(xs, ys, num_source, xt, yt, num_target,
                                      eps, max_iter, tol)
@@ -67,7 +70,8 @@ def otce(src_features: ArrayLike,
          solver: str = 'sparse_emd',
          eps: float = 0.1,
          max_iter: int = 100000,
-         tol: float = 1e-9) -> float:
+         tol: float = 1e-9,
+         least: int = 2) -> float:
     """OTCE for segmentation (Tan, Li, Huang; the ICIP 2023 paper's [5]).
 
     ``OTCE = -H(Y_t given Y_s)`` under the optimal coupling of source and
@@ -89,12 +93,13 @@ def otce(src_features: ArrayLike,
         eps (float): Entropic regularisation for ``'sinkhorn'``.
         max_iter (int): Sinkhorn iteration cap.
         tol (float): Sinkhorn marginal-error tolerance.
+        least (int): Fewest pixels and classes per side.
 
     Returns:
         float: OTCE (<= 0); higher means more transferable.
     """
     joint = otce_label_joint(src_features, src_labels, tgt_features,
-                             tgt_labels, solver, eps, max_iter, tol)
+                             tgt_labels, solver, eps, max_iter, tol, least)
     return conditional_entropy_score(joint)
 
 

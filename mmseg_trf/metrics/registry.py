@@ -33,39 +33,28 @@ class MetricSpec:
         inputs (str): :data:`TARGET_FEATURES`, :data:`SOURCE_PROBS`,
             :data:`SOURCE_AND_TARGET` or :data:`TARGET_FEATURES_BY_IMAGE`.
         accumulator (type, optional): Streaming class over all pixels.
-        paper (str): Where the metric comes from.
     """
 
     name: str
     fn: Callable[..., float]
     inputs: str
     accumulator: Optional[type]
-    paper: str
 
 
 METRICS: Dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec('otce', otce, SOURCE_AND_TARGET, None,
-                   'Tan, Li, Huang, CVPR 2021'),
-        MetricSpec('leep', leep, SOURCE_PROBS, LEEPAccumulator,
-                   'Nguyen et al., ICML 2020'),
-        MetricSpec('nce', nce, SOURCE_PROBS, NCEAccumulator,
-                   'Tran, Nguyen, Hassner, ICCV 2019'),
-        MetricSpec('logme', logme, TARGET_FEATURES, LogMEAccumulator,
-                   'You et al., ICML 2021'),
-        MetricSpec('hscore', hscore, TARGET_FEATURES, HScoreAccumulator,
-                   'Bao et al., ICIP 2019'),
+        MetricSpec('otce', otce, SOURCE_AND_TARGET, None),
+        MetricSpec('leep', leep, SOURCE_PROBS, LEEPAccumulator),
+        MetricSpec('nce', nce, SOURCE_PROBS, NCEAccumulator),
+        MetricSpec('logme', logme, TARGET_FEATURES, LogMEAccumulator),
+        MetricSpec('hscore', hscore, TARGET_FEATURES, HScoreAccumulator),
         MetricSpec('regularized_hscore', regularized_hscore, TARGET_FEATURES,
-                   None, 'Ibrahim, Ponomareva, Mazumder, ECML PKDD 2022'),
-        MetricSpec('gbc', gbc, TARGET_FEATURES, None,
-                   'Pandy et al., CVPR 2022'),
-        MetricSpec('transrate', transrate, TARGET_FEATURES, None,
-                   'Huang et al., ICML 2022'),
-        MetricSpec('nleep', nleep, TARGET_FEATURES, None,
-                   'Li et al., CVPR 2021'),
-        MetricSpec('ccfv', ccfv, TARGET_FEATURES_BY_IMAGE, None,
-                   'Yang et al., MICCAI 2023'),
+                   None),
+        MetricSpec('gbc', gbc, TARGET_FEATURES, None),
+        MetricSpec('transrate', transrate, TARGET_FEATURES, None),
+        MetricSpec('nleep', nleep, TARGET_FEATURES, None),
+        MetricSpec('ccfv', ccfv, TARGET_FEATURES_BY_IMAGE, None),
     )
 }
 

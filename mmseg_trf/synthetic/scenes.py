@@ -8,7 +8,7 @@ domain factors: palette, textures, lighting and noise, blur, horizon height,
 object sizes and density. Rendering is deterministic for a given
 ``numpy.random.Generator``.
 """
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, Tuple
 
 import cv2
@@ -85,10 +85,6 @@ class SceneStyle:
         other = np.random.default_rng(self.palette_seed).uniform(
             30, 225, base.shape)
         return (1 - self.palette_shift) * base + self.palette_shift * other
-
-    def with_changes(self, **changes) -> 'SceneStyle':
-        """A copy with some factors changed."""
-        return replace(self, **changes)
 
 
 class _Canvas:

@@ -39,13 +39,13 @@ def specs(workspace):
 @pytest.fixture
 def extractions(monkeypatch):
     calls = []
-    original = scoring_module.extract_pool
+    original = scoring_module.run_pass
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(scoring_module, 'extract_pool', counting)
+    monkeypatch.setattr(scoring_module, 'run_pass', counting)
     return calls
 
 
@@ -217,10 +217,10 @@ def test_full_pixel_streaming_matches_in_memory(workspace, tmp_path):
                                   sampling=SamplingSettings('full')),
                               str(tmp_path / 'a'))
     import mmseg_trf.metrics as M
-    from mmseg_trf.apis import ArrayCache, load_segmentor
+    from mmseg_trf.apis import ArrayCache, build_dataset, load_segmentor
     from mmseg_trf.apis.scoring import sampled_pixels
     model = load_segmentor(spec.config, spec.checkpoint)
-    data = sampled_pixels(model, 'k', target,
+    data = sampled_pixels(model, 'k', build_dataset(target),
                           ScoringSettings(sampling=SamplingSettings('full')),
                           ArrayCache(str(tmp_path / 'b')), 'target')
     logits, labels = data.features('logits', 0), data.labels(0)

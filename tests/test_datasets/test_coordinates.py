@@ -8,7 +8,7 @@ from mmseg.registry import TRANSFORMS
 from PIL import Image
 
 import mmseg_trf  # noqa: F401
-from mmseg_trf.transfer_map import weights_at
+from mmseg_trf.maps import weights_at
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),

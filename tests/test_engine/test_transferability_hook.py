@@ -152,7 +152,7 @@ def test_two_processes_write_the_one_process_map(weighted_run, tmp_path,
         nproc=2,
         timeout=900)
     log = proc.stdout + proc.stderr
-    assert log.count('computing the otce transferability map') == 1
+    assert log.count('computed the otce weight map') == 1
     assert 'Iter(train) [4/4]' in log
     # images and map bands split over two ranks; the same seeded model
     np.testing.assert_allclose(

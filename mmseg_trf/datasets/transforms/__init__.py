@@ -1,3 +1,3 @@
-from .coordinates import AddPixelCoordinates, PackTrfInputs
+from .coordinates import AddPixelCoordinates, PackTrfInputs, original_positions
 
-__all__ = ['AddPixelCoordinates', 'PackTrfInputs']
+__all__ = ['AddPixelCoordinates', 'PackTrfInputs', 'original_positions']

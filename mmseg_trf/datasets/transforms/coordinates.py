@@ -88,3 +88,26 @@ class PackTrfInputs(PackSegInputs):
             packed['data_samples'].set_data(
                 dict(gt_coord_map=PixelData(data=coords)))
         return packed
+
+
+def original_positions(sample) -> tuple:
+    """Where each pixel of a packed sample was in its loaded image.
+
+    Args:
+        sample (SegDataSample): Packed by :class:`PackTrfInputs` from a
+            pipeline with :class:`AddPixelCoordinates`.
+
+    Returns:
+        tuple: ``(rows, cols, ori_shape)``; rows and columns shaped as the
+        sample's label map.
+    """
+    if 'gt_coord_map' not in sample:
+        raise RuntimeError('the train pipeline must carry pixel coordinates '
+                           'for the weighted loss: add AddPixelCoordinates '
+                           'after LoadAnnotations and use PackTrfInputs')
+    coords = sample.gt_coord_map.data[0].numpy()
+    shape = sample.metainfo['ori_shape'][:2]
+    return coords // shape[1], coords % shape[1], shape
+
+
+__all__ = ['AddPixelCoordinates', 'PackTrfInputs', 'original_positions']

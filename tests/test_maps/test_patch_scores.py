@@ -6,13 +6,11 @@ import ot
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from mmseg_trf import transfer_map
-from mmseg_trf.grid_store import GridStore
+from mmseg_trf.maps import (GridStore, _bands, fill_sparse, map_bands,
+                            patch_otce, patch_pixels,
+                            streamed_transferability_map, transferability_map,
+                            weight_map, weights_at)
 from mmseg_trf.metrics import leep, logme, otce
-from mmseg_trf.transfer_map import (fill_sparse, patch_otce, patch_pixels,
-                                    streamed_transferability_map,
-                                    transferability_map, weight_map,
-                                    weights_at)
 
 
 def softmax(z):
@@ -184,8 +182,8 @@ def test_streamed_map_equals_the_in_memory_map(metric, workers, grids,
     (tmp_path / 's').mkdir()
     target = write_stores(tmp_path / 't', feats, labels)
     source = write_stores(tmp_path / 's', src_feats, src_labels)
-    monkeypatch.setattr(transfer_map, 'BAND_BYTES', 1)  # a band per row
-    assert len(transfer_map.map_bands((8, 12), 4, 24, 5, 1)) == 2
+    monkeypatch.setattr(_bands, 'BAND_BYTES', 1)  # a band per row
+    assert len(map_bands((8, 12), 4, 24, 5, 1)) == 2
     got = streamed_transferability_map(
         metric,
         *target,
@@ -199,7 +197,7 @@ def test_streamed_map_equals_the_in_memory_map(metric, workers, grids,
 def test_streamed_map_memory_does_not_grow_with_the_grid(
         tmp_path, monkeypatch):
     """A map whose grids take 218 MB on disk is scored in a band's worth."""
-    monkeypatch.setattr(transfer_map, 'BAND_BYTES', 2 << 20)
+    monkeypatch.setattr(_bands, 'BAND_BYTES', 2 << 20)
     rng = np.random.default_rng(0)
     images, shape, dim = 16, (512, 512), 12
     features = GridStore(str(tmp_path / 'f.bin'), images, shape, (dim, ))
@@ -220,7 +218,7 @@ def test_streamed_map_memory_does_not_grow_with_the_grid(
 
 
 def test_shuffled_control_has_exactly_the_weights_distribution():
-    from mmseg_trf.transfer_map import control_weights
+    from mmseg_trf.maps import control_weights
     weights = weight_map(np.random.default_rng(0).normal(size=(16, 32)))
     shuffled = control_weights(weights, 'shuffled', seed=3)
     assert np.array_equal(np.sort(shuffled.ravel()), np.sort(weights.ravel()))
@@ -246,7 +244,7 @@ def test_strength_scales_eq4_affinely():
 
 
 def test_class_balanced_weights_are_inverse_frequency_with_mean_one():
-    from mmseg_trf.transfer_map import class_balanced_weights
+    from mmseg_trf.maps import class_balanced_weights
     weights = class_balanced_weights(np.array([100, 0, 25, 50]))
     assert weights[1] == 1.0
     present = weights[[0, 2, 3]]

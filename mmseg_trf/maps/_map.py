@@ -10,15 +10,56 @@ instead of silently weighting the loss.
 """
 import json
 import os.path as osp
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional, Tuple
 
 import numpy as np
 
-from .fileio import atomic_write, atomic_write_text
-from .transfer_map import control_weights, weight_map, weights_at
+from ..checks import check_number
+from ..fileio import atomic_write, atomic_write_text
+from ._patches import MAP_METRICS, map_layer
+from ._weights import check_variant, control_weights, weight_map, weights_at
 
 #: How far stored weights may stray from eq. 4 of the stored map (float32).
 WEIGHT_RTOL = 1e-5
+
+
+@dataclass
+class MapSettings:
+    """How a map is made.
+
+    Args:
+        metric (str): ``'otce'``, ``'leep'`` or ``'logme'``.
+        patch_size (int): Patch side on the map grid (the paper: 4).
+        map_shape (tuple, optional): ``(H, W)`` of the grid; by default
+            :func:`default_map_shape` of the first target label map.
+        min_pixels (int): Fewest labelled pixels per patch.
+        layer (str): ``'logits'`` or ``'pre_logits'`` (LEEP: logits).
+        workers (int, optional): Processes scoring bands per rank; by
+            default the cores per rank for maps of 4,096 patches or more.
+    """
+
+    metric: str = 'otce'
+    patch_size: int = 4
+    map_shape: Optional[Tuple[int, int]] = None
+    min_pixels: int = 5
+    layer: str = 'logits'
+    workers: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.metric not in MAP_METRICS:
+            raise ValueError(f'no transferability map for {self.metric!r}; '
+                             f'choose one of {MAP_METRICS}')
+        for name in ('patch_size', 'min_pixels', 'workers'):
+            check_number(
+                name,
+                getattr(self, name),
+                1,
+                integer=True,
+                optional=name == 'workers')
+        self.layer = map_layer(self.metric, self.layer)
+        self.map_shape = tuple(self.map_shape) if self.map_shape else None
 
 
 class MapFileError(RuntimeError):
@@ -34,7 +75,7 @@ class TransferabilityMap:
         patch (int): Patch side on the grid.
         meta (dict, optional): Provenance written to the sidecar.
         strength (float): Weight strength (1: eq. 4 as published; see
-            :func:`~mmseg_trf.transfer_map.weight_map`).
+            :func:`~mmseg_trf.maps.weight_map`).
     """
 
     def __init__(self,
@@ -53,7 +94,11 @@ class TransferabilityMap:
             raise ValueError(f'a {self.transferability.shape} map does not '
                              f'fit a {self.grid_shape} grid of '
                              f'{self.patch}-pixel patches')
-        self.weights = weight_map(self.transferability, self.strength)
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """Eq. 4 weights of the map at this strength (computed once)."""
+        return weight_map(self.transferability, self.strength)
 
     def variant(self,
                 strength: float = 1.0,
@@ -61,7 +106,7 @@ class TransferabilityMap:
                 seed: int = 0) -> 'TransferabilityMap':
         """The same map with other weights, for finetuning variants: another
         ``strength``, and optionally a ``control`` (see
-        :func:`~mmseg_trf.transfer_map.control_weights`). Kept in memory;
+        :func:`~mmseg_trf.maps.control_weights`). Kept in memory;
         the saved map stays eq. 4 of the transferability map.
 
         Args:
@@ -70,8 +115,12 @@ class TransferabilityMap:
             seed (int): Seed of the shuffled control.
 
         Returns:
-            TransferabilityMap: The variant.
+            TransferabilityMap: The variant (this map itself when nothing
+            changes).
         """
+        check_variant(strength, control)
+        if strength == self.strength and control is None:
+            return self
         twin = TransferabilityMap(self.transferability,
                                   self.grid_shape, self.patch,
                                   dict(self.meta, control=control), strength)
@@ -82,7 +131,7 @@ class TransferabilityMap:
     def weights_at(self, rows: np.ndarray, cols: np.ndarray,
                    image_shape: Tuple[int, int]) -> np.ndarray:
         """Weights of original-image pixels (see
-        :func:`~mmseg_trf.transfer_map.weights_at`)."""
+        :func:`~mmseg_trf.maps.weights_at`)."""
         return weights_at(self.weights, self.patch, self.grid_shape, rows,
                           cols, image_shape)
 
@@ -215,4 +264,6 @@ def settings_changes(stored, current: dict) -> str:
                      if stored.get(key) != current.get(key))
 
 
-__all__ = ['TransferabilityMap', 'MapFileError']
+__all__ = [
+    'MapSettings', 'TransferabilityMap', 'MapFileError', 'settings_changes'
+]

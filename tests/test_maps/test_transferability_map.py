@@ -4,8 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from mmseg_trf.transfer_map import weight_map
-from mmseg_trf.weight_maps import MapFileError, TransferabilityMap
+from mmseg_trf.maps import MapFileError, TransferabilityMap, weight_map
 
 
 @pytest.fixture

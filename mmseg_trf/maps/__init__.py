@@ -1,0 +1,38 @@
+"""Transferability maps: eq. 3 per patch, eq. 4 weights, the saved map, and
+the builder that makes them from a live segmentor.
+
+Everything but :mod:`~mmseg_trf.maps.builder` is free of MMSeg (numpy,
+torch, POT); the private modules are re-exported here:
+
+* ``_patches``: eq. 3 scorers (LEEP, LogME, OTCE through the metric core),
+  the sparse-patch fill, the map from grids in memory;
+* ``_bands``: grids kept on disk (:class:`GridStore`), scored a band at a
+  time by one or several processes;
+* ``_grid``: the map grid's size and its cells' label pixels;
+* ``_weights``: eq. 4, the controls, each pixel's weight;
+* ``_map``: :class:`TransferabilityMap`, saved, loaded and validated.
+"""
+from ._bands import (BAND_BYTES, CELL_CHUNK, GridSide, GridStore, assemble_map,
+                     banded_patch_scores, map_bands, store_bands,
+                     streamed_transferability_map)
+from ._grid import (MAX_MAP_PIXELS, check_scratch_space, default_map_shape,
+                    grid_positions)
+from ._map import (MapFileError, MapSettings, TransferabilityMap,
+                   settings_changes)
+from ._patches import (MAP_METRICS, fill_sparse, leep_patches, logme_patches,
+                       map_layer, otce_patches, patch_otce, patch_pixels,
+                       patch_scores, transferability_map)
+from ._weights import (CONTROLS, check_variant, class_balanced_weights,
+                       control_weights, weight_map, weights_at)
+
+__all__ = [
+    'BAND_BYTES', 'CELL_CHUNK', 'GridSide', 'GridStore', 'assemble_map',
+    'banded_patch_scores', 'map_bands', 'store_bands',
+    'streamed_transferability_map', 'MAX_MAP_PIXELS', 'check_scratch_space',
+    'default_map_shape', 'grid_positions', 'MapFileError', 'MapSettings',
+    'TransferabilityMap', 'settings_changes', 'MAP_METRICS', 'fill_sparse',
+    'leep_patches', 'logme_patches', 'map_layer', 'otce_patches', 'patch_otce',
+    'patch_pixels', 'patch_scores', 'transferability_map', 'CONTROLS',
+    'check_variant', 'class_balanced_weights', 'control_weights', 'weight_map',
+    'weights_at'
+]

@@ -1,0 +1,128 @@
+"""Eq. 4 of the ICIP 2023 segmentation paper (loss weights from the map),
+its controls, and each pixel's weight. No MMSeg import."""
+from typing import Tuple
+
+import numpy as np
+
+from ..checks import check_number
+
+
+def weight_map(transferability: np.ndarray,
+               strength: float = 1.0) -> np.ndarray:
+    """Loss weights from transferability (the paper's eq. 4).
+
+    ``w = exp((-t - min(-t)) / (max(-t) - min(-t)))``: weights lie in
+    ``[1, e]``, the least transferable location getting ``e``. A
+    ``strength`` ``s`` other than 1 maps them affinely onto
+    ``[1, 1 + s (e - 1)]`` (``w_s = 1 + s (w - 1)``; ``s = 0`` is
+    unweighted). A constant map (no location is harder than another) gives
+    weight 1 everywhere instead of dividing by zero.
+
+    Args:
+        transferability (ndarray): The map ``t``.
+        strength (float): ``s >= 0``; 1 is eq. 4 itself.
+
+    Returns:
+        ndarray: Weights, same shape, float32.
+    """
+    if not strength >= 0:
+        raise ValueError(f'strength must be >= 0, got {strength!r}')
+    negative = -np.asarray(transferability, np.float64)
+    spread = negative.max() - negative.min()
+    if not np.isfinite(spread):
+        raise ValueError('the transferability map holds NaN or inf')
+    if spread == 0:
+        return np.ones(negative.shape, np.float32)
+    weights = np.exp((negative - negative.min()) / spread)
+    return (1 + strength * (weights - 1)).astype(np.float32)
+
+
+#: Controls that keep the weights' distribution or level but drop where
+#: they are (see :func:`control_weights`).
+CONTROLS = ('shuffled', 'uniform')
+
+
+def check_variant(strength: float, control) -> None:
+    """Refuse a weight strength below 0 or an unknown control."""
+    check_number('strength', strength, 0)
+    if control not in (None, ) + CONTROLS:
+        raise ValueError(f'control must be one of {CONTROLS} or None, '
+                         f'got {control!r}')
+
+
+def control_weights(weights: np.ndarray,
+                    control: str,
+                    seed: int = 0) -> np.ndarray:
+    """A control for a weight map: is it *where* the weights are that helps?
+
+    ``'shuffled'`` permutes the patches' weights at random (exactly the same
+    distribution, no transferability information left); ``'uniform'`` puts
+    the mean weight everywhere (the same average loss scale).
+
+    Args:
+        weights (ndarray): Eq. 4 weights.
+        control (str): One of :data:`CONTROLS`.
+        seed (int): Seed of the permutation.
+
+    Returns:
+        ndarray: The control weights, same shape and dtype.
+    """
+    if control == 'shuffled':
+        flat = np.random.default_rng(seed).permutation(weights.ravel())
+        return flat.reshape(weights.shape).astype(weights.dtype)
+    if control == 'uniform':
+        return np.full_like(weights, weights.mean())
+    raise ValueError(f'control must be one of {CONTROLS}, got {control!r}')
+
+
+def class_balanced_weights(counts: np.ndarray) -> np.ndarray:
+    """Inverse-frequency class weights with mean 1 over present classes
+    (class-balanced cross-entropy, a control for weighted finetuning).
+
+    Args:
+        counts (ndarray): Pixels per class (0 = absent).
+
+    Returns:
+        ndarray: Per-class weights (1 for absent classes).
+    """
+    counts = np.asarray(counts, np.float64)
+    present = counts > 0
+    if not present.any():
+        raise ValueError('no class has a labelled pixel')
+    weights = np.ones_like(counts)
+    weights[present] = 1 / counts[present]
+    weights[present] /= weights[present].mean()
+    return weights
+
+
+def weights_at(weights: np.ndarray, patch: int, map_shape: Tuple[int, int],
+               rows: np.ndarray, cols: np.ndarray,
+               image_shape: Tuple[int, int]) -> np.ndarray:
+    """Weight of original-image pixels from the patch weight map.
+
+    A pixel ``(row, col)`` of an image of ``image_shape`` sits at
+    ``row * H / h_img`` on the map grid ``(H, W)``; its patch is that
+    position divided by ``patch``, clamped to the map.
+
+    Args:
+        weights (ndarray): ``(Hp, Wp)`` patch weights.
+        patch (int): Patch side on the map grid.
+        map_shape (tuple): ``(H, W)`` of the map grid.
+        rows, cols (ndarray): Pixel positions in the original image.
+        image_shape (tuple): ``(h_img, w_img)`` of the original image.
+
+    Returns:
+        ndarray: Weights of those pixels.
+    """
+    out = []
+    for pos, size, grid, limit in zip((rows, cols), image_shape, map_shape,
+                                      weights.shape):
+        on_grid = (np.asarray(pos, np.float64) + 0.5) * grid / size
+        out.append(np.clip((on_grid // patch).astype(np.int64), 0, limit - 1))
+    return weights[out[0], out[1]]
+
+
+__all__ = [
+    'weight_map', 'CONTROLS', 'check_variant', 'control_weights',
+    'class_balanced_weights', 'weights_at'
+]
