@@ -149,10 +149,10 @@ def train(config, dataset, iters, checkpoint):
 
 
 def run_map_stage(args, metric, layer):
-    from mmseg_trf.apis import build_dataset, load_segmentor
-    from mmseg_trf.apis.scoring import ScoringSettings
+    from mmseg_trf.apis import ScoringSettings, load_segmentor
     from mmseg_trf.maps import MapSettings
     from mmseg_trf.maps.builder import MapBuilder
+    from mmseg_trf.pixels import build_dataset
     model = load_segmentor(model_config(args.work_dir), args.checkpoint)
     target = build_dataset(dataset_cfg(args.data, 'aachen'))
     source = build_dataset(dataset_cfg(args.data, 'source'))
@@ -186,10 +186,9 @@ def run_map_stage(args, metric, layer):
 def run_otce_stage(args):
     import torch
 
-    from mmseg_trf.apis import build_dataset, load_segmentor
-    from mmseg_trf.apis.cache import ArrayCache
-    from mmseg_trf.apis.scoring import ScoringSettings, sampled_pixels
+    from mmseg_trf.apis import ScoringSettings, load_segmentor
     from mmseg_trf.metrics import hscore, leep, logme, otce
+    from mmseg_trf.pixels import ArrayCache, build_dataset, sampled_pixels
     from mmseg_trf.sampling import SamplingSettings
     model = load_segmentor(model_config(args.work_dir), args.checkpoint)
     settings = ScoringSettings(
@@ -198,10 +197,10 @@ def run_otce_stage(args):
     start = time.perf_counter()
     target = sampled_pixels(model, 'bench',
                             build_dataset(dataset_cfg(args.data, 'aachen')),
-                            settings, cache, 'target')
+                            settings.sampling, cache, 'target')
     source = sampled_pixels(model, 'bench',
                             build_dataset(dataset_cfg(args.data, 'source')),
-                            settings, cache, 'source', 20)
+                            settings.sampling, cache, 'source', 20)
     extract = time.perf_counter() - start
     del model
     torch.set_num_threads(2)
@@ -233,8 +232,9 @@ def run_otce_stage(args):
 
 
 def run_full_stage(args):
-    from mmseg_trf.apis import build_dataset, load_segmentor
-    from mmseg_trf.apis.scoring import ScoringSettings, full_pixel_scores
+    from mmseg_trf.apis import ScoringSettings, load_segmentor
+    from mmseg_trf.pixels import build_dataset
+    from mmseg_trf.pixels.scores import full_pixel_scores
     from mmseg_trf.sampling import SamplingSettings
     model = load_segmentor(model_config(args.work_dir), args.checkpoint)
     dataset = build_dataset(

@@ -62,9 +62,9 @@ def variants(class_weight, iters):
 
 def target_class_weights(spec) -> np.ndarray:
     """Inverse-frequency weights of the target's labelled pixels."""
-    from mmseg_trf.apis.features import build_dataset, read_label_maps
-    from mmseg_trf.apis.scoring import dataset_config
+    from mmseg_trf.apis import dataset_config
     from mmseg_trf.maps import class_balanced_weights
+    from mmseg_trf.pixels.features import build_dataset, read_label_maps
     dataset = build_dataset(dataset_config(spec.targets[0].dataset))
     classes = len(dataset.metainfo['classes'])
     counts = sum(

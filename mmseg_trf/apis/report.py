@@ -12,7 +12,7 @@ import numpy as np
 
 from ..evaluation import (CRITERIA, fuse_scores, probability_best,
                           random_baseline, selection_criteria)
-from .cache import atomic_write, atomic_write_text
+from ..fileio import atomic_write, atomic_write_text
 from .scoring import MetricResult, SourceResult
 
 #: Rows of the agreement table that are baselines, not metrics.

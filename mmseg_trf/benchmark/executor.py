@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Union
 
-from ..apis.cache import atomic_write_text
+from ..fileio import atomic_write_text
 from ..utils.dist import torchrun_command
 
 STATES = ('queued', 'running', 'done', 'failed')

@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from mmengine.config import Config
 
-from ..apis.cache import cache_key, checkpoint_identity, dataset_fingerprint
-from ..apis.features import build_dataset
+from ..pixels.cache import cache_key, checkpoint_identity, dataset_fingerprint
+from ..pixels.features import build_dataset
 
 DATASET_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _CONFIG_LOCK = threading.Lock()

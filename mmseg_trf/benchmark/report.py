@@ -8,9 +8,9 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from ..apis.cache import atomic_write, atomic_write_text
 from ..apis.report import correlation_table, fmt_number
 from ..evaluation import rank_correlations
+from ..fileio import atomic_write, atomic_write_text
 
 
 def metric_scores(ranking: dict, metric: str) -> Dict[str, float]:

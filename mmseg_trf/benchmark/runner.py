@@ -29,7 +29,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import yaml
 
-from ..apis.cache import atomic_write_text, cache_key
+from ..pixels.cache import atomic_write_text, cache_key
 from .executor import STATES, LocalExecutor, SlurmExecutor, StepFailed
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,

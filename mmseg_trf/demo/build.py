@@ -9,7 +9,7 @@ from typing import Dict, List
 
 import yaml
 
-from ..apis.cache import atomic_write_text
+from ..fileio import atomic_write_text
 from ..synthetic import write_cityscapes
 from .models import model_base, model_overrides
 from .scenario import Scenario, SourceData, Training

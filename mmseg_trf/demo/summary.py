@@ -4,10 +4,10 @@ from typing import List, Sequence
 
 import numpy as np
 
-from ..apis.cache import atomic_write_text
 from ..apis.report import fmt_number
 from ..benchmark.report import correlations_for, metric_scores
 from ..evaluation import rank_correlations
+from ..fileio import atomic_write_text
 
 
 def timing_lines(results: dict) -> List[str]:

@@ -4,7 +4,7 @@
 Every target image's label map is resampled onto a common *map grid*: map
 pixel ``(r, c)`` takes the label pixel nearest to its centre,
 ``floor((r + 0.5) * h_label / H)``, and the feature there (paired as in
-:mod:`mmseg_trf.apis.features`). Source images are resampled onto the same
+:mod:`mmseg_trf.pixels.features`). Source images are resampled onto the same
 grid, so a source patch is the target patch's location scaled to the source
 image size. By default the grid is the label resolution halved until it
 holds at most 512 x 1024 pixels (the seed's maps).
@@ -32,14 +32,13 @@ from mmengine.dist import (all_gather_object, barrier, broadcast_object_list,
                            get_dist_info, is_main_process)
 from mmengine.utils import ProgressBar
 
-from ..apis.cache import ArrayCache, dataset_fingerprint
-from ..apis.features import rank_share, read_label_maps
-from ..apis.model import layer_channels
-from ..apis.scoring import (MetricResult, SampledSide, ScoringSettings,
-                            check_source_classes, full_pixel_results,
-                            needs_source, run_pass, score_pixels,
-                            seeded_subset, source_failure)
 from ..fileio import atomic_write_text
+from ..pixels.cache import ArrayCache, dataset_fingerprint
+from ..pixels.features import rank_share, read_label_maps
+from ..pixels.pools import SampledSide, run_pass, seeded_subset
+from ..pixels.scores import (MetricResult, ScoringSettings, full_pixel_results,
+                             needs_source, score_pixels, source_failure)
+from ..pixels.taps import check_source_classes, layer_channels
 from ..sampling import SamplingSettings
 from ..version import __version__
 from ._bands import (GridSide, GridStore, assemble_map, banded_patch_scores,
@@ -312,7 +311,8 @@ class MapBuilder:
                     source_error = source_failure('source_dataset', err)
                     continue
             pools[role] = SampledSide(digest, dataset, images, label_maps,
-                                      fingerprint, scoring, cache, role)
+                                      fingerprint, scoring.sampling, cache,
+                                      role)
         return pools, source_error
 
     def _grids(self, model, sides: dict, map_shape: List[int],
@@ -402,4 +402,4 @@ def score_bands(settings: MapSettings, map_shape: List[int], target: GridStore,
     return assemble_map(gathered, map_shape, patch, settings.min_pixels)
 
 
-__all__ = ['layer_channels', 'Refresh', 'MapBuilder', 'score_bands']
+__all__ = ['Refresh', 'MapBuilder', 'score_bands']

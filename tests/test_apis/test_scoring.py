@@ -16,7 +16,7 @@ from . import tiny_models
 from .workspace import make_workspace, write_source
 
 METRICS = ['otce', 'leep', 'logme', 'hscore', 'nce']
-scoring_module = sys.modules['mmseg_trf.apis.scoring']
+pools_module = sys.modules['mmseg_trf.pixels.pools']
 
 
 @pytest.fixture(scope='module')
@@ -39,13 +39,13 @@ def specs(workspace):
 @pytest.fixture
 def extractions(monkeypatch):
     calls = []
-    original = scoring_module.run_pass
+    original = pools_module.run_pass
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(scoring_module, 'run_pass', counting)
+    monkeypatch.setattr(pools_module, 'run_pass', counting)
     return calls
 
 
@@ -217,11 +217,11 @@ def test_full_pixel_streaming_matches_in_memory(workspace, tmp_path):
                                   sampling=SamplingSettings('full')),
                               str(tmp_path / 'a'))
     import mmseg_trf.metrics as M
-    from mmseg_trf.apis import ArrayCache, build_dataset, load_segmentor
-    from mmseg_trf.apis.scoring import sampled_pixels
+    from mmseg_trf.apis import load_segmentor
+    from mmseg_trf.pixels import ArrayCache, build_dataset, sampled_pixels
     model = load_segmentor(spec.config, spec.checkpoint)
     data = sampled_pixels(model, 'k', build_dataset(target),
-                          ScoringSettings(sampling=SamplingSettings('full')),
+                          SamplingSettings('full'),
                           ArrayCache(str(tmp_path / 'b')), 'target')
     logits, labels = data.features('logits', 0), data.labels(0)
     expected = dict(
@@ -252,13 +252,14 @@ def test_zoo_selection_reads_mmseg_metafiles():
 
 def test_ccfv_groups_pixels_by_their_image(workspace, tmp_path, monkeypatch):
     seen = []
-    real = scoring_module.METRICS['ccfv']
+    from mmseg_trf.metrics import METRICS
+    real = METRICS['ccfv']
 
     def recording(features, labels, images):
         seen.append(images)
         return real.fn(features, labels, images)
 
-    monkeypatch.setitem(scoring_module.METRICS, 'ccfv',
+    monkeypatch.setitem(METRICS, 'ccfv',
                         real.__class__(**dict(vars(real), fn=recording)))
     results = score_sources(
         specs(workspace)[:1], dataset_config(workspace['target']),
@@ -271,7 +272,7 @@ def test_ccfv_groups_pixels_by_their_image(workspace, tmp_path, monkeypatch):
 def test_one_architecture_with_ground_truth_writes_its_ranking(tmp_path):
     """Equal parameter counts make the static prior constant: it is marked
     undefined and the ranking, correlations and plot are all written."""
-    from mmseg_trf.apis.scoring import MetricResult, SourceResult
+    from mmseg_trf.apis import MetricResult, SourceResult
     results = [
         SourceResult(
             f's{i}',

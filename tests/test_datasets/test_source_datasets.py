@@ -6,8 +6,9 @@ import numpy as np
 from cityscapesscripts.helpers.labels import labels as cityscapes_labels
 from PIL import Image
 
-from mmseg_trf.apis import build_dataset, dataset_config, read_label_maps
+from mmseg_trf.apis import dataset_config
 from mmseg_trf.datasets import gta5_to_train_ids
+from mmseg_trf.pixels import build_dataset, read_label_maps
 
 
 def test_gta5_mapping_for_every_id():

@@ -12,9 +12,10 @@ from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from mmseg_trf.apis import features, load_segmentor
+from mmseg_trf.apis import load_segmentor
 from mmseg_trf.engine.hooks import TransferabilityHook, transferability_hook
 from mmseg_trf.models.losses import TrfWeightedCrossEntropyLoss
+from mmseg_trf.pixels import features
 from ..test_apis import tiny_models
 from ..test_apis.conftest import city_dataset
 

@@ -37,10 +37,10 @@ def test_builder_map_equals_the_old_compute_map(metric, layer,
                                                 cityscapes_root):
     from mmengine.config import Config
 
-    from mmseg_trf.apis import build_dataset, load_segmentor
-    from mmseg_trf.apis.scoring import ScoringSettings
+    from mmseg_trf.apis import ScoringSettings, load_segmentor
     from mmseg_trf.maps import MapSettings
     from mmseg_trf.maps.builder import MapBuilder
+    from mmseg_trf.pixels import build_dataset
     from ..test_apis import tiny_models
     from ..test_apis.conftest import city_dataset
     torch.manual_seed(1)

@@ -8,14 +8,14 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ...apis.cache import model_digest
-from ...apis.features import build_dataset
 from ...apis.scoring import dataset_config
 from ...checks import check_number
 from ...datasets.transforms import original_positions
 from ...maps import check_variant
 from ...maps.builder import MapBuilder
 from ...models.losses import TrfWeightedCrossEntropyLoss
+from ...pixels.cache import model_digest
+from ...pixels.features import build_dataset
 
 
 @HOOKS.register_module()

@@ -126,6 +126,5 @@ def model_digest(model) -> str:
 
 __all__ = [
     'model_digest', 'file_digest', 'checkpoint_identity',
-    'dataset_fingerprint', 'cache_key', 'atomic_write', 'atomic_write_text',
-    'ArrayCache'
+    'dataset_fingerprint', 'cache_key', 'ArrayCache'
 ]

@@ -5,10 +5,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
 
-from mmseg_trf.apis import (build_dataset, classifier_head, extract_pool,
-                            load_segmentor, read_label_maps)
+from mmseg_trf.apis import load_segmentor
+from mmseg_trf.pixels import (build_dataset, classifier_head, extract_pool,
+                              read_label_maps)
 from mmseg_trf.sampling import SamplingSettings, draw_pool
-from .conftest import city_dataset
+from ..test_apis.conftest import city_dataset
 
 
 def direct_maps(model, sample):

@@ -23,7 +23,7 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from ..sampling import PixelPool
-from .model import ConvSegTap, classifier_head
+from .taps import ConvSegTap, classifier_head
 
 
 def build_dataset(dataset_cfg: dict):

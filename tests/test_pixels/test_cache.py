@@ -1,7 +1,7 @@
 """Dataset fingerprints see rewritten files."""
 import os
 
-from mmseg_trf.apis.cache import dataset_fingerprint
+from mmseg_trf.pixels.cache import dataset_fingerprint
 
 
 class Files:
