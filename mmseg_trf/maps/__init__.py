@@ -22,8 +22,9 @@ from ._map import (MapFileError, MapSettings, TransferabilityMap,
 from ._patches import (MAP_METRICS, fill_sparse, leep_patches, logme_patches,
                        map_layer, otce_patches, patch_otce, patch_pixels,
                        patch_scores, transferability_map)
-from ._weights import (CONTROLS, check_variant, class_balanced_weights,
-                       control_weights, weight_map, weights_at)
+from ._weights import (CONTROLS, RULES, check_variant, class_balanced_weights,
+                       control_weights, seed_code_weights, weight_map,
+                       weights_at)
 
 __all__ = [
     'BAND_BYTES', 'CELL_CHUNK', 'GridSide', 'GridStore', 'assemble_map',
@@ -32,7 +33,7 @@ __all__ = [
     'default_map_shape', 'grid_positions', 'MapFileError', 'MapSettings',
     'TransferabilityMap', 'settings_changes', 'MAP_METRICS', 'fill_sparse',
     'leep_patches', 'logme_patches', 'map_layer', 'otce_patches', 'patch_otce',
-    'patch_pixels', 'patch_scores', 'transferability_map', 'CONTROLS',
-    'check_variant', 'class_balanced_weights', 'control_weights', 'weight_map',
-    'weights_at'
+    'patch_pixels', 'patch_scores', 'transferability_map', 'CONTROLS', 'RULES',
+    'seed_code_weights', 'check_variant', 'class_balanced_weights',
+    'control_weights', 'weight_map', 'weights_at'
 ]

@@ -19,7 +19,8 @@ import numpy as np
 from ..checks import check_number
 from ..fileio import atomic_write, atomic_write_text
 from ._patches import MAP_METRICS, map_layer
-from ._weights import check_variant, control_weights, weight_map, weights_at
+from ._weights import (RULES, check_variant, control_weights, weight_map,
+                       weights_at)
 
 #: How far stored weights may stray from eq. 4 of the stored map (float32).
 WEIGHT_RTOL = 1e-5
@@ -103,29 +104,35 @@ class TransferabilityMap:
     def variant(self,
                 strength: float = 1.0,
                 control: Optional[str] = None,
-                seed: int = 0) -> 'TransferabilityMap':
+                seed: int = 0,
+                rule: str = 'eq4') -> 'TransferabilityMap':
         """The same map with other weights, for finetuning variants: another
-        ``strength``, and optionally a ``control`` (see
-        :func:`~mmseg_trf.maps.control_weights`). Kept in memory;
-        the saved map stays eq. 4 of the transferability map.
+        ``strength``, the seed code's ``rule`` (see
+        :data:`~mmseg_trf.maps.RULES`), and optionally a ``control`` (see
+        :func:`~mmseg_trf.maps.control_weights`). Kept in memory; the saved
+        map stays eq. 4 of the transferability map.
 
         Args:
             strength (float): Weight strength.
             control (str, optional): ``'shuffled'`` or ``'uniform'``.
             seed (int): Seed of the shuffled control.
+            rule (str): ``'eq4'`` or ``'seed_code'``.
 
         Returns:
             TransferabilityMap: The variant (this map itself when nothing
             changes).
         """
-        check_variant(strength, control)
-        if strength == self.strength and control is None:
+        check_variant(strength, control, rule)
+        if (strength, control, rule) == (self.strength, None, 'eq4'):
             return self
-        twin = TransferabilityMap(self.transferability,
-                                  self.grid_shape, self.patch,
-                                  dict(self.meta, control=control), strength)
+        twin = TransferabilityMap(self.transferability, self.grid_shape,
+                                  self.patch,
+                                  dict(self.meta, control=control,
+                                       rule=rule), strength)
+        weights = RULES[rule](self.transferability, strength)
         if control is not None:
-            twin.weights = control_weights(twin.weights, control, seed)
+            weights = control_weights(weights, control, seed)
+        twin.weights = weights
         return twin
 
     def weights_at(self, rows: np.ndarray, cols: np.ndarray,

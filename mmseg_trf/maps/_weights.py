@@ -1,5 +1,6 @@
 """Eq. 4 of the ICIP 2023 segmentation paper (loss weights from the map),
-its controls, and each pixel's weight. No MMSeg import."""
+the seed authors' released rule, the controls, and each pixel's weight.
+No MMSeg import."""
 from typing import Tuple
 
 import numpy as np
@@ -37,17 +38,46 @@ def weight_map(transferability: np.ndarray,
     return (1 + strength * (weights - 1)).astype(np.float32)
 
 
+def seed_code_weights(transferability: np.ndarray,
+                      strength: float = 1.0) -> np.ndarray:
+    """Loss weights as the seed authors' released code makes them.
+
+    ``w = exp(-t)`` per location, without eq. 4's min-max normalisation
+    (SegmentationTransferability, ``compute_transferability_map/
+    pixelwise_transferability.py``: ``exp(-LEEP(patch))``), so the weights'
+    range follows the map's own scale (LEEP and OTCE maps are <= 0, their
+    weights >= 1). ``strength`` acts as in :func:`weight_map`:
+    ``1 + s (w - 1)``.
+
+    Args:
+        transferability (ndarray): The map ``t``.
+        strength (float): ``s >= 0``.
+
+    Returns:
+        ndarray: Weights, same shape, float32.
+    """
+    values = np.asarray(transferability, np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError('the transferability map holds NaN or inf')
+    return (1 + strength * (np.exp(-values) - 1)).astype(np.float32)
+
+
+#: How weights are made from the map: eq. 4 as printed, or the seed
+#: authors' released code.
+RULES = {'eq4': weight_map, 'seed_code': seed_code_weights}
 #: Controls that keep the weights' distribution or level but drop where
 #: they are (see :func:`control_weights`).
 CONTROLS = ('shuffled', 'uniform')
 
 
-def check_variant(strength: float, control) -> None:
-    """Refuse a weight strength below 0 or an unknown control."""
+def check_variant(strength: float, control, rule: str = 'eq4') -> None:
+    """Refuse a weight strength below 0, an unknown control or rule."""
     check_number('strength', strength, 0)
     if control not in (None, ) + CONTROLS:
         raise ValueError(f'control must be one of {CONTROLS} or None, '
                          f'got {control!r}')
+    if rule not in RULES:
+        raise ValueError(f'rule must be one of {tuple(RULES)}, got {rule!r}')
 
 
 def control_weights(weights: np.ndarray,
@@ -123,6 +153,6 @@ def weights_at(weights: np.ndarray, patch: int, map_shape: Tuple[int, int],
 
 
 __all__ = [
-    'weight_map', 'CONTROLS', 'check_variant', 'control_weights',
-    'class_balanced_weights', 'weights_at'
+    'weight_map', 'seed_code_weights', 'RULES', 'CONTROLS', 'check_variant',
+    'control_weights', 'class_balanced_weights', 'weights_at'
 ]

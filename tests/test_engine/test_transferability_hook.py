@@ -114,6 +114,8 @@ def test_otce_map_without_source_fails_at_construction():
         TransferabilityHook(map_metric='leep', control='reversed')
     with pytest.raises(ValueError, match='strength'):
         TransferabilityHook(map_metric='leep', strength=-1)
+    with pytest.raises(ValueError, match='rule'):
+        TransferabilityHook(map_metric='leep', weight_rule='softmax')
 
 
 @pytest.mark.parametrize('setting, value', [('interval', -1), ('interval', 0),

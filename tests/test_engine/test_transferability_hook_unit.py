@@ -136,3 +136,16 @@ def test_target_follows_the_dataset_config_rule(runner, cityscapes_root):
     assert osp.isfile(osp.join(runner.work_dir, 'trf', 'scores.json'))
     sidecars = glob.glob(osp.join(runner.work_dir, 'trf', 'cache', '*.json'))
     assert [json.load(open(s))['images'] for s in sidecars] == [3]
+
+
+def test_seed_code_rule_reaches_the_hooks_map(runner, cityscapes_root):
+    hook = make_hook(
+        cityscapes_root,
+        metrics=(),
+        map_metric='leep',
+        weight_rule='seed_code',
+        strength=0.5)
+    hook.before_train(runner)
+    t = hook.map.transferability
+    np.testing.assert_allclose(
+        hook.map.weights, 1 + 0.5 * (np.exp(-t) - 1), rtol=1e-6)

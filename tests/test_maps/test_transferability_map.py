@@ -111,3 +111,31 @@ def test_reuse_rule_serves_only_the_same_settings_and_model(tmp_path):
         TransferabilityMap.reusable(str(tmp_path / 'none'), s1, 'w1', True)
     assert TransferabilityMap.reusable(
         str(tmp_path / 'none'), s1, 'w1', False) is None
+
+
+def test_seed_code_rule_is_exp_minus_t_unnormalised():
+    from mmseg_trf.maps import seed_code_weights
+    t = np.array([[-0.2, -1.5], [0.0, -3.0]])
+    np.testing.assert_allclose(seed_code_weights(t), np.exp(-t), rtol=1e-6)
+    np.testing.assert_allclose(
+        seed_code_weights(t, 0.5), 1 + 0.5 * (np.exp(-t) - 1), rtol=1e-6)
+    with pytest.raises(ValueError, match='NaN'):
+        seed_code_weights(np.array([[np.nan, 0.0]]))
+
+
+def test_variant_with_the_seed_code_rule_and_a_control(tmp_path):
+    t = -np.random.default_rng(0).random((4, 6)) * 2
+    stored = TransferabilityMap(t, (16, 24), 4, dict(metric='leep'))
+    seed_rule = stored.variant(rule='seed_code')
+    np.testing.assert_allclose(seed_rule.weights, np.exp(-t), rtol=1e-6)
+    shuffled = stored.variant(rule='seed_code', control='shuffled', seed=3)
+    np.testing.assert_allclose(
+        np.sort(shuffled.weights.ravel()),
+        np.sort(np.exp(-t).ravel()),
+        rtol=1e-6)
+    assert stored.variant() is stored
+    with pytest.raises(ValueError, match='rule'):
+        stored.variant(rule='softmax')
+    stored.save(str(tmp_path))  # the saved map stays eq. 4
+    np.testing.assert_allclose(
+        TransferabilityMap.load(str(tmp_path)).weights, weight_map(t))

@@ -39,6 +39,7 @@ class TransferabilityHook(Hook):
         out_dir (str): Folder under the work dir.
         strength (float): Weights on ``[1, 1 + strength (e - 1)]``.
         control (str, optional): ``'shuffled'`` or ``'uniform'`` weights.
+        weight_rule (str): ``'eq4'`` or ``'seed_code'`` (``exp(-t)``).
         **options: ``metrics``, ``map_metric``, ``num_pixels``,
             ``repetitions``, ``sampler``, ``patch_size``, ``map_shape``,
             ``min_pixels``, ``source_images``, ``layer``, ``otce_solver``,
@@ -56,15 +57,17 @@ class TransferabilityHook(Hook):
                  out_dir: str = 'trf',
                  strength: float = 1.0,
                  control: Optional[str] = None,
+                 weight_rule: str = 'eq4',
                  **options) -> None:
         self.builder = MapBuilder.from_options(**options)
         self.builder.check_source_given(source_dataset is not None)
         check_number('interval', interval, 1, integer=True, optional=True)
-        check_variant(strength, control)
+        check_variant(strength, control, weight_rule)
         self.target_dataset, self.source_dataset = (target_dataset,
                                                     source_dataset)
         self.interval, self.out_dir = interval, out_dir
-        self.strength, self.control = strength, control
+        self.variant = dict(
+            strength=strength, control=control, rule=weight_rule)
         self.map, self.losses = None, None
 
     def before_train(self, runner) -> None:
@@ -145,4 +148,4 @@ class TransferabilityHook(Hook):
             f'{self._name}: {"reused" if done.reused else "computed"} the '
             f'{done.transfer_map.meta["metric"]} weight map in {folder}')
         self.map = done.transfer_map.variant(
-            self.strength, self.control, self.builder.scoring.sampling.seed)
+            seed=self.builder.scoring.sampling.seed, **self.variant)
