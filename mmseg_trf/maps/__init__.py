@@ -13,8 +13,7 @@ torch, POT); the private modules are re-exported here:
 * ``_map``: :class:`TransferabilityMap`, saved, loaded and validated.
 """
 from ._bands import (BAND_BYTES, CELL_CHUNK, GridSide, GridStore, assemble_map,
-                     banded_patch_scores, map_bands, store_bands,
-                     streamed_transferability_map)
+                     banded_patch_scores, map_bands, store_bands)
 from ._grid import (MAX_MAP_PIXELS, check_scratch_space, default_map_shape,
                     grid_positions)
 from ._map import (MapFileError, MapSettings, TransferabilityMap,
@@ -28,12 +27,12 @@ from ._weights import (CONTROLS, RULES, check_variant, class_balanced_weights,
 
 __all__ = [
     'BAND_BYTES', 'CELL_CHUNK', 'GridSide', 'GridStore', 'assemble_map',
-    'banded_patch_scores', 'map_bands', 'store_bands',
-    'streamed_transferability_map', 'MAX_MAP_PIXELS', 'check_scratch_space',
-    'default_map_shape', 'grid_positions', 'MapFileError', 'MapSettings',
-    'TransferabilityMap', 'settings_changes', 'MAP_METRICS', 'fill_sparse',
-    'leep_patches', 'logme_patches', 'map_layer', 'otce_patches', 'patch_otce',
-    'patch_pixels', 'patch_scores', 'transferability_map', 'CONTROLS', 'RULES',
-    'seed_code_weights', 'check_variant', 'class_balanced_weights',
-    'control_weights', 'weight_map', 'weights_at'
+    'banded_patch_scores', 'map_bands', 'store_bands', 'MAX_MAP_PIXELS',
+    'check_scratch_space', 'default_map_shape', 'grid_positions',
+    'MapFileError', 'MapSettings', 'TransferabilityMap', 'settings_changes',
+    'MAP_METRICS', 'fill_sparse', 'leep_patches', 'logme_patches', 'map_layer',
+    'otce_patches', 'patch_otce', 'patch_pixels', 'patch_scores',
+    'transferability_map', 'CONTROLS', 'RULES', 'seed_code_weights',
+    'check_variant', 'class_balanced_weights', 'control_weights', 'weight_map',
+    'weights_at'
 ]

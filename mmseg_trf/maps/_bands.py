@@ -288,32 +288,7 @@ def assemble_map(results: Sequence[Tuple[np.ndarray, np.ndarray]],
                                            map_shape[1] // patch)
 
 
-def streamed_transferability_map(metric: str,
-                                 target: GridStore,
-                                 target_labels: GridStore,
-                                 patch: int = 4,
-                                 ignore_index: int = 255,
-                                 min_pixels: int = 5,
-                                 source: Optional[GridStore] = None,
-                                 source_labels: Optional[GridStore] = None,
-                                 workers: int = 1,
-                                 progress=None) -> np.ndarray:
-    """The map of :func:`~mmseg_trf.maps.transferability_map`, from grids
-    kept on disk and scored a band at a time (:func:`banded_patch_scores`).
-
-    Returns:
-        ndarray: ``(H // patch, W // patch)`` map, sparse patches filled.
-    """
-    map_shape = target_labels.shape[1:3]
-    bands = store_bands(target, source, patch)
-    results = banded_patch_scores(metric, target, target_labels, bands, patch,
-                                  ignore_index, min_pixels, source,
-                                  source_labels, workers, progress)
-    return assemble_map(results, map_shape, patch, min_pixels)
-
-
 __all__ = [
     'BAND_BYTES', 'CELL_CHUNK', 'GridStore', 'GridSide', 'map_bands',
-    'store_bands', 'banded_patch_scores', 'assemble_map',
-    'streamed_transferability_map'
+    'store_bands', 'banded_patch_scores', 'assemble_map'
 ]

@@ -281,8 +281,8 @@ def transferability_map(metric: str,
                         progress=None) -> np.ndarray:
     """The patch transferability map ``t`` of eq. 3, from grids in memory.
 
-    :func:`~mmseg_trf.maps.streamed_transferability_map` computes the same
-    map from grids kept on disk, a band at a time.
+    :class:`~mmseg_trf.maps.builder.MapBuilder` computes the same map from
+    grids kept on disk, a band at a time.
 
     Args:
         metric (str): ``'otce'``, ``'leep'`` or ``'logme'``.

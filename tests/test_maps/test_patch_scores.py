@@ -6,11 +6,36 @@ import ot
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from mmseg_trf.maps import (GridStore, _bands, fill_sparse, map_bands,
-                            patch_otce, patch_pixels,
-                            streamed_transferability_map, transferability_map,
-                            weight_map, weights_at)
+from mmseg_trf.maps import (GridStore, _bands, assemble_map,
+                            banded_patch_scores, fill_sparse, map_bands,
+                            patch_otce, patch_pixels, store_bands,
+                            transferability_map, weight_map, weights_at)
 from mmseg_trf.metrics import leep, logme, otce
+
+
+def in_memory_map(metric, feats, labels, src_feats, src_labels):
+    return transferability_map(
+        metric,
+        feats,
+        labels,
+        patch=4,
+        src_features=src_feats,
+        src_labels=src_labels)
+
+
+def banded_map(metric,
+               target,
+               target_labels,
+               patch,
+               source=None,
+               source_labels=None,
+               workers=1):
+    """A map from grids on disk, one band at a time (what the builder does
+    in each process)."""
+    bands = store_bands(target, source, patch)
+    results = banded_patch_scores(metric, target, target_labels, bands, patch,
+                                  255, 5, source, source_labels, workers)
+    return assemble_map(results, target_labels.shape[1:3], patch, 5)
 
 
 def softmax(z):
@@ -52,13 +77,7 @@ def test_patch_pixels_groups_locations_over_images(grids):
 def test_each_patch_equals_the_metric_on_its_pixels(metric, grids):
     feats, labels, src_feats, src_labels = grids
     probs = softmax(feats)  # LEEP reads the grid values as logits
-    t = transferability_map(
-        metric,
-        feats,
-        labels,
-        patch=4,
-        src_features=src_feats,
-        src_labels=src_labels)
+    t = in_memory_map(metric, feats, labels, src_feats, src_labels)
     assert t.shape == (2, 3)
     for i, j in [(0, 0), (1, 1), (0, 2)]:
         y = patch_of(labels, 4, i, j)
@@ -171,20 +190,14 @@ def test_streamed_map_equals_the_in_memory_map(metric, workers, grids,
                                                tmp_path, monkeypatch):
     feats, labels, src_feats, src_labels = grids
     feats, src_feats = feats.astype(np.float32), src_feats.astype(np.float32)
-    expected = transferability_map(
-        metric,
-        feats,
-        labels,
-        patch=4,
-        src_features=src_feats,
-        src_labels=src_labels)
+    expected = in_memory_map(metric, feats, labels, src_feats, src_labels)
     (tmp_path / 't').mkdir()
     (tmp_path / 's').mkdir()
     target = write_stores(tmp_path / 't', feats, labels)
     source = write_stores(tmp_path / 's', src_feats, src_labels)
     monkeypatch.setattr(_bands, 'BAND_BYTES', 1)  # a band per row
     assert len(map_bands((8, 12), 4, 24, 5, 1)) == 2
-    got = streamed_transferability_map(
+    got = banded_map(
         metric,
         *target,
         patch=4,
@@ -209,7 +222,7 @@ def test_streamed_map_memory_does_not_grow_with_the_grid(
                                y[..., None]).astype(np.float32))
     held = features.nbytes + labels.nbytes
     tracemalloc.start()
-    t_map = streamed_transferability_map('leep', features, labels, patch=8)
+    t_map = banded_map('leep', features, labels, patch=8)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert t_map.shape == (64, 64) and np.isfinite(t_map).all()
