@@ -1,22 +1,15 @@
 """Transferability maps of a live segmentor: the MMSeg side of
 :mod:`mmseg_trf.maps`.
 
-Every target image's label map is resampled onto a common *map grid*: map
-pixel ``(r, c)`` takes the label pixel nearest to its centre,
-``floor((r + 0.5) * h_label / H)``, and the feature there (paired as in
-:mod:`mmseg_trf.pixels.features`). Source images are resampled onto the same
-grid, so a source patch is the target patch's location scaled to the source
-image size. By default the grid is the label resolution halved until it
-holds at most 512 x 1024 pixels (the seed's maps).
-
+Each image's label map is resampled onto the common map grid (the label
+pixel nearest each cell's centre, :func:`~mmseg_trf.maps.grid_positions`)
+with the feature there (paired as in :mod:`mmseg_trf.pixels.features`).
 :class:`MapBuilder` takes a model and the built datasets once per refresh,
 decides whether a saved map may be reused, and runs **one forward pass per
-image** that feeds both the scoring pool (model-level scores) and the map
-grid. Only the layer the map reads is written, one image at a time, into
-scratch files (:class:`~mmseg_trf.maps.GridStore`); the map is then scored
-a band of patch rows at a time. Host memory holds one image's grid chunk and
-one band per worker; the scratch files take ``images x cells x channels x
-4`` bytes of disk and are removed afterwards.
+image** that feeds both the scoring pool and the map grid; only the layer
+the map reads is written, one image at a time, into scratch files
+(:class:`~mmseg_trf.maps.GridStore`, ``images x cells x channels x 4``
+bytes, removed afterwards) and the map is scored a band at a time.
 """
 import json
 import os

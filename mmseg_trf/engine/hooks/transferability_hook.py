@@ -22,13 +22,11 @@ from ...pixels.features import build_dataset
 class TransferabilityHook(Hook):
     """Transferability of the model on its target, and loss weights from it.
 
-    At the start (after the source checkpoint is loaded) and every
-    ``interval`` iterations a :class:`~mmseg_trf.maps.builder.MapBuilder`
-    scores the model on the target (logged, ``trf/<metric>`` in the message
-    hub and visualizer) and makes or reuses the patch map (eq. 3) and its
-    weights (eq. 4) in ``<work_dir>/<out_dir>``, one forward pass per image;
-    a resumed run must find its map. Before each iteration every pixel's
-    weight goes to the model's ``TrfWeightedCrossEntropyLoss``.
+    At the start and every ``interval`` iterations a
+    :class:`~mmseg_trf.maps.builder.MapBuilder` scores the model on the
+    target (logged as ``trf/<metric>``) and makes or reuses its map (eq. 3)
+    and weights (eq. 4) in ``<work_dir>/<out_dir>``; before each iteration
+    every pixel's weight goes to the model's ``TrfWeightedCrossEntropyLoss``.
 
     Args:
         target_dataset (dict | str, optional): The target images; default:
@@ -40,11 +38,9 @@ class TransferabilityHook(Hook):
         strength (float): Weights on ``[1, 1 + strength (e - 1)]``.
         control (str, optional): ``'shuffled'`` or ``'uniform'`` weights.
         weight_rule (str): ``'eq4'`` or ``'seed_code'`` (``exp(-t)``).
-        **options: ``metrics``, ``map_metric``, ``num_pixels``,
-            ``repetitions``, ``sampler``, ``patch_size``, ``map_shape``,
-            ``min_pixels``, ``source_images``, ``layer``, ``otce_solver``,
-            ``batch_size``, ``workers``, ``seed``: see
-            :meth:`~mmseg_trf.maps.builder.MapBuilder.from_options`.
+        **options: Metrics, sampling and map settings (``map_metric``,
+            ``num_pixels``, ...): :meth:`~mmseg_trf.maps.builder.MapBuilder.
+            from_options`.
     """
 
     priority = 'ABOVE_NORMAL'
@@ -63,8 +59,7 @@ class TransferabilityHook(Hook):
         self.builder.check_source_given(source_dataset is not None)
         check_number('interval', interval, 1, integer=True, optional=True)
         check_variant(strength, control, weight_rule)
-        self.target_dataset, self.source_dataset = (target_dataset,
-                                                    source_dataset)
+        self.datasets = (target_dataset, source_dataset)
         self.interval, self.out_dir = interval, out_dir
         self.variant = dict(
             strength=strength, control=control, rule=weight_rule)
@@ -74,11 +69,7 @@ class TransferabilityHook(Hook):
         """Score the loaded model and compute (or reuse) the weight map."""
         self._refresh(runner, resumed=bool(runner.cfg.get('resume')))
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None) -> None:
+    def after_train_iter(self, runner, batch_idx, **kwargs) -> None:
         """Recompute every ``interval`` iterations, if asked to."""
         if self.interval and self.every_n_train_iters(runner, self.interval):
             self._refresh(runner, reuse=False)
@@ -114,33 +105,31 @@ class TransferabilityHook(Hook):
         model.eval()
         try:
             with torch.no_grad():
+                target_cfg, source_cfg = self.datasets
                 target = build_dataset(
-                    dataset_config(self.target_dataset or runner.cfg))
-                source = build_dataset(dataset_config(
-                    self.source_dataset)) if self.source_dataset else None
+                    dataset_config(target_cfg or runner.cfg))
+                source = build_dataset(
+                    dataset_config(source_cfg)) if source_cfg else None
                 done = self.builder.build(
                     model, model_digest(model), target, source, folder,
                     resumed, reuse,
                     dict(
                         iter=runner.iter,
                         checkpoint=runner.cfg.get('load_from'),
-                        source=self.source_dataset))
+                        source=source_cfg))
         finally:
             model.train(was_training)
         for name, result in done.scores.items():
             if result.error:
-                runner.logger.warning(f'{self._name}: {name} failed: '
-                                      f'{result.error}')
+                runner.logger.warning(f'{self._name}: {name}: {result.error}')
                 continue
             runner.logger.info(f'{self._name}: {name} = {result.mean:.4f} '
                                f'+- {result.std:.4f} ({result.seconds:.1f} s)')
             runner.message_hub.update_scalar(f'trf/{name}', result.mean)
             runner.visualizer.add_scalars({f'trf/{name}': result.mean},
                                           step=runner.iter)
-        if done.transfer_map is not None:
-            self._use_map(runner, done, folder)
-
-    def _use_map(self, runner, done, folder: str) -> None:
+        if done.transfer_map is None:
+            return
         if done.figure is not None:
             runner.visualizer.add_image(
                 'trf_weight_map', done.figure, step=runner.iter)
