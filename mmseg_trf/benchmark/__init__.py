@@ -3,7 +3,8 @@ step (train, finetune, score, weighted finetune) and reported as the ICIP
 2023 paper's Tables 2-3 and Figs. 4-6."""
 from .executor import SlurmOptions, StepFailed
 from .report import write_report
-from .runner import BenchmarkRunner, best_miou, latest_checkpoint, miou_curve
+from .runner import BenchmarkRunner
+from .runs import best_miou, latest_checkpoint, miou_curve
 from .search import budgeted_search
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
                    FinetuneProtocol, FinetuneVariant, ScoringProtocol,

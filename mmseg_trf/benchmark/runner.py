@@ -14,7 +14,6 @@ A finished step leaves ``steps/<key>.json``; a rerun skips it, and an
 interrupted training run resumes from its last checkpoint. A failed step is
 reported and the steps that do not depend on it go on.
 """
-import glob
 import hashlib
 import json
 import os
@@ -25,51 +24,20 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 import yaml
 
-from ..pixels.cache import atomic_write_text, cache_key
-from .executor import STATES, LocalExecutor, SlurmExecutor, StepFailed
+from ..fileio import atomic_write_text
+from ..pixels.cache import cache_key
+from .executor import STATES, LocalExecutor, SlurmExecutor
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
+from .runs import best_miou, latest_checkpoint, miou_curve
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
                    FinetuneVariant)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DISTRIBUTED_TOOLS = ('train.py', 'score_sources.py')
-
-
-def miou_curve(work_dir: str) -> List[Tuple[int, float]]:
-    """The learning curve of a training work dir: ``(iteration, mIoU)``
-    (a fraction) of every validation logged, resumed runs included, in
-    order of iteration."""
-    points = {}
-    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if 'mIoU' in record:
-                    points[int(record['step'])] = float(record['mIoU']) / 100
-    if not points:
-        raise StepFailed(f'no validation mIoU was logged in {work_dir}')
-    return sorted(points.items())
-
-
-def best_miou(work_dir: str) -> float:
-    """Best validation mIoU (a fraction) logged in a training work dir."""
-    return max(miou for _, miou in miou_curve(work_dir))
-
-
-def latest_checkpoint(work_dir: str) -> Optional[str]:
-    """The best-mIoU checkpoint of a run, else its last one."""
-    best = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
-    if best:
-        return best[-1]
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            return f.read().strip()
-    return None
 
 
 def _options(options: Dict) -> List[str]:
@@ -438,4 +406,4 @@ class BenchmarkRunner:
         return grouped
 
 
-__all__ = ['BenchmarkRunner', 'best_miou', 'miou_curve', 'latest_checkpoint']
+__all__ = ['BenchmarkRunner']
