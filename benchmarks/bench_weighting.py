@@ -23,7 +23,6 @@ reprints.
 Writes ``weighting_study.md``, ``.json`` and ``.png`` there.
 """
 import argparse
-import glob
 import json
 import os.path as osp
 import sys
@@ -71,18 +70,6 @@ def target_class_weights(spec) -> np.ndarray:
         np.bincount(m[m < classes].ravel(), minlength=classes)
         for m in read_label_maps(dataset))
     return class_balanced_weights(counts)
-
-
-def validation_curve(work_dir: str) -> dict:
-    """Iteration -> validation mIoU of one run."""
-    curve = {}
-    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if 'mIoU' in record:
-                    curve[int(record['step'])] = float(record['mIoU'])
-    return dict(sorted(curve.items()))
 
 
 def differences(runs: dict, variant: str, baseline: str, sources) -> dict:
@@ -161,7 +148,7 @@ def main():
         '`--variants vanilla` measures the curves alone')
     args = parser.parse_args()
     import mmseg_trf  # noqa: F401
-    from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
+    from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, miou_curve
     from mmseg_trf.demo import DemoBuilder, Scenario
     start = time.time()
     name = osp.splitext(osp.basename(args.scenario))[0]
@@ -215,9 +202,12 @@ def main():
         if best and 'control-shuffled' in names else None)
     curves = {
         c: [
-            validation_curve(
-                runner.path('finetune', target.name, c, 'vanilla', f'seed{s}'))
-            for s in args.seeds
+            {  # iteration -> validation mIoU in points
+                step: 100 * miou
+                for step, miou in miou_curve(
+                    runner.path('finetune', target.name, c, 'vanilla',
+                                f'seed{s}'))
+            } for s in args.seeds
         ]
         for c in chosen
     }
