@@ -269,8 +269,8 @@ class MapBuilder:
             version=__version__)
 
     def _sides(self, target, source, scoring: ScoringSettings) -> dict:
-        """Per role: dataset, images, label maps (read once) and
-        fingerprint (computed once)."""
+        """Per role: dataset, images, label maps (read once, in 8 bits as
+        MMSeg loads them) and fingerprint (computed once)."""
         wanted = {'target': (target, list(range(len(target))))}
         map_source = self.map_settings and self.map_settings.metric == 'otce'
         if source is not None and (map_source or needs_source(scoring)):
@@ -279,8 +279,10 @@ class MapBuilder:
                                     len(source), scoring.source_images,
                                     scoring.sampling.seed))
         return {
-            role: (dataset, images, read_label_maps(dataset, images),
-                   dataset_fingerprint(dataset, images))
+            role: (dataset, images, [
+                read_label_maps(dataset, [i])[0].astype(np.uint8)
+                for i in images
+            ], dataset_fingerprint(dataset, images))
             for role, (dataset, images) in wanted.items()
         }
 
