@@ -128,8 +128,8 @@ class Scenario:
 
     def validate(self) -> None:
         """Names must resolve; styles and tasks must build."""
-        for name, factors in self.domains.items():
-            build_checked(SceneStyle, factors, f'domains.{name}')
+        for name in self.domains:
+            self.style(name)
         for source in self.source_data:
             if source.domain not in self.domains:
                 raise ValueError(f'source domain {source.domain!r} is not '
@@ -152,7 +152,19 @@ class Scenario:
             raise ValueError(f'source_data names must be unique: {names}')
 
     def style(self, domain: str) -> SceneStyle:
-        return SceneStyle(**self.domains[domain])
+        """A domain's scene style; its ``shifted_classes`` may be named
+        (Cityscapes class names) or train ids."""
+        factors = dict(self.domains[domain])
+        names = label_space('cityscapes19').classes
+        shifted = []
+        for name in factors.get('shifted_classes', ()):
+            if name not in names and name not in range(len(names)):
+                raise ValueError(
+                    f'domains.{domain}.shifted_classes: {name!r} is neither '
+                    f'a Cityscapes class ({", ".join(names)}) nor a train id')
+            shifted.append(names.index(name) if name in names else name)
+        factors['shifted_classes'] = tuple(shifted)
+        return build_checked(SceneStyle, factors, f'domains.{domain}')
 
     def task(self, name: str) -> LabelSpace:
         return label_space(self.tasks[name])

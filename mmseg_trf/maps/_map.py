@@ -19,7 +19,7 @@ import numpy as np
 from ..checks import check_number
 from ..fileio import atomic_write, atomic_write_text
 from ._patches import MAP_METRICS, map_layer
-from ._weights import (RULES, check_variant, control_weights, weight_map,
+from ._weights import (RULES, check_variant, control_weights, image_weights,
                        weights_at)
 
 #: How far stored weights may stray from eq. 4 of the stored map (float32).
@@ -39,6 +39,9 @@ class MapSettings:
         layer (str): ``'logits'`` or ``'pre_logits'`` (LEEP: logits).
         workers (int, optional): Processes scoring bands per rank; by
             default the cores per rank for maps of 4,096 patches or more.
+        per_image (bool): One per-pixel map per image instead of patches
+            pooled over the images (LEEP only; ``patch_size`` and
+            ``min_pixels`` unused): :mod:`~mmseg_trf.maps._image_maps`.
     """
 
     metric: str = 'otce'
@@ -47,6 +50,7 @@ class MapSettings:
     min_pixels: int = 5
     layer: str = 'logits'
     workers: Optional[int] = None
+    per_image: bool = False
 
     def __post_init__(self) -> None:
         if self.metric not in MAP_METRICS:
@@ -60,6 +64,10 @@ class MapSettings:
                 integer=True,
                 optional=name == 'workers')
         self.layer = map_layer(self.metric, self.layer)
+        if self.per_image and self.metric != 'leep':
+            raise ValueError('per-image maps are per-pixel LEEP terms: '
+                             f"per_image needs metric 'leep', got "
+                             f'{self.metric!r}')
         self.map_shape = tuple(self.map_shape) if self.map_shape else None
 
 
@@ -68,10 +76,15 @@ class MapFileError(RuntimeError):
 
 
 class TransferabilityMap:
-    """Transferability per patch of a map grid and its eq. 4 weights.
+    """Transferability per patch of a map grid and its eq. 4 weights, or
+    per pixel of each image (:mod:`~mmseg_trf.maps._image_maps`).
 
     Args:
-        transferability (ndarray): ``(H // patch, W // patch)`` map ``t``.
+        transferability (ndarray): ``(H // patch, W // patch)`` map ``t``
+            pooled over the images; or per image ``(N, H, W)`` (NaN where
+            unlabelled) with ``patch`` 1 and ``meta['images']`` naming the
+            ``N`` images (their paths), each weighted over its own pixels
+            (:func:`~mmseg_trf.maps.image_weights`).
         grid_shape (tuple): ``(H, W)`` of the map grid.
         patch (int): Patch side on the grid.
         meta (dict, optional): Provenance written to the sidecar.
@@ -91,15 +104,31 @@ class TransferabilityMap:
         self.strength = float(strength)
         self.meta = dict(meta or {})
         expected = tuple(s // self.patch for s in self.grid_shape)
+        if self.per_image:
+            expected = (len(self.meta.get('images', ())), ) + expected
+            if self.patch != 1:
+                raise ValueError('per-image maps have 1-pixel patches')
         if self.transferability.shape != expected:
-            raise ValueError(f'a {self.transferability.shape} map does not '
-                             f'fit a {self.grid_shape} grid of '
-                             f'{self.patch}-pixel patches')
+            raise ValueError(
+                f'a {self.transferability.shape} map does not '
+                f'fit a {self.grid_shape} grid of '
+                f'{self.patch}-pixel patches' +
+                (f' of {expected[0]} named images' if self.per_image else ''))
+
+    @property
+    def per_image(self) -> bool:
+        """Whether each image has its own per-pixel map."""
+        return self.transferability.ndim == 3
 
     @cached_property
     def weights(self) -> np.ndarray:
         """Eq. 4 weights of the map at this strength (computed once)."""
-        return weight_map(self.transferability, self.strength)
+        return self._rule_weights('eq4', self.strength)
+
+    def _rule_weights(self, rule: str, strength: float) -> np.ndarray:
+        if self.per_image:
+            return image_weights(self.transferability, strength, rule)
+        return RULES[rule](self.transferability, strength)
 
     def variant(self,
                 strength: float = 1.0,
@@ -129,18 +158,38 @@ class TransferabilityMap:
                                   self.patch,
                                   dict(self.meta, control=control,
                                        rule=rule), strength)
-        weights = RULES[rule](self.transferability, strength)
+        weights = self._rule_weights(rule, strength)
         if control is not None:
             weights = control_weights(weights, control, seed)
         twin.weights = weights
         return twin
 
-    def weights_at(self, rows: np.ndarray, cols: np.ndarray,
-                   image_shape: Tuple[int, int]) -> np.ndarray:
+    def weights_at(self,
+                   rows: np.ndarray,
+                   cols: np.ndarray,
+                   image_shape: Tuple[int, int],
+                   image: Optional[str] = None) -> np.ndarray:
         """Weights of original-image pixels (see
-        :func:`~mmseg_trf.maps.weights_at`)."""
-        return weights_at(self.weights, self.patch, self.grid_shape, rows,
-                          cols, image_shape)
+        :func:`~mmseg_trf.maps.weights_at`).
+
+        Args:
+            rows, cols (ndarray): Pixel positions in the original image.
+            image_shape (tuple): ``(h_img, w_img)`` of the original image.
+            image (str, optional): Which image (its path); per-image maps
+                need it, pooled maps ignore it.
+        """
+        weights = self.weights
+        if self.per_image:
+            images = self.meta['images']
+            if image not in images:
+                raise KeyError(
+                    f'the per-image weight map has no image {image!r} (it '
+                    f'holds the target dataset\'s {len(images)} images, '
+                    f'e.g. {images[0]!r}): train on the images it was '
+                    'computed on')
+            weights = weights[images.index(image)]
+        return weights_at(weights, self.patch, self.grid_shape, rows, cols,
+                          image_shape)
 
     def save(self, folder: str) -> np.ndarray:
         """Write the arrays, the sidecar and the figure atomically.
@@ -248,10 +297,13 @@ class TransferabilityMap:
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
         metric = self.meta.get('metric', '')
-        for ax, data, title in ((axes[0], self.transferability,
-                                 f'{metric} transferability'.strip()),
-                                (axes[1], self.weights,
-                                 'loss weight (eq. 4)')):
+        shown = (self.transferability[0], self.weights[0],
+                 ' (first image)') if self.per_image else (
+                     self.transferability, self.weights, '')
+        for ax, data, title in ((axes[0], shown[0],
+                                 f'{metric} transferability'.strip() +
+                                 shown[2]), (axes[1], shown[1],
+                                             'loss weight (eq. 4)')):
             image = ax.imshow(data, cmap='viridis')
             ax.set_title(title)
             ax.axis('off')

@@ -65,6 +65,38 @@ def seed_code_weights(transferability: np.ndarray,
 #: How weights are made from the map: eq. 4 as printed, or the seed
 #: authors' released code.
 RULES = {'eq4': weight_map, 'seed_code': seed_code_weights}
+
+
+def image_weights(transferability: np.ndarray,
+                  strength: float = 1.0,
+                  rule: str = 'eq4') -> np.ndarray:
+    """Loss weights of per-image, per-pixel maps, each image normalised
+    over its own labelled pixels.
+
+    ``RULES[rule]`` (eq. 4 by default: the image's least transferable
+    labelled pixel gets ``e``, its most transferable 1) applied to each
+    image's finite values; unlabelled pixels (NaN) get weight 1 (the loss
+    ignores them).
+
+    Args:
+        transferability (ndarray): ``(N, H, W)`` maps, NaN where unlabelled.
+        strength (float): ``s >= 0``.
+        rule (str): A key of :data:`RULES`.
+
+    Returns:
+        ndarray: ``(N, H, W)`` float32 weights.
+    """
+    maps = np.asarray(transferability, np.float64)
+    if np.isinf(maps).any():
+        raise ValueError('the transferability maps hold inf')
+    weights = np.ones(maps.shape, np.float32)
+    for image, weight in zip(maps, weights):
+        labelled = np.isfinite(image)
+        if labelled.any():
+            weight[labelled] = RULES[rule](image[labelled], strength)
+    return weights
+
+
 #: Controls that keep the weights' distribution or level but drop where
 #: they are (see :func:`control_weights`).
 CONTROLS = ('shuffled', 'uniform')
@@ -153,6 +185,6 @@ def weights_at(weights: np.ndarray, patch: int, map_shape: Tuple[int, int],
 
 
 __all__ = [
-    'weight_map', 'seed_code_weights', 'RULES', 'CONTROLS', 'check_variant',
-    'control_weights', 'class_balanced_weights', 'weights_at'
+    'weight_map', 'seed_code_weights', 'RULES', 'image_weights', 'CONTROLS',
+    'check_variant', 'control_weights', 'class_balanced_weights', 'weights_at'
 ]

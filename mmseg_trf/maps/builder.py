@@ -37,6 +37,7 @@ from ..version import __version__
 from ._bands import (GridSide, GridStore, assemble_map, banded_patch_scores,
                      map_bands, store_bands)
 from ._grid import check_scratch_space, default_map_shape
+from ._image_maps import image_leep_maps
 from ._map import MapSettings, TransferabilityMap
 
 
@@ -104,6 +105,7 @@ class MapBuilder:
                      otce_solver: str = 'sparse_emd',
                      batch_size: int = 1,
                      workers: Optional[int] = None,
+                     map_per_image: bool = False,
                      seed: int = 0) -> 'MapBuilder':
         """A builder from flat options (those of the hook's config).
 
@@ -122,6 +124,8 @@ class MapBuilder:
             otce_solver (str): OT solver of the model-level OTCE.
             batch_size (int): Images per forward pass.
             workers (int, optional): Processes scoring map patches per rank.
+            map_per_image (bool): A per-pixel LEEP map per target image
+                instead of patches pooled over the images.
             seed (int): Sampling seed (and the source images' subset).
 
         Returns:
@@ -131,9 +135,10 @@ class MapBuilder:
             tuple(metrics),
             SamplingSettings(sampler, num_pixels, repetitions, seed=seed),
             layer, source_images, otce_solver, batch_size)
-        return cls(
-            scoring, map_metric and MapSettings(
-                map_metric, patch_size, map_shape, min_pixels, layer, workers))
+        settings = MapSettings(map_metric, patch_size, map_shape, min_pixels,
+                               layer, workers,
+                               map_per_image) if map_metric else None
+        return cls(scoring, settings)
 
     def check_source_given(self, given: bool) -> None:
         """Refuse, before any work, an OTCE map without source data."""
@@ -346,15 +351,25 @@ class MapBuilder:
                    meta: Optional[dict]) -> TransferabilityMap:
         settings = self.map_settings
         start = time.perf_counter()
-        source = grids['source'].stores if 'source' in grids else (None, None)
-        transferability = score_bands(settings, key['map_shape'],
-                                      *grids['target'].stores, *source,
-                                      sides['target'][0].ignore_index)
+        dataset, images = sides['target'][:2]
+        if settings.per_image:
+            transferability = image_leep_maps(*grids['target'].stores,
+                                              dataset.ignore_index)
+            meta = dict(
+                meta or {},
+                images=[dataset.get_data_info(i)['img_path'] for i in images])
+        else:
+            source = grids['source'].stores if 'source' in grids else (None,
+                                                                       None)
+            transferability = score_bands(settings, key['map_shape'],
+                                          *grids['target'].stores, *source,
+                                          dataset.ignore_index)
         return TransferabilityMap(
-            transferability, key['map_shape'], settings.patch_size,
+            transferability, key['map_shape'],
+            1 if settings.per_image else settings.patch_size,
             dict(
                 meta or {},
-                target=sides['target'][0].data_root,
+                target=dataset.data_root,
                 mmseg_trf=__version__,
                 settings=key,
                 metric=settings.metric,

@@ -62,6 +62,10 @@ class SceneStyle:
         object_scale (float): Size multiplier of cars, people and poles.
         density (float): Multiplier of the expected number of objects.
         colour_jitter (float): Per-instance colour jitter.
+        shifted_classes (tuple[int]): Train ids whose colours the palette
+            shift changes; empty (default): every class. A few classes
+            make a *local* domain shift: those regions look different, the
+            rest of the scene alike.
     """
 
     palette_shift: float = 0.0
@@ -75,6 +79,7 @@ class SceneStyle:
     object_scale: float = 1.0
     density: float = 1.0
     colour_jitter: float = 18.0
+    shifted_classes: Tuple[int, ...] = ()
     appearance: Dict[int, Tuple[Tuple[int, int, int], str]] = field(
         default_factory=lambda: dict(BASE_APPEARANCE), compare=False)
 
@@ -84,7 +89,16 @@ class SceneStyle:
                         dtype=np.float64)
         other = np.random.default_rng(self.palette_seed).uniform(
             30, 225, base.shape)
-        return (1 - self.palette_shift) * base + self.palette_shift * other
+        shift = np.full((NUM_CLASSES, 1), self.palette_shift)
+        if self.shifted_classes:
+            unknown = set(self.shifted_classes) - set(range(NUM_CLASSES))
+            if unknown:
+                raise ValueError(f'shifted_classes must be train ids 0-18, '
+                                 f'got {sorted(unknown, key=str)}')
+            kept = np.ones(NUM_CLASSES, bool)
+            kept[list(self.shifted_classes)] = False
+            shift[kept] = 0
+        return (1 - shift) * base + shift * other
 
 
 class _Canvas:

@@ -8,7 +8,8 @@ from mmseg.registry import TRANSFORMS
 from PIL import Image
 
 import mmseg_trf  # noqa: F401
-from mmseg_trf.maps import weights_at
+from mmseg_trf.datasets.transforms import original_positions
+from mmseg_trf.maps import TransferabilityMap, weights_at
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -62,6 +63,34 @@ def test_each_pixel_gets_the_weight_of_its_source_location(region_image, seed):
     got = weights_at(weights, 1, (4, 4), coords // width, coords % width,
                      (128, 256))
     np.testing.assert_array_equal(got, weights.ravel()[label])
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_per_image_maps_follow_each_image_through_crop_and_flip(
+        region_image, seed):
+    """Two images share the pixels but not the map: each output pixel must
+    get its own image's weight of its source region."""
+    init_default_scope('mmseg')
+    np.random.seed(seed)
+    random.seed(seed)
+    pipeline = [TRANSFORMS.build(t) for t in PIPELINE]
+    rows, cols = np.mgrid[0:128, 0:256]
+    region = (rows // 32) * 4 + cols // 64
+    # image 'a': transferability falls with the region index, 'b' rises;
+    # eq. 4 per image gives exp(region / 15) and exp((15 - region) / 15)
+    maps = np.stack([-region, region - 15.0]).astype(np.float64)
+    record = TransferabilityMap(maps, (128, 256), 1,
+                                dict(images=['a', region_image['img_path']]))
+    results = dict(region_image)
+    for transform in pipeline:
+        results = transform(results)
+    sample = results['data_samples']
+    label = sample.gt_sem_seg.data[0].numpy()
+    got = record.weights_at(
+        *original_positions(sample), image=sample.metainfo['img_path'])
+    np.testing.assert_allclose(got, np.exp((15 - label) / 15), rtol=1e-6)
+    first = record.weights_at(*original_positions(sample), image='a')
+    np.testing.assert_allclose(first, np.exp(label / 15), rtol=1e-6)
 
 
 def test_flip_really_happens(region_image):

@@ -12,6 +12,7 @@ from PIL import Image
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
 from mmseg_trf.demo import DemoBuilder, Scenario, label_space
 from mmseg_trf.synthetic import SceneStyle, render_scene, write_cityscapes
+from mmseg_trf.utils.yaml_files import read_yaml
 from ..conftest import ROOT, run_tool
 
 QUICK = osp.join(ROOT, 'configs', 'demo', 'scenario_quick.yaml')
@@ -78,6 +79,23 @@ def test_domains_differ_in_appearance():
     base = SceneStyle()
     distance = lambda a, b: np.abs(a.palette() - b.palette()).mean()  # noqa
     assert distance(base, near) < distance(base, far)
+
+
+def test_a_local_shift_recolours_only_its_classes(tmp_path):
+    base = SceneStyle()
+    local = SceneStyle(
+        palette_shift=0.9, palette_seed=4, shifted_classes=(0, 13))
+    changed = np.abs(local.palette() - base.palette()).sum(1) > 0
+    assert np.flatnonzero(changed).tolist() == [0, 13]
+    np.testing.assert_array_equal(
+        local.palette()[[0, 13]],
+        SceneStyle(palette_shift=0.9, palette_seed=4).palette()[[0, 13]])
+    scenario = Scenario.from_file(DEFAULT.replace('default', 'local_shift'))
+    assert scenario.style('street').shifted_classes == (0, 1, 13)
+    data = read_yaml(DEFAULT)
+    data['domains']['near']['shifted_classes'] = ['road', 'roads']
+    with pytest.raises(ValueError, match="'roads' is neither"):
+        Scenario.from_dict(data)
 
 
 def test_scenarios_parse_and_reject_typos(tmp_path):

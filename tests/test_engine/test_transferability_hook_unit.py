@@ -149,3 +149,36 @@ def test_seed_code_rule_reaches_the_hooks_map(runner, cityscapes_root):
     t = hook.map.transferability
     np.testing.assert_allclose(
         hook.map.weights, 1 + 0.5 * (np.exp(-t) - 1), rtol=1e-6)
+
+
+def test_per_image_map_weights_each_training_image_by_its_own_map(
+        runner, cityscapes_root):
+    hook = make_hook(
+        cityscapes_root, metrics=(), map_metric='leep', map_per_image=True)
+    hook.before_train(runner)
+    images = hook.map.meta['images']
+    assert hook.map.transferability.shape == (6, 64, 128)  # the grid
+    assert len(set(images)) == 6 and all(osp.isfile(i) for i in images)
+    # each image's labelled pixels span [1, e]: normalised per image
+    for weights, terms in zip(hook.map.weights, hook.map.transferability):
+        labelled = weights[np.isfinite(terms)]
+        assert labelled.min() == pytest.approx(1.0)
+        assert labelled.max() == pytest.approx(np.e, rel=1e-6)
+    coords = np.arange(64 * 128).reshape(64, 128)[::2, ::2]
+    samples = []
+    for image in (images[0], images[3]):
+        sample = SegDataSample(
+            metainfo=dict(ori_shape=(64, 128), img_path=image))
+        sample.gt_coord_map = PixelData(data=torch.from_numpy(coords)[None])
+        samples.append(sample)
+    hook.before_train_iter(runner, 0, dict(data_samples=samples))
+    loss, = [
+        m for m in runner.model.modules()
+        if isinstance(m, TrfWeightedCrossEntropyLoss)
+    ]
+    for got, slot in zip(loss._pixel_weights, (0, 3)):
+        expected = hook.map.weights_at(
+            coords // 128, coords % 128, (64, 128), image=images[slot])
+        np.testing.assert_array_equal(got.numpy(), expected)
+    assert not np.array_equal(loss._pixel_weights[0].numpy(),
+                              loss._pixel_weights[1].numpy())

@@ -87,7 +87,9 @@ class TransferabilityHook(Hook):
             raise RuntimeError('TrfWeightedCrossEntropyLoss needs a weight '
                                'map: set map_metric of TransferabilityHook')
         weights = [
-            torch.from_numpy(self.map.weights_at(*original_positions(s)))
+            torch.from_numpy(
+                self.map.weights_at(
+                    *original_positions(s), image=s.metainfo.get('img_path')))
             for s in data_batch['data_samples']
         ]
         for loss in self.losses:
