@@ -52,6 +52,14 @@ FUSED = ('nce', 'otce', 'leep', 'logme', 'hscore')
 CRITERIA = ('spearman', 'kendall', 'weighted_kendall', 'regret',
             'relative_top1', 'top3')
 SOURCE_PRIOR, ARCH_PRIOR = 'prior: source mIoU', 'prior: architecture'
+# What a user knows of their source data before seeing a target image: does
+# it look like the target (the demo's domains, by construction) and does
+# it label the target's classes (all 19 > their 7 categories > 6 of them)?
+DOMAIN_PRIOR, TASK_PRIOR = 'prior: domain closeness', 'prior: task closeness'
+CLOSENESS = {
+    DOMAIN_PRIOR: dict(near=3, mid=2, far=1),
+    TASK_PRIOR: dict(fine=3, coarse=2, partial=1)
+}
 # the tool's own fusion member (score_sources --fusion-members ... source-miou)
 PRIOR_FUSION = 'fusion-rank + source-miou'
 
@@ -122,6 +130,18 @@ def architecture(name: str) -> str:
     return name.split('_')[0]
 
 
+def closeness_prior(prior: str, names: list) -> list:
+    """Per source, its domain's or task's closeness to the target as the
+    scenario built it (the demo names sources ``<arch>_<domain>-<task>``);
+    NaN where the scenario's names are not graded (e.g. local shifts)."""
+    part = 0 if prior == DOMAIN_PRIOR else 1
+    grades = CLOSENESS[prior]
+    return [
+        float(grades.get(n.split('_', 1)[1].split('-')[part], math.nan))
+        for n in names
+    ]
+
+
 def architecture_prior(records: list, names: list) -> list:
     """Per source, the mean rank-normalised ground truth of its
     architecture in the given (other scenarios') runs: a prior learnt
@@ -157,6 +177,9 @@ def run_criteria(record: dict, metrics, others: list) -> dict:
     rows[SOURCE_PRIOR] = selection_criteria(prior, truth, intervals=False)
     rows[ARCH_PRIOR] = selection_criteria(
         architecture_prior(others, names), truth, intervals=False)
+    for name in CLOSENESS:
+        rows[name] = selection_criteria(
+            closeness_prior(name, names), truth, intervals=False)
     return {
         m: {
             c: row.get(c, math.nan)

@@ -46,12 +46,14 @@ def decision_criteria(scores: Sequence[float],
         top-scored)), ``relative_top1`` (truth of the top-scored / best
         truth) and ``top3`` (1 if the best source is among the 3
         top-scored, else 0); NaN without two usable sources or when every
-        score is the same (a constant score picks nothing).
+        score is the same (a constant score picks nothing). Sources tied at
+        the top score are picked at random: their mean truth (the expected
+        regret of a coarse prior such as a domain grade).
     """
     scores, truth = _finite(scores, truth)
     if len(scores) < 2 or np.ptp(scores) == 0:
         return {name: math.nan for name in DECISIONS}
-    picked = truth[np.argmax(scores)]
+    picked = truth[scores == scores.max()].mean()
     top3 = np.argsort(-scores, kind='stable')[:3]
     return dict(
         regret=float(100 * (truth.max() - picked)),

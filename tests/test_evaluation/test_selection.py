@@ -39,7 +39,15 @@ def test_a_constant_score_is_undefined_not_a_crash():
         assert all(np.isnan(v) for v in got[name]), name
     # a source listed many times: ties everywhere, still no crash
     got = selection_criteria([1.0, 2.0] * 100, [0.3, 0.4] * 100)
-    assert got['regret'] == 0.0 and got['spearman'] == pytest.approx(1.0)
+    assert got['regret'] == pytest.approx(0.0, abs=1e-9)
+    assert got['spearman'] == pytest.approx(1.0)
+
+
+def test_sources_tied_at_the_top_are_a_random_pick():
+    # the two top-scored sources reach 0.5 and 0.3: expected pick 0.4
+    got = decision_criteria([1.0, 2.0, 2.0], [0.5, 0.3, 0.5])
+    assert got['regret'] == pytest.approx(10.0)
+    assert got['relative_top1'] == pytest.approx(0.8)
 
 
 def test_random_baseline_is_the_expectation_over_orderings():
