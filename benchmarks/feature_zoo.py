@@ -1,0 +1,201 @@
+"""OTCE on the logits of many trained models: the exact sparse solver beside
+POT's dense ``ot.emd`` on the same pixels, per feature set.
+
+    python benchmarks/feature_zoo.py [--out-dir demo_out] [--pixels 10000]
+        [--reps 3] [--sets SUBSTRING ...] [--list]
+
+The zoo is every source model the demo's runs have trained under
+``<out-dir>/scenario_*-seed*/`` (``make demo``, ``bench_selection.py``):
+architectures (FCN-8s, SegNet, PSPNet, UNet, FRRN-A/B), tasks (19 classes,
+7 categories, 6 classes, so 19-, 7- and 6-dimensional logits) and training
+lengths differ. Per set, ``--pixels`` pixels per side are drawn ``--reps``
+times (the scorer's uniform sampler, seed 0): the source model's logits on
+its own training images (with their labels) and on the target's labelled
+images. Features are extracted once and cached in
+``<out-dir>/feature_zoo/`` (not committed); each solve's time and value is
+kept there too, so a rerun only reports. Writes ``otce_zoo.md`` and
+``.json`` there: per set, both solvers' time (mean and range over the
+repetitions), their ratio and the largest difference between their OTCE
+values (0 up to rounding when the optimum is unique).
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+SOLVERS = ('sparse_emd', 'emd')
+
+
+def zoo_sets(out_dir: str) -> dict:
+    """Set name -> (source spec, target dataset config, checkpoint) for
+    every trained source of the demo runs under ``out_dir``."""
+    from mmseg_trf.benchmark import BenchmarkSpec
+    from mmseg_trf.benchmark.runs import latest_checkpoint
+    sets = {}
+    for run_dir in sorted(glob.glob(osp.join(out_dir, 'scenario_*-seed*'))):
+        run = osp.basename(run_dir)
+        spec = BenchmarkSpec.from_file(
+            osp.join(run_dir, 'configs', 'benchmark.yaml'))
+        trained = osp.join(run_dir, 'benchmark', 'sources')
+        for source in spec.sources:
+            checkpoint = latest_checkpoint(osp.join(trained, source.name))
+            if checkpoint:
+                sets[f'{run.replace("scenario_", "")}/{source.name}'] = (
+                    source, spec.targets[0].dataset, checkpoint)
+    return sets
+
+
+def extract(name: str, entry: tuple, pixels: int, reps: int,
+            folder: str) -> dict:
+    """Both sides' sampled logits and labels of one set (cached)."""
+    path = osp.join(folder, name.replace('/', '__') + f'-{pixels}x{reps}.npz')
+    if osp.isfile(path):
+        return dict(np.load(path))
+    from mmseg_trf.apis import dataset_config, load_segmentor
+    from mmseg_trf.pixels import ArrayCache, build_dataset, sampled_pixels
+    from mmseg_trf.sampling import SamplingSettings
+    source, target, checkpoint = entry
+    model = load_segmentor(source.config, checkpoint).eval()
+    sampling = SamplingSettings('uniform', pixels, reps, seed=0)
+    cache = ArrayCache(osp.join(folder, 'cache'))
+    sides = {}
+    for role, cfg in (('source', source.dataset), ('target', target)):
+        dataset = build_dataset(dataset_config(cfg))
+        sides[role] = sampled_pixels(model, name, dataset, sampling, cache,
+                                     role, 20)
+    arrays = {
+        f'{role}_{kind}_{rep}': getattr(side, method)(*args, rep)
+        for role, side in sides.items()
+        for rep in range(reps)
+        for kind, method, args in (('logits', 'features', ('logits', )),
+                                   ('labels', 'labels', ()))
+    }
+    np.savez(path, **arrays)
+    return arrays
+
+
+def solve(arrays: dict, rep: int, solver: str) -> dict:
+    """One OTCE solve, timed."""
+    from mmseg_trf.metrics import otce
+    tic = time.perf_counter()
+    value = otce(
+        arrays[f'source_logits_{rep}'],
+        arrays[f'source_labels_{rep}'],
+        arrays[f'target_logits_{rep}'],
+        arrays[f'target_labels_{rep}'],
+        solver=solver)
+    return dict(seconds=time.perf_counter() - tic, value=value)
+
+
+def set_row(name: str, arrays: dict, reps: int, folder: str) -> dict:
+    """Both solvers on every repetition of one set (each solve cached)."""
+    path = osp.join(folder, name.replace('/', '__') + '-solves.json')
+    done = json.load(open(path)) if osp.isfile(path) else {}
+    for rep in range(reps):
+        for solver in SOLVERS:
+            key = f'{solver}-{rep}'
+            if key not in done:
+                done[key] = solve(arrays, rep, solver)
+                print(
+                    f'[zoo] {name} rep {rep} {solver}: '
+                    f'{done[key]["seconds"]:.1f} s',
+                    flush=True)
+                with open(path, 'w') as f:
+                    json.dump(done, f)
+    seconds = {
+        s: np.array([done[f'{s}-{r}']['seconds'] for r in range(reps)])
+        for s in SOLVERS
+    }
+    diff = max(
+        abs(done[f'sparse_emd-{r}']['value'] - done[f'emd-{r}']['value'])
+        for r in range(reps))
+    return dict(
+        dim=int(arrays['source_logits_0'].shape[1]),
+        classes=[
+            int(len(np.unique(arrays[f'{side}_labels_0'])))
+            for side in ('source', 'target')
+        ],
+        seconds={
+            s: v.tolist()
+            for s, v in seconds.items()
+        },
+        ratio=(seconds['emd'] / seconds['sparse_emd']).tolist(),
+        max_value_diff=diff)
+
+
+def table(rows: dict) -> list:
+
+    def span(values):
+        values = np.asarray(values)
+        return (f'{values.mean():.1f} ({values.min():.1f} to '
+                f'{values.max():.1f})')
+
+    lines = [
+        '| feature set | d | classes (source / target) | sparse_emd s | '
+        'dense ot.emd s | dense / sparse | max abs OTCE difference |',
+        '|---|---|---|---|---|---|---|'
+    ]
+    for name, row in rows.items():
+        lines.append(
+            f"| {name} | {row['dim']} | {row['classes'][0]} / "
+            f"{row['classes'][1]} | {span(row['seconds']['sparse_emd'])} | "
+            f"{span(row['seconds']['emd'])} | {span(row['ratio'])} | "
+            f"{row['max_value_diff']:.1e} |")
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out-dir', default=osp.join(ROOT, 'demo_out'))
+    parser.add_argument('--pixels', type=int, default=10000)
+    parser.add_argument('--reps', type=int, default=3)
+    parser.add_argument(
+        '--sets', nargs='+', help='only sets whose name holds one of these')
+    parser.add_argument(
+        '--list', action='store_true', help='list the sets and stop')
+    args = parser.parse_args()
+    import torch
+
+    import mmseg_trf  # noqa: F401
+    sets = zoo_sets(args.out_dir)
+    if args.sets:
+        sets = {
+            k: v
+            for k, v in sets.items() if any(s in k for s in args.sets)
+        }
+    if args.list or not sets:
+        print('\n'.join(sets) or f'no trained sources under {args.out_dir}: '
+              'run make demo or benchmarks/bench_selection.py first')
+        return
+    folder = osp.join(args.out_dir, 'feature_zoo')
+    os.makedirs(folder, exist_ok=True)
+    torch.set_num_threads(2)
+    rows = {
+        name:
+        set_row(name, extract(name, entry, args.pixels, args.reps, folder),
+                args.reps, folder)
+        for name, entry in sets.items()
+    }
+    command = (f'`python benchmarks/feature_zoo.py --pixels {args.pixels} '
+               f'--reps {args.reps}' +
+               (f' --sets {" ".join(args.sets)}' if args.sets else '') + '`')
+    text = [
+        f'# OTCE on trained logits: N = {args.pixels} per side, '
+        f'{args.reps} repetitions', '', command, '', *table(rows)
+    ]
+    with open(osp.join(folder, 'otce_zoo.md'), 'w') as f:
+        f.write('\n'.join(text) + '\n')
+    with open(osp.join(folder, 'otce_zoo.json'), 'w') as f:
+        json.dump(rows, f, indent=1)
+    print('\n'.join(text))
+
+
+if __name__ == '__main__':
+    main()
