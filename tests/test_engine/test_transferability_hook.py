@@ -156,9 +156,12 @@ def test_two_processes_write_the_one_process_map(weighted_run, tmp_path,
     log = proc.stdout + proc.stderr
     assert log.count('computed the otce weight map') == 1
     assert 'Iter(train) [4/4]' in log
-    # images and map bands split over two ranks; the same seeded model
-    np.testing.assert_allclose(
-        np.load(tmp_path / 'run' / 'trf' / 'transferability.npy'),
-        np.load(weighted_run[1] / 'trf' / 'transferability.npy'),
-        rtol=0,
-        atol=1e-10)
+    # images and map bands split over two ranks; the same seeded model.
+    # Each rank runs its own threads, so features may differ in the last
+    # bits, and a patch whose optimal coupling is not unique (tied pixels of
+    # the tiny random model) may then land on another optimal vertex with
+    # another OTCE: on an AVX-512 Xeon 1 of 512 patches, by 0.019.
+    two = np.load(tmp_path / 'run' / 'trf' / 'transferability.npy')
+    one = np.load(weighted_run[1] / 'trf' / 'transferability.npy')
+    assert np.isclose(two, one, rtol=0, atol=1e-10).mean() >= 0.99
+    np.testing.assert_allclose(two, one, rtol=0, atol=0.05)
