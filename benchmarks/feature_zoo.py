@@ -160,6 +160,10 @@ def main():
         '--sets', nargs='+', help='only sets whose name holds one of these')
     parser.add_argument(
         '--list', action='store_true', help='list the sets and stop')
+    parser.add_argument(
+        '--export',
+        help='write the sets\' first repetition to this .npz and stop (the '
+        'tests\' trained-logit fixture)')
     args = parser.parse_args()
     import torch
 
@@ -176,6 +180,15 @@ def main():
         return
     folder = osp.join(args.out_dir, 'feature_zoo')
     os.makedirs(folder, exist_ok=True)
+    if args.export:
+        np.savez_compressed(
+            args.export, **{
+                f'{name}:{key}': value
+                for name, entry in sets.items()
+                for key, value in extract(name, entry, args.pixels, 1,
+                                          folder).items()
+            })
+        return
     torch.set_num_threads(2)
     rows = {
         name:

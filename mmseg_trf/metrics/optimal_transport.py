@@ -379,30 +379,60 @@ def sinkhorn_label_joint(xs: torch.Tensor, ys: torch.Tensor, num_source: int,
     return joint
 
 
-def plan_label_joint(plan, ys: torch.Tensor, num_source: int, yt: torch.Tensor,
-                     num_target: int) -> torch.Tensor:
-    """``J = onehot(y_s)^T P onehot(y_t)`` of a (sparse or dense) plan.
+def merge_duplicates(
+        x: torch.Tensor, labels: torch.Tensor,
+        num_classes: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Identical points as one point with their mass and label shares.
+
+    Transport cost cannot tell identical pixels apart, so with duplicates
+    the optimal coupling is not unique and a solver's choice between them
+    changes the label joint (OTCE) with the pixels' order. Solving on the
+    merged points and splitting each merged point's mass over its pixels in
+    proportion (what the entropic plan does as ``eps -> 0``) gives one
+    optimal coupling of the pixels, the same in any order.
+
+    Args:
+        x (Tensor): ``(n, d)`` points.
+        labels (Tensor): ``(n,)`` compact labels.
+        num_classes (int): Number of classes.
+
+    Returns:
+        tuple: ``(points (u, d), weights (u,) summing to 1, label shares
+        (u, num_classes), rows summing to 1)``; points in sorted order.
+    """
+    points, inverse, counts = torch.unique(
+        x, dim=0, return_inverse=True, return_counts=True)
+    shares = x.new_zeros(len(points), num_classes).index_put_(
+        (inverse, labels), x.new_ones(len(x)), accumulate=True)
+    counts = counts.to(x.dtype)
+    return points, counts / len(x), shares / counts[:, None]
+
+
+def plan_label_joint(plan, source_shares: torch.Tensor,
+                     target_shares: torch.Tensor) -> torch.Tensor:
+    """``J = S^T P T`` of a (sparse or dense) plan between points whose
+    labels are given as shares (one-hot rows for single pixels; see
+    :func:`merge_duplicates`).
 
     Args:
         plan (coo_array | ndarray): ``(n, m)`` transport plan.
-        ys (Tensor): ``(n,)`` compact source labels.
-        num_source (int): Source classes.
-        yt (Tensor): ``(m,)`` compact target labels.
-        num_target (int): Target classes.
+        source_shares (Tensor): ``(n, C_s)`` label shares of the rows.
+        target_shares (Tensor): ``(m, C_t)`` label shares of the columns.
 
     Returns:
-        Tensor: ``(num_source, num_target)`` joint on ``ys``'s device.
+        Tensor: ``(C_s, C_t)`` joint on the shares' device.
     """
     plan = coo_array(plan)
-    rows = torch.from_numpy(plan.row.astype(np.int64)).to(ys.device)
-    cols = torch.from_numpy(plan.col.astype(np.int64)).to(ys.device)
-    mass = torch.from_numpy(plan.data.astype(np.float64)).to(ys.device)
-    flat = ys[rows] * num_target + yt[cols]
-    joint = mass.new_zeros(num_source * num_target).index_add_(0, flat, mass)
-    return joint.reshape(num_source, num_target)
+    device = source_shares.device
+    rows = torch.from_numpy(plan.row.astype(np.int64)).to(device)
+    cols = torch.from_numpy(plan.col.astype(np.int64)).to(device)
+    mass = torch.from_numpy(plan.data.astype(np.float64)).to(device)
+    return (source_shares[rows].to(mass) * mass[:, None]).T @ (
+        target_shares[cols].to(mass))
 
 
 __all__ = [
     'SOLVERS', 'sparse_emd', 'dense_emd', 'network_simplex',
-    'sinkhorn_label_joint', 'plan_label_joint', 'ReducedCosts'
+    'sinkhorn_label_joint', 'merge_duplicates', 'plan_label_joint',
+    'ReducedCosts'
 ]

@@ -3,8 +3,9 @@ import torch
 
 from ._inputs import (ArrayLike, check_features, check_labels, compact_labels,
                       conditional_entropy_score)
-from .optimal_transport import (SOLVERS, dense_emd, plan_label_joint,
-                                sinkhorn_label_joint, sparse_emd, uniform)
+from .optimal_transport import (SOLVERS, dense_emd, merge_duplicates,
+                                plan_label_joint, sinkhorn_label_joint,
+                                sparse_emd)
 
 
 def otce_label_joint(src_features: ArrayLike,
@@ -56,10 +57,13 @@ def otce_label_joint(src_features: ArrayLike,
         joint = sinkhorn_label_joint(xs, ys, num_source, xt, yt, num_target,
                                      eps, max_iter, tol)
     else:
+        # identical pixels merged: one optimal coupling, whatever their order
+        xs, a, source_shares = merge_duplicates(xs, ys, num_source)
+        xt, b, target_shares = merge_duplicates(xt, yt, num_target)
         plan = (
-            sparse_emd(xs, xt) if solver == 'sparse_emd' else dense_emd(
-                xs, xt, uniform(len(xs), xs), uniform(len(xt), xt)))
-        joint = plan_label_joint(plan, ys, num_source, yt, num_target)
+            sparse_emd(xs, xt, a, b) if solver == 'sparse_emd' else dense_emd(
+                xs, xt, a, b))
+        joint = plan_label_joint(plan, source_shares, target_shares)
     return joint / joint.sum()
 
 
@@ -77,10 +81,12 @@ def otce(src_features: ArrayLike,
     ``OTCE = -H(Y_t given Y_s)`` under the optimal coupling of source and
     target pixel features with squared-L2 cost (the segmentation paper's
     OTCE = -W_T). ``'sparse_emd'`` returns an exact optimal coupling in
-    bounded memory: the same value as ``'emd'`` when the optimum is unique;
-    with ties (duplicate pixels) the two may pick different optimal
-    couplings, and OTCE can differ by up to about 3e-3. ``'sinkhorn'`` is the
-    entropic
+    bounded memory, the same as ``'emd'``'s when the optimum is unique.
+    Identical pixels (frequent in trained models' upsampled logits) are
+    merged before solving and their mass split in proportion afterwards
+    (:func:`~mmseg_trf.metrics.optimal_transport.merge_duplicates`), so
+    OTCE does not depend on the pixels' order; optima tied between distinct
+    pixels remain a solver's choice. ``'sinkhorn'`` is the entropic
     coupling with ``eps`` as POT's ``reg``. See :func:`otce_label_joint`.
 
     Args:

@@ -102,3 +102,36 @@ def test_sparse_emd_is_exact_under_a_large_common_shift():
     optimum = ot.emd2(ot.unif(n), ot.unif(m), cost, numItermax=10**8)
     assert float((plan.toarray() * cost).sum()) == pytest.approx(
         optimum, rel=1e-12)
+
+
+@pytest.mark.parametrize('solver', ['sparse_emd', 'emd'])
+def test_duplicate_pixels_give_one_otce_in_any_order(solver):
+    """Identical pixels with different labels (as upsampled logits have)
+    make the optimal coupling non-unique; merged, OTCE is one value."""
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(40, 3))
+    xs = points[rng.integers(0, 40, 1600)]  # every point ~40 times
+    xt = points[rng.integers(0, 40, 1500)] + 0.3
+    ys, yt = rng.integers(0, 4, 1600), rng.integers(0, 3, 1500)
+    values = []
+    for seed in range(3):
+        order_s = np.random.default_rng(seed).permutation(1600)
+        order_t = np.random.default_rng(seed + 9).permutation(1500)
+        values.append(
+            otce(
+                xs[order_s],
+                ys[order_s],
+                xt[order_t],
+                yt[order_t],
+                solver=solver))
+    assert max(values) - min(values) < 1e-12
+
+
+def test_merged_duplicates_keep_mass_and_label_shares():
+    x = torch.tensor([[1.0, 2.0], [0.0, 0.0], [1.0, 2.0], [1.0, 2.0]],
+                     dtype=torch.float64)
+    labels = torch.tensor([0, 1, 1, 0])
+    points, weights, shares = optimal_transport.merge_duplicates(x, labels, 2)
+    assert points.tolist() == [[0.0, 0.0], [1.0, 2.0]]
+    assert weights.tolist() == [0.25, 0.75]
+    np.testing.assert_allclose(shares.numpy(), [[0, 1], [2 / 3, 1 / 3]])
