@@ -2,7 +2,7 @@
 POT's dense ``ot.emd`` on the same pixels, per feature set.
 
     python benchmarks/feature_zoo.py [--out-dir demo_out] [--pixels 10000]
-        [--reps 3] [--sets SUBSTRING ...] [--list]
+        [--reps 3] [--sets SUBSTRING ...] [--list] [--export FILE.npz]
 
 The zoo is every source model the demo's runs have trained under
 ``<out-dir>/scenario_*-seed*/`` (``make demo``, ``bench_selection.py``):
