@@ -33,6 +33,7 @@ import os
 import os.path as osp
 import sys
 import time
+from fractions import Fraction
 
 import numpy as np
 
@@ -62,6 +63,9 @@ CLOSENESS = {
 }
 # the tool's own fusion member (score_sources --fusion-members ... source-miou)
 PRIOR_FUSION = 'fusion-rank + source-miou'
+# the successive-halving design chosen on the other scenarios (at most a
+# quarter of the cost of finetuning every source, lowest worst regret)
+DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
 
 
 def run_scenario(path: str, seed: int, out_dir: str) -> dict:
@@ -206,31 +210,85 @@ def metric_order(record: dict, method: str):
     return order, search_width(best, order)
 
 
+def halving_point(record: dict,
+                  seed: int,
+                  candidates: list,
+                  budgets: list,
+                  eta: int = 2) -> tuple:
+    """Successive halving simulated on one finetuning seed's learning
+    curves: (iterations cost, wall-time cost, top-1 regret in points),
+    costs as fractions of finetuning every source fully (the wall time
+    counts the scoring too)."""
+    from mmseg_trf.evaluation import best_by, successive_halving
+    truth, budget = record['truth'], record['budget']
+    per_iter = {n: record['finetune_seconds'][n] / budget for n in truth}
+    spent = {}
+
+    def finetune(source, iters):
+        spent[source] = iters
+        return best_by(record['curves'][source][seed], iters)
+
+    result = successive_halving(candidates, finetune, budgets, eta)
+    seconds = sum(per_iter[s] * it for s, it in spent.items())
+    full_seconds = sum(per_iter.values()) * budget
+    return (result.cost(len(truth), budget),
+            (scoring_seconds(record) + seconds) / full_seconds,
+            100 * (max(truth.values()) - truth[result.pick]))
+
+
+def scoring_seconds(record: dict) -> float:
+    return sum(s['extract_seconds'] + sum(m['seconds']
+                                          for m in s['metrics'].values())
+               for s in record['ranking']['sources'])
+
+
+def seeds_of(record: dict) -> int:
+    return len(next(iter(record['curves'].values())))
+
+
+def search_designs() -> list:
+    """The designs compared (shares of the sources and of the full budget),
+    fixed before they were measured on any left-out scenario."""
+    from mmseg_trf.evaluation import SearchDesign
+    shares = (Fraction(1, 2), Fraction(2, 3), Fraction(1))
+    firsts = (Fraction(1, 20), Fraction(1, 10), Fraction(3, 20))
+    return [
+        SearchDesign(width, first, last, eta) for width in shares
+        for first in firsts for last in (Fraction(1, 2), Fraction(1))
+        for eta in (2, 3)
+    ]
+
+
+def design_points(record: dict, order: list) -> dict:
+    """Every search design on a run, mean over the finetuning seeds:
+    design -> (iterations cost, wall-time cost, regret)."""
+    return {
+        design:
+        tuple(
+            np.mean([
+                halving_point(record, seed, design.candidates(order),
+                              design.budgets(record['budget']), design.eta)
+                for seed in range(seeds_of(record))
+            ], 0))
+        for design in search_designs()
+    }
+
+
 def strategies(record: dict, order: list, method: str,
                auto_width: int) -> dict:
     """Strategy -> (iterations cost, wall-time cost, regret), each the mean
     over the finetuning seed the search would have run (simulated on that
     seed's learning curves; the ground truth is the mean over seeds)."""
-    from mmseg_trf.evaluation import best_by, rung_budgets, successive_halving
+    from mmseg_trf.evaluation import best_by, rung_budgets
     truth, budget = record['truth'], record['budget']
     names = list(truth)
     best = max(truth.values())
-    per_iter = {n: record['finetune_seconds'][n] / budget for n in names}
-    full_seconds = sum(per_iter.values()) * budget
-    scoring = sum(s['extract_seconds'] + sum(m['seconds']
-                                             for m in s['metrics'].values())
-                  for s in record['ranking']['sources'])
-    seeds = len(next(iter(record['curves'].values())))
+    full_seconds = sum(record['finetune_seconds'].values())
     out = {
-        f'metric: {method}':
-        (0.0, scoring / full_seconds, 100 * (best - truth[order[0]]))
+        f'metric: {method}': (0.0, scoring_seconds(record) / full_seconds,
+                              100 * (best - truth[order[0]]))
     }
-    n = len(names)
-
-    def add(name, run):
-        values = [run(seed) for seed in range(seeds)]
-        out[name] = tuple(np.mean(values, 0))
-
+    seeds = seeds_of(record)
     for fraction in (8, 4, 2, 1):
         b = budget // fraction
 
@@ -239,29 +297,22 @@ def strategies(record: dict, order: list, method: str,
                 names, key=lambda s: best_by(record['curves'][s][seed], b))
             return (b / budget, b / budget, 100 * (best - truth[pick]))
 
-        add(
-            'finetune all, 1 seed'
-            if fraction == 1 else f'finetune all to {b} it', short)
-    widths = {'top 3': 3, 'top half': math.ceil(n / 2), 'P(best)': auto_width}
+        out['finetune all, 1 seed' if fraction ==
+            1 else f'finetune all to {b} it'] = tuple(
+                np.mean([short(seed) for seed in range(seeds)], 0))
+    widths = {
+        'top 3': 3,
+        'top half': math.ceil(len(names) / 2),
+        'P(best)': auto_width
+    }
     for label, width in widths.items():
         for fraction in (8, 4):
             budgets = rung_budgets(budget // fraction, budget)
-
-            def search(seed, width=width, budgets=budgets):
-                spent = {}
-
-                def finetune(s, b):
-                    spent[s] = b
-                    return best_by(record['curves'][s][seed], b)
-
-                result = successive_halving(order[:width], finetune, budgets)
-                seconds = sum(per_iter[s] * it for s, it in spent.items())
-                return (result.cost(n, budget),
-                        (scoring + seconds) / full_seconds,
-                        100 * (best - truth[result.pick]))
-
             out[f'halving: {label}, from {budgets[0]} it'] = tuple(
-                np.mean([search(seed) for seed in range(seeds)], 0))
+                np.mean([
+                    halving_point(record, seed, order[:width], budgets)
+                    for seed in range(seeds)
+                ], 0))
     return out
 
 
@@ -379,26 +430,28 @@ def figure(costs: dict, path: str) -> None:
 def analyse(records: dict, metrics: list) -> dict:
     """Leave-one-scenario-out choice, per-scenario tables, cost curve."""
     from mmseg_trf.evaluation import leave_one_group_out, mean_interval
-    scenarios = list(
-        dict.fromkeys(run.rsplit('-seed', 1)[0] for run in records))
+    scenarios = list(dict.fromkeys(map(scenario_of, records)))
     runs = []
     for run, record in records.items():
-        scenario = run.rsplit('-seed', 1)[0]
         others = [
-            r for k, r in records.items()
-            if k.rsplit('-seed', 1)[0] != scenario
+            r for k, r in records.items() if scenario_of(k) != scenario_of(run)
         ]
-        runs.append((scenario, run_criteria(record, metrics, others)))
+        runs.append((scenario_of(run), run_criteria(record, metrics, others)))
     candidates = list(metrics) + [f'fusion-{r}' for r in FUSION_RULES]
     loso = leave_one_group_out(runs, candidates) if len(scenarios) > 1 \
         else {}
+    designs = design_loso(records, runs, candidates) if len(scenarios) > 2 \
+        else {}
     costs = {}
     for run, record in records.items():
-        scenario = run.rsplit('-seed', 1)[0]
+        scenario = scenario_of(run)
         method = loso[scenario]['chosen'] if loso else metrics[0]
         order, width = metric_order(record, method)
-        for name, point in strategies(record, order, 'chosen metric',
-                                      width).items():
+        points = strategies(record, order, 'chosen metric', width)
+        if designs:
+            chosen = designs['left_out'][scenario]
+            points[DESIGN_ROW] = design_points(record, order)[chosen]
+        for name, point in points.items():
             costs.setdefault(name, []).append(point)
     per_scenario = {s: [row for g, row in runs if g == s] for s in scenarios}
     cost_rows = {
@@ -408,10 +461,56 @@ def analyse(records: dict, metrics: list) -> dict:
     return dict(
         runs=runs,
         loso=loso,
+        designs=designs,
         per_scenario=per_scenario,
         costs=costs,
         cost_runs=list(records),
         cost_rows=cost_rows)
+
+
+def scenario_of(run: str) -> str:
+    return run.rsplit('-seed', 1)[0]
+
+
+def design_loso(records: dict, runs: list, candidates: list) -> dict:
+    """The search design chosen without each scenario (nested: every other
+    run is seeded by the metric chosen without it and without the left-out
+    scenario), and the design chosen on every scenario (the recommendation).
+
+    Returns:
+        dict: ``left_out`` (scenario -> design), ``all`` (design).
+    """
+    from mmseg_trf.evaluation import choose_search_design, leave_one_group_out
+    scenarios = list(dict.fromkeys(map(scenario_of, records)))
+
+    def affordable(points):  # cost: the larger of iterations and wall time
+        return {d: (max(p[0], p[1]), p[2]) for d, p in points.items()}
+
+    def points_without(held):
+        kept = [(g, row) for g, row in runs if g != held]
+        chosen = leave_one_group_out(kept, candidates)
+        return [
+            affordable(
+                design_points(
+                    record,
+                    metric_order(record,
+                                 chosen[scenario_of(run)]['chosen'])[0]))
+            for run, record in records.items() if scenario_of(run) != held
+        ]
+
+    left_out = {
+        held: choose_search_design(points_without(held))
+        for held in scenarios
+    }
+    loso = leave_one_group_out(runs, candidates)
+    every = [
+        affordable(
+            design_points(
+                record,
+                metric_order(record, loso[scenario_of(run)]['chosen'])[0]))
+        for run, record in records.items()
+    ]
+    return dict(left_out=left_out, all=choose_search_design(every))
 
 
 def cost_table(analysis: dict, records: dict) -> list:
@@ -423,6 +522,33 @@ def cost_table(analysis: dict, records: dict) -> list:
         lines.append(f"| {name} | {iters['mean']:.3f} | {wall['mean']:.3f} "
                      f"| {cell(regret, 1)} | {regret['max']:.1f} |")
     return lines
+
+
+def design_lines(designs: dict) -> list:
+    """Which search design each left-out scenario got, and the one chosen
+    on every scenario."""
+    if not designs:
+        return []
+    count = len(search_designs())
+    return [
+        '### The search design, chosen leave-one-scenario-out', '',
+        f'{count} designs simulated (share of the metric\'s top sources '
+        f'entering, first and last rung as shares of the full budget, '
+        f'1/eta kept per rung); chosen on the other scenarios: the lowest '
+        f'worst-run regret among those costing at most a quarter (the '
+        f'larger of iterations and wall time) in every run, then the lowest '
+        f'mean regret, then the lowest cost.', ''
+    ] + [
+        f'- without {scenario}: {design.name}'
+        for scenario, design in designs['left_out'].items()
+    ] + [
+        '', f"Chosen on every scenario (the recommendation): "
+        f"**{designs['all'].name}**; "
+        f"`tools/select_source.py --width {designs['all'].width} "
+        f"--min-iters <{designs['all'].first} of F> --max-iters "
+        f"<{designs['all'].last} of F> --eta {designs['all'].eta}` for a "
+        f'full budget of F iterations.'
+    ]
 
 
 def run_cost_table(analysis: dict) -> list:
@@ -520,7 +646,8 @@ def main():
         'mean] (lowest to highest run) over runs.', '',
         *cost_table(analysis, records), '',
         'Per run: top-1 regret in points (wall-time cost as a fraction of '
-        'finetuning every source).', '', *run_cost_table(analysis)
+        'finetuning every source).', '', *run_cost_table(analysis), '',
+        *design_lines(analysis['designs'])
     ]
     report = osp.join(args.out_dir, 'selection_study.md')
     with open(report, 'w') as f:
@@ -530,6 +657,13 @@ def main():
             dict(
                 runs=analysis['runs'],
                 loso=analysis['loso'],
+                designs={
+                    k: v.name if k == 'all' else {
+                        g: d.name
+                        for g, d in v.items()
+                    }
+                    for k, v in analysis['designs'].items()
+                },
                 costs=analysis['costs']),
             f,
             indent=1)

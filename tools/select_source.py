@@ -3,8 +3,14 @@ then finetune the top candidates briefly and keep the better half until
 one is left (metric-seeded successive halving).
 
     python tools/select_source.py SPEC.yaml --target aachen \
-        --max-iters 20000 --min-iters 2500 [--width auto] [--metric nce]
+        --max-iters 10000 --min-iters 2000 [--width 2/3] [--metric nce]
         [--work-dir DIR] [--executor slurm]
+
+The default width, the top two thirds by the metric, is the design the
+source-selection study chose over its scenarios (docs/en/source_selection.md:
+two thirds, first rung a tenth and last rung half of a full budget F,
+i.e. ``--min-iters F/10 --max-iters F/2``); ``auto`` (the sources holding 90%
+of the probability of being best) was the study's worst design.
 
 SPEC is a benchmark spec (``configs/benchmark/*.yaml``: sources with their
 configs, checkpoints, training data and finetuning configs; targets; the
@@ -18,13 +24,23 @@ import argparse
 import json
 import os
 import os.path as osp
+from fractions import Fraction
 
 import mmseg_trf  # noqa: F401
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, budgeted_search
 
 
 def width_arg(value: str):
-    return value if value == 'auto' else int(value)
+    """``auto``, a number of sources, or a share of them (``2/3``)."""
+    if value == 'auto':
+        return value
+    if '/' in value or '.' in value:
+        share = Fraction(value)
+        if not 0 < share <= 1:
+            raise argparse.ArgumentTypeError(
+                f'a share of the sources is in (0, 1]; got {value}')
+        return share
+    return int(value)
 
 
 def summary(found: dict, max_iters: int) -> str:
@@ -58,15 +74,17 @@ def main():
         '--max-iters',
         type=int,
         required=True,
-        help='full finetuning budget (the last rung)')
+        help='the last rung\'s budget (the study\'s design: half of a full '
+        'finetuning budget)')
     parser.add_argument(
         '--min-iters', type=int, required=True, help='first rung budget')
     parser.add_argument(
         '--width',
         type=width_arg,
-        default='auto',
-        help='candidates searched, or auto: the fewest top sources holding '
-        '90%% of the probability of being best over the repetitions')
+        default=Fraction(2, 3),
+        help='candidates searched: a number, a share of the sources by the '
+        'metric (default 2/3), or auto: the fewest top sources holding 90%% '
+        'of the probability of being best over the repetitions')
     parser.add_argument('--eta', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(

@@ -1,6 +1,8 @@
 """Source selection as a budgeted search on the runner: rank by a metric,
 then finetune the top candidates briefly, keep the better half, continue
 them, and pick the best (metric-seeded successive halving)."""
+import math
+from fractions import Fraction
 from typing import Dict, Union
 
 from ..apis.report import ranking_order, results_from_ranking
@@ -14,7 +16,7 @@ def budgeted_search(runner: BenchmarkRunner,
                     metric: str,
                     min_iters: int,
                     max_iters: int,
-                    width: Union[int, str] = 'auto',
+                    width: Union[int, str, Fraction] = 'auto',
                     eta: int = 2,
                     seed: int = 0) -> Dict:
     """Pick a source for ``target`` with a finetuning budget.
@@ -32,9 +34,11 @@ def budgeted_search(runner: BenchmarkRunner,
         metric (str): The metric that orders the candidates.
         min_iters (int): The first rung's budget.
         max_iters (int): The full finetuning budget (the last rung).
-        width (int | str): Candidates that enter the search; ``'auto'``:
-            the fewest of the top sources whose probability of being the
-            best over the K repetitions adds up to 0.9 (at least 2).
+        width (int | str | Fraction): Candidates that enter the search: a
+            number, a share of the sources (``Fraction(2, 3)``: the top
+            two thirds, rounded up) or ``'auto'``: the fewest of the top
+            sources whose probability of being the best over the K
+            repetitions adds up to 0.9 (at least 2).
         eta (int): ``1 / eta`` of each rung continues.
         seed (int): Finetuning seed.
 
@@ -67,6 +71,8 @@ def budgeted_search(runner: BenchmarkRunner,
             and s['metrics'].get(metric, {}).get('values')
         }
         width = search_width(probability_best(repetitions), order)
+    elif isinstance(width, Fraction):
+        width = max(1, math.ceil(width * len(order)))
     seconds = []
 
     def finetune(name: str, iters: int) -> float:

@@ -10,6 +10,7 @@ every shorter budget's result: :func:`best_by`.
 """
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
@@ -180,6 +181,84 @@ def successive_halving(candidates: Sequence[str],
     return SearchResult(alive[0], spent, rungs)
 
 
+@dataclass(frozen=True)
+class SearchDesign:
+    """Metric-seeded successive halving in fractions, so that one design
+    serves any number of sources and any full finetuning budget.
+
+    Attributes:
+        width (Fraction): Share of the sources, best-scored first, that
+            enter the search (at least one).
+        first (Fraction): The first rung, a share of the full budget.
+        last (Fraction): The last rung, a share of the full budget (the
+            survivors are compared there).
+        eta (int): ``1 / eta`` of each rung continues.
+    """
+
+    width: Fraction
+    first: Fraction
+    last: Fraction = Fraction(1)
+    eta: int = 2
+
+    def __post_init__(self):
+        if not (0 < self.width <= 1 and 0 < self.first <= self.last <= 1
+                and self.eta >= 2):
+            raise ValueError('need 0 < width <= 1, 0 < first <= last <= 1 '
+                             f'and eta >= 2; got {self}')
+
+    @property
+    def name(self) -> str:
+        return (f'top {self.width}, {self.first} to {self.last} of the '
+                f'budget, 1/{self.eta} kept')
+
+    def candidates(self, order: Sequence[str]) -> List[str]:
+        """The sources that enter: the top ``ceil(width * n)``."""
+        return list(order[:max(1, math.ceil(self.width * len(order)))])
+
+    def budgets(self, full_budget: int) -> List[int]:
+        """The rungs' iterations for a full budget."""
+        return rung_budgets(
+            max(1, round(self.first * full_budget)),
+            max(1, round(self.last * full_budget)), self.eta)
+
+    def run(self, order: Sequence[str], finetune: Callable[[str, int], float],
+            full_budget: int) -> SearchResult:
+        """:func:`successive_halving` over :meth:`candidates`."""
+        return successive_halving(
+            self.candidates(order), finetune, self.budgets(full_budget),
+            self.eta)
+
+
+def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
+                                                                    float]]],
+                         max_cost: float = 0.25) -> SearchDesign:
+    """The search design to recommend from simulated runs: among the
+    designs that cost at most ``max_cost`` (a fraction of finetuning every
+    source fully) in every run, the lowest worst top-1 regret, then the
+    lowest mean regret, then the lowest mean cost.
+
+    Args:
+        runs (Sequence[Mapping]): Per run (e.g. a scenario), design ->
+            ``(cost, regret)``.
+        max_cost (float): The affordable cost.
+
+    Returns:
+        SearchDesign: The chosen design.
+    """
+    designs = [
+        d for d in runs[0] if all(run[d][0] <= max_cost for run in runs)
+    ]
+    if not designs:
+        raise ValueError(f'no design costs at most {max_cost} in every run')
+
+    def key(design):
+        regret = [run[design][1] for run in runs]
+        return (max(regret), np.mean(regret),
+                np.mean([run[design][0] for run in runs]))
+
+    return min(designs, key=key)
+
+
 def search_width(probability_best: Mapping[str, float],
                  order: Sequence[str],
                  coverage: float = 0.9,
@@ -211,5 +290,6 @@ def _finite(value: float) -> float:
 
 __all__ = [
     'Curve', 'best_by', 'truth_at', 'curve_budget', 'Plateau', 'plateau',
-    'SearchResult', 'rung_budgets', 'successive_halving', 'search_width'
+    'SearchResult', 'rung_budgets', 'successive_halving', 'SearchDesign',
+    'choose_search_design', 'search_width'
 ]

@@ -186,6 +186,13 @@ def test_budgeted_selection_runs_rungs_as_cached_steps(quick_demo):
     again = run_tool(*args, timeout=900).stdout
     assert ' ...' not in again  # every step cached
     assert f"**Pick: {found['pick']}**" in again
+    # a share of the sources: the top half of two is the metric's first,
+    # picked without finetuning
+    run_tool(*args[:-1], '1/2', timeout=900)
+    half = json.loads(
+        (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    assert half['width'] == 1 and half['rungs'] == []
+    assert half['pick'] == half['order'][0] and half['iterations'] == 0
 
 
 def test_second_run_is_served_from_the_cache(quick_demo):

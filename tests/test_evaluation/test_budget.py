@@ -1,12 +1,13 @@
 """Learning curves, the plateau rule and successive halving on hand-made
 curves."""
 import math
+from fractions import Fraction
 
 import pytest
 
-from mmseg_trf.evaluation import (best_by, leave_one_group_out, plateau,
-                                  rung_budgets, search_width,
-                                  successive_halving, truth_at)
+from mmseg_trf.evaluation import (SearchDesign, best_by, choose_search_design,
+                                  leave_one_group_out, plateau, rung_budgets,
+                                  search_width, successive_halving, truth_at)
 
 
 def curve(*values, step=100):
@@ -128,6 +129,59 @@ def test_budgets_running_out_pick_the_best_of_the_last_rung():
     result = successive_halving(['c', 'b', 'a', 'd'], oracle([]), [800], eta=2)
     assert result.pick == 'a'
     assert result.iterations == 4 * 800
+
+
+def test_a_design_scales_its_width_and_rungs_to_the_sources_and_budget():
+    design = SearchDesign(Fraction(2, 3), Fraction(3, 20), Fraction(1, 2))
+    # ceil(2/3 * 12) = 8 exactly (a float 2/3 would give 9)
+    assert design.candidates(list('abcdefghijkl')) == list('abcdefgh')
+    assert design.candidates(['a']) == ['a']
+    assert design.budgets(1000) == [150, 300, 500]
+    assert design.budgets(20000) == [3000, 6000, 10000]
+    # metric order d, c, b, a; the top 3 (ceil(2/3 * 4)) enter: a is out
+    # rung 100: b 0.30, c 0.10, d 0.02 -> b, c; rung 200: b 0.35 > c 0.15
+    short = SearchDesign(Fraction(2, 3), Fraction(1, 8), Fraction(1, 2))
+    assert short.budgets(800) == [100, 200, 400]
+    result = short.run(['d', 'c', 'b', 'a'], oracle([]), 800)
+    assert result.pick == 'b'
+    assert [r[0] for r in result.rungs] == [100, 200]
+    assert result.iterations == 3 * 100 + 2 * 100
+    # the whole order from a later first rung finds the slow starter
+    late = SearchDesign(Fraction(1), Fraction(1, 2), eta=2)
+    assert late.run(['d', 'c', 'b', 'a'], oracle([]), 800).pick == 'a'
+    with pytest.raises(ValueError):
+        SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1, 4))
+    with pytest.raises(ValueError):
+        SearchDesign(Fraction(0), Fraction(1, 2))
+
+
+def test_the_chosen_design_is_affordable_everywhere_and_best_at_worst():
+    cheap, wide, narrow, costly = (SearchDesign(Fraction(w), Fraction(f, 20))
+                                   for w, f in ((1, 1), (1, 3),
+                                                (Fraction(1, 2), 3), (1, 10)))
+    runs = [
+        {
+            cheap: (0.05, 3.0),
+            wide: (0.20, 0.5),
+            narrow: (0.10, 0.0),
+            costly: (0.30, 0.0)
+        },
+        {
+            cheap: (0.05, 0.0),
+            wide: (0.24, 0.5),
+            narrow: (0.10, 2.0),
+            costly: (0.20, 0.0)
+        },
+    ]
+    # costly exceeds 0.25 in one run; narrow's worst (2.0) loses to wide's
+    assert choose_search_design(runs) == wide
+    assert choose_search_design(runs, max_cost=0.5) == costly
+    # equal worst regret: the lower mean wins
+    runs[0][narrow] = (0.10, 0.5)
+    runs[1][narrow] = (0.10, 0.0)
+    assert choose_search_design(runs) == narrow
+    with pytest.raises(ValueError):
+        choose_search_design(runs, max_cost=0.01)
 
 
 def test_search_width_covers_the_probability_of_being_best():
