@@ -16,6 +16,5 @@ __all__ = [
     'probability_best', 'fuse_scores', 'summarise_runs', 'choose_default',
     'mean_interval', 'leave_one_group_out', 'best_by', 'curve_budget',
     'Plateau', 'plateau', 'SearchResult', 'rung_budgets', 'successive_halving',
-    'SearchDesign', 'choose_search_design',
-    'search_width', 'truth_at'
+    'SearchDesign', 'choose_search_design', 'search_width', 'truth_at'
 ]
