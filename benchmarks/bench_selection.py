@@ -222,6 +222,7 @@ def halving_point(record: dict,
     from mmseg_trf.evaluation import best_by, successive_halving
     truth, budget = record['truth'], record['budget']
     per_iter = {n: record['finetune_seconds'][n] / budget for n in truth}
+    full_seconds = sum(record['finetune_seconds'].values())
     spent = {}
 
     def finetune(source, iters):
@@ -230,7 +231,6 @@ def halving_point(record: dict,
 
     result = successive_halving(candidates, finetune, budgets, eta)
     seconds = sum(per_iter[s] * it for s, it in spent.items())
-    full_seconds = sum(per_iter.values()) * budget
     return (result.cost(len(truth), budget),
             (scoring_seconds(record) + seconds) / full_seconds,
             100 * (max(truth.values()) - truth[result.pick]))
@@ -440,8 +440,8 @@ def analyse(records: dict, metrics: list) -> dict:
     candidates = list(metrics) + [f'fusion-{r}' for r in FUSION_RULES]
     loso = leave_one_group_out(runs, candidates) if len(scenarios) > 1 \
         else {}
-    designs = design_loso(records, runs, candidates) if len(scenarios) > 2 \
-        else {}
+    designs = design_loso(records, runs, candidates, loso) \
+        if len(scenarios) > 2 else {}
     costs = {}
     for run, record in records.items():
         scenario = scenario_of(run)
@@ -449,8 +449,7 @@ def analyse(records: dict, metrics: list) -> dict:
         order, width = metric_order(record, method)
         points = strategies(record, order, 'chosen metric', width)
         if designs:
-            chosen = designs['left_out'][scenario]
-            points[DESIGN_ROW] = design_points(record, order)[chosen]
+            points[DESIGN_ROW] = designs['row'][run]
         for name, point in points.items():
             costs.setdefault(name, []).append(point)
     per_scenario = {s: [row for g, row in runs if g == s] for s in scenarios}
@@ -472,45 +471,50 @@ def scenario_of(run: str) -> str:
     return run.rsplit('-seed', 1)[0]
 
 
-def design_loso(records: dict, runs: list, candidates: list) -> dict:
+def design_loso(records: dict, runs: list, candidates: list,
+                loso: dict) -> dict:
     """The search design chosen without each scenario (nested: every other
     run is seeded by the metric chosen without it and without the left-out
     scenario), and the design chosen on every scenario (the recommendation).
 
+    Args:
+        loso (dict): :func:`leave_one_group_out` on every scenario, which
+            seeds each run's own search.
+
     Returns:
-        dict: ``left_out`` (scenario -> design), ``all`` (design).
+        dict: ``left_out`` (scenario -> design), ``all`` (design) and
+        ``row`` (run -> the left-out design's point on that run).
     """
     from mmseg_trf.evaluation import choose_search_design, leave_one_group_out
-    scenarios = list(dict.fromkeys(map(scenario_of, records)))
+    cache = {}
 
-    def affordable(points):  # cost: the larger of iterations and wall time
-        return {d: (max(p[0], p[1]), p[2]) for d, p in points.items()}
+    def points(run, method):  # every design, the run seeded by ``method``
+        if (run, method) not in cache:
+            order = metric_order(records[run], method)[0]
+            cache[run, method] = design_points(records[run], order)
+        return cache[run, method]
 
-    def points_without(held):
-        kept = [(g, row) for g, row in runs if g != held]
-        chosen = leave_one_group_out(kept, candidates)
-        return [
-            affordable(
-                design_points(
-                    record,
-                    metric_order(record,
-                                 chosen[scenario_of(run)]['chosen'])[0]))
-            for run, record in records.items() if scenario_of(run) != held
-        ]
+    def choose(seeding):  # cost: the larger of iterations and wall time
+        return choose_search_design([{
+            d: (max(p[0], p[1]), p[2])
+            for d, p in points(run, method).items()
+        } for run, method in seeding])
 
-    left_out = {
-        held: choose_search_design(points_without(held))
-        for held in scenarios
-    }
-    loso = leave_one_group_out(runs, candidates)
-    every = [
-        affordable(
-            design_points(
-                record,
-                metric_order(record, loso[scenario_of(run)]['chosen'])[0]))
-        for run, record in records.items()
-    ]
-    return dict(left_out=left_out, all=choose_search_design(every))
+    left_out = {}
+    for held in dict.fromkeys(map(scenario_of, records)):
+        inner = leave_one_group_out([(g, row) for g, row in runs if g != held],
+                                    candidates)
+        left_out[held] = choose([(run, inner[scenario_of(run)]['chosen'])
+                                 for run in records
+                                 if scenario_of(run) != held])
+    own = {run: loso[scenario_of(run)]['chosen'] for run in records}
+    return dict(
+        left_out=left_out,
+        all=choose(own.items()),
+        row={
+            run: points(run, method)[left_out[scenario_of(run)]]
+            for run, method in own.items()
+        })
 
 
 def cost_table(analysis: dict, records: dict) -> list:
@@ -533,11 +537,11 @@ def design_lines(designs: dict) -> list:
     return [
         '### The search design, chosen leave-one-scenario-out', '',
         f'{count} designs simulated (share of the metric\'s top sources '
-        f'entering, first and last rung as shares of the full budget, '
-        f'1/eta kept per rung); chosen on the other scenarios: the lowest '
-        f'worst-run regret among those costing at most a quarter (the '
-        f'larger of iterations and wall time) in every run, then the lowest '
-        f'mean regret, then the lowest cost.', ''
+        'entering, first and last rung as shares of the full budget, '
+        '1/eta kept per rung); chosen on the other scenarios: the lowest '
+        'worst-run regret among those costing at most a quarter (the '
+        'larger of iterations and wall time) in every run, then the lowest '
+        'mean regret, then the lowest cost.', ''
     ] + [
         f'- without {scenario}: {design.name}'
         for scenario, design in designs['left_out'].items()
@@ -657,13 +661,12 @@ def main():
             dict(
                 runs=analysis['runs'],
                 loso=analysis['loso'],
-                designs={
-                    k: v.name if k == 'all' else {
+                designs=dict(
+                    all=analysis['designs']['all'].name,
+                    left_out={
                         g: d.name
-                        for g, d in v.items()
-                    }
-                    for k, v in analysis['designs'].items()
-                },
+                        for g, d in analysis['designs']['left_out'].items()
+                    }) if analysis['designs'] else {},
                 costs=analysis['costs']),
             f,
             indent=1)

@@ -1,13 +1,12 @@
 """Source selection as a budgeted search on the runner: rank by a metric,
 then finetune the top candidates briefly, keep the better half, continue
 them, and pick the best (metric-seeded successive halving)."""
-import math
 from fractions import Fraction
 from typing import Dict, Union
 
 from ..apis.report import ranking_order, results_from_ranking
 from ..evaluation import (probability_best, rung_budgets, search_width,
-                          successive_halving)
+                          share_count, successive_halving)
 from .runner import BenchmarkRunner
 
 
@@ -72,7 +71,7 @@ def budgeted_search(runner: BenchmarkRunner,
         }
         width = search_width(probability_best(repetitions), order)
     elif isinstance(width, Fraction):
-        width = max(1, math.ceil(width * len(order)))
+        width = share_count(width, len(order))
     seconds = []
 
     def finetune(name: str, iters: int) -> float:

@@ -1,7 +1,7 @@
 """Evaluation of transferability rankings (no MMSeg import)."""
 from .budget import (Plateau, SearchDesign, SearchResult, best_by,
                      choose_search_design, curve_budget, plateau, rung_budgets,
-                     search_width, successive_halving, truth_at)
+                     search_width, share_count, successive_halving, truth_at)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         bootstrap_interval, decision_criteria, fuse_scores,
@@ -16,5 +16,6 @@ __all__ = [
     'probability_best', 'fuse_scores', 'summarise_runs', 'choose_default',
     'mean_interval', 'leave_one_group_out', 'best_by', 'curve_budget',
     'Plateau', 'plateau', 'SearchResult', 'rung_budgets', 'successive_halving',
-    'SearchDesign', 'choose_search_design', 'search_width', 'truth_at'
+    'share_count', 'SearchDesign', 'choose_search_design', 'search_width',
+    'truth_at'
 ]

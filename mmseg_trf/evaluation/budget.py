@@ -181,6 +181,12 @@ def successive_halving(candidates: Sequence[str],
     return SearchResult(alive[0], spent, rungs)
 
 
+def share_count(share: Fraction, total: int) -> int:
+    """How many of ``total`` sources a share of them is: ``ceil(share *
+    total)``, at least one (exact for a :class:`~fractions.Fraction`)."""
+    return max(1, math.ceil(share * total))
+
+
 @dataclass(frozen=True)
 class SearchDesign:
     """Metric-seeded successive halving in fractions, so that one design
@@ -213,20 +219,13 @@ class SearchDesign:
 
     def candidates(self, order: Sequence[str]) -> List[str]:
         """The sources that enter: the top ``ceil(width * n)``."""
-        return list(order[:max(1, math.ceil(self.width * len(order)))])
+        return list(order[:share_count(self.width, len(order))])
 
     def budgets(self, full_budget: int) -> List[int]:
         """The rungs' iterations for a full budget."""
         return rung_budgets(
             max(1, round(self.first * full_budget)),
             max(1, round(self.last * full_budget)), self.eta)
-
-    def run(self, order: Sequence[str], finetune: Callable[[str, int], float],
-            full_budget: int) -> SearchResult:
-        """:func:`successive_halving` over :meth:`candidates`."""
-        return successive_halving(
-            self.candidates(order), finetune, self.budgets(full_budget),
-            self.eta)
 
 
 def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
@@ -290,6 +289,6 @@ def _finite(value: float) -> float:
 
 __all__ = [
     'Curve', 'best_by', 'truth_at', 'curve_budget', 'Plateau', 'plateau',
-    'SearchResult', 'rung_budgets', 'successive_halving', 'SearchDesign',
-    'choose_search_design', 'search_width'
+    'SearchResult', 'rung_budgets', 'successive_halving', 'share_count',
+    'SearchDesign', 'choose_search_design', 'search_width'
 ]

@@ -7,7 +7,8 @@ import pytest
 
 from mmseg_trf.evaluation import (SearchDesign, best_by, choose_search_design,
                                   leave_one_group_out, plateau, rung_budgets,
-                                  search_width, successive_halving, truth_at)
+                                  search_width, share_count,
+                                  successive_halving, truth_at)
 
 
 def curve(*values, step=100):
@@ -133,22 +134,27 @@ def test_budgets_running_out_pick_the_best_of_the_last_rung():
 
 def test_a_design_scales_its_width_and_rungs_to_the_sources_and_budget():
     design = SearchDesign(Fraction(2, 3), Fraction(3, 20), Fraction(1, 2))
-    # ceil(2/3 * 12) = 8 exactly (a float 2/3 would give 9)
+    # shares are exact fractions (with floats, ceil(0.7 * 10) is 8)
     assert design.candidates(list('abcdefghijkl')) == list('abcdefgh')
     assert design.candidates(['a']) == ['a']
+    assert share_count(Fraction(7, 10), 10) == 7
     assert design.budgets(1000) == [150, 300, 500]
     assert design.budgets(20000) == [3000, 6000, 10000]
     # metric order d, c, b, a; the top 3 (ceil(2/3 * 4)) enter: a is out
     # rung 100: b 0.30, c 0.10, d 0.02 -> b, c; rung 200: b 0.35 > c 0.15
     short = SearchDesign(Fraction(2, 3), Fraction(1, 8), Fraction(1, 2))
     assert short.budgets(800) == [100, 200, 400]
-    result = short.run(['d', 'c', 'b', 'a'], oracle([]), 800)
+    result = successive_halving(
+        short.candidates(['d', 'c', 'b', 'a']), oracle([]), short.budgets(800),
+        short.eta)
     assert result.pick == 'b'
     assert [r[0] for r in result.rungs] == [100, 200]
     assert result.iterations == 3 * 100 + 2 * 100
     # the whole order from a later first rung finds the slow starter
     late = SearchDesign(Fraction(1), Fraction(1, 2), eta=2)
-    assert late.run(['d', 'c', 'b', 'a'], oracle([]), 800).pick == 'a'
+    assert successive_halving(
+        late.candidates(['d', 'c', 'b', 'a']), oracle([]), late.budgets(800),
+        late.eta).pick == 'a'
     with pytest.raises(ValueError):
         SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1, 4))
     with pytest.raises(ValueError):
