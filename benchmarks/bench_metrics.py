@@ -1,6 +1,6 @@
 """Benchmark of the transferability metrics at the seed papers' sizes.
 
-    python benchmarks/bench_metrics.py [--quick] [--out FILE]
+    python benchmarks/bench_metrics.py [--quick] [--device cuda] [--out FILE]
 
 Prints Markdown tables: each metric's time and peak memory beside a
 straightforward implementation and the hardware floor (one float64 Gram
@@ -10,6 +10,10 @@ EMD plus N x N index arrays; and the streaming accumulators over
 1024 x 512 x 10 = 5,242,880 pixels. Every case runs in a fresh process so
 its peak memory (maximum resident set above the level before the call) is
 its own. ``--quick`` skips the 10,000-pixel baseline and shortens the run.
+``--device cuda`` runs the project's metrics, the floor and the streaming
+accumulators on tensors on the GPU (peak: ``torch.cuda`` allocator peak;
+the straightforward implementations stay numpy on the CPU) and leaves out
+the OTCE table (exact OT solves on the CPU).
 """
 import argparse
 import json
@@ -66,8 +70,9 @@ def target_case(case):
 
     x, y = pixel_features(case['n'], case['d'], seed=0)
     name, impl = case['metric'], case['impl']
+    device = case.get('device', 'cpu')
     if impl == 'floor':
-        xt = torch.from_numpy(x)
+        xt = torch.from_numpy(x).to(device)
 
         def floor():
             f = xt.double()
@@ -78,7 +83,7 @@ def target_case(case):
     if impl == 'ours':
         spec = metrics.METRICS[name]
         data = (probs, y) if spec.inputs == metrics.SOURCE_PROBS else (x, y)
-        return spec.fn, data
+        return spec.fn, on_device(data, device)
     return {
         'hscore': (reference.hscore, (x, y)),
         'logme': (straightforward.logme_original, (x, y)),
@@ -87,6 +92,14 @@ def target_case(case):
         'gbc': (reference.gbc_diagonal, (x, y)),
         'transrate': (reference.transrate, (x, y)),
     }[name]
+
+
+def on_device(arrays, device):
+    """numpy arrays as they are on the CPU, else tensors on ``device``."""
+    import torch
+    if device == 'cpu':
+        return arrays
+    return tuple(torch.from_numpy(a).to(device) for a in arrays)
 
 
 def otce_case(case):
@@ -115,9 +128,9 @@ def stream_case(case):
         for _ in range(acc.passes):
             for b in range(batches):
                 x, y = pixel_features(STREAM_BATCH, 19, seed=100 + b)
-                acc.update(
+                acc.update(*on_device((
                     softmax(x) if spec.inputs == metrics.SOURCE_PROBS else x,
-                    y)
+                    y), case.get('device', 'cpu')))
             acc.next_pass()
         return acc.compute()
 
@@ -149,13 +162,16 @@ def worker(job):
     calls = [build(case) for case in cases]
     if job['mode'] == 'memory':
         fn, args = calls[0]
-        before = current_rss_mb()
-        value = fn(*args)
-        print(
-            json.dumps(
-                dict(
-                    peak_mb=max(peak_rss_mb() - before, 0.0),
-                    value=float(value))))
+        if cases[0].get('device', 'cpu') == 'cuda':
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated() / 2**20
+            value = fn(*args)
+            peak = torch.cuda.max_memory_allocated() / 2**20 - before
+        else:
+            before = current_rss_mb()
+            value = fn(*args)
+            peak = peak_rss_mb() - before
+        print(json.dumps(dict(peak_mb=max(peak, 0.0), value=float(value))))
         return
     times = [[] for _ in calls]
     for round_ in range(job['repeats'] + 1):
@@ -196,7 +212,7 @@ def fmt_time(seconds):
     return f'{seconds * 1e3:.2f} ms' if seconds < 1 else f'{seconds:.2f} s'
 
 
-def target_table(quick):
+def target_table(quick, device):
     repeats = 5 if quick else 20
     lines = [
         '| metric | pixels x dims | mmseg-trf | peak | straightforward '
@@ -214,8 +230,13 @@ def target_table(quick):
         slow = metric == 'nleep'
         results = measure(
             *[
-                dict(kind='target', metric=metric, impl=impl, n=n, d=dim)
-                for impl in impls
+                dict(
+                    kind='target',
+                    metric=metric,
+                    impl=impl,
+                    n=n,
+                    d=dim,
+                    device=device) for impl in impls
             ],
             repeats=1 if slow else repeats)
         floor, ours = results[:2]
@@ -255,17 +276,22 @@ def otce_table(quick):
     return lines
 
 
-def stream_table():
+def stream_table(device):
     lines = [
         '| metric | pixels | passes | time | peak |', '|---|---|---|---|---|'
     ]
     for metric in ('hscore', 'logme', 'nce', 'leep'):
-        res, = measure(dict(kind='stream', metric=metric))
+        res, = measure(dict(kind='stream', metric=metric, device=device))
         passes = 2 if metric == 'leep' else 1
         lines.append(f'| {metric} | {STREAM_PIXELS:,} | {passes} | '
                      f'{fmt_time(res["seconds"])} | {res["peak_mb"]:.0f} MB |')
         print(lines[-1], flush=True)
     return lines
+
+
+def torch_device_name():
+    import torch
+    return torch.cuda.get_device_name(0)
 
 
 def main():
@@ -274,20 +300,30 @@ def main():
         '--quick',
         action='store_true',
         help='fewer repeats, no 10,000-pixel EMD baseline')
+    parser.add_argument(
+        '--device',
+        default='cpu',
+        choices=('cpu', 'cuda'),
+        help='where the project\'s metrics compute (cuda: no OTCE table)')
     parser.add_argument('--out', help='also write the tables to this file')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(json.loads(args.worker))
         return
-    header = (f'# Metric benchmark ({os.cpu_count()} CPU cores; times are the '
+    where = (f'{os.cpu_count()} CPU cores'
+             if args.device == 'cpu' else f'metrics on {torch_device_name()}')
+    header = (f'# Metric benchmark ({where}; times are the '
               'best of repeated interleaved runs, one run for OTCE and '
               'streaming; streaming times include generating the data)\n')
     print(header)
     sections = [('## Target-side metrics (19 classes)',
-                 target_table(args.quick)),
-                ('## OTCE, d = 19, 19 classes', otce_table(args.quick)),
-                ('## Streaming over all pixels (d = 19)', stream_table())]
+                 target_table(args.quick, args.device))]
+    if args.device == 'cpu':
+        sections.append(
+            ('## OTCE, d = 19, 19 classes', otce_table(args.quick)))
+    sections.append(
+        ('## Streaming over all pixels (d = 19)', stream_table(args.device)))
     text = header + '\n'.join(f'\n{title}\n\n' + '\n'.join(lines)
                               for title, lines in sections) + '\n'
     if args.out:
