@@ -9,7 +9,10 @@ Three solvers of the squared-L2 problem between two empirical measures:
   join the candidate set until none is left. The result is certified
   optimal for the full problem, memory stays O((n + m) k) plus one block,
   and the plan has at most n + m - 1 non-zeros, so the N x N plan is never
-  stored.
+  stored. Where the first round leaves most rows violating (the candidates
+  were guessed badly, as on logits whose plan is far from local), the
+  problem goes to the dense simplex warm-started from the round's
+  potentials, if its costs fit in 2 GiB.
 * ``'emd'``: POT's dense network simplex on the full cost matrix (exact; the
   seed code's solver; O(n m) memory).
 * ``'sinkhorn'``: entropic OT with POT's lazy log-domain Sinkhorn
@@ -32,6 +35,14 @@ DENSE_PAIRS = 1 << 21
 #: Each level of ``'sparse_emd'`` warm-starts from a subsample this many
 #: times smaller (2 measured fastest on trained-model logits: 2, 3, 4).
 SUBSAMPLE_RATIO = 2
+#: Column generation hands the problem to the dense simplex, warm-started
+#: from its potentials, when more than this share of the rows still violate
+#: dual feasibility after its first round (their best pairs were guessed
+#: badly: then every round adds pairs for most rows and the cold-started
+#: restricted solves cost more than one dense solve).
+STALLED_ROWS = 0.5
+#: ... if the dense cost matrix has at most this many entries (2 GiB).
+DENSE_FALLBACK_PAIRS = 1 << 28
 #: Iteration cap handed to POT's network simplex (its default, 1e5, stops
 #: short of the optimum for a few thousand pixels).
 SIMPLEX_MAX_ITER = 1 << 30
@@ -216,10 +227,37 @@ def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor, k: int,
     return torch.cat(rows), torch.cat(cols)
 
 
+def _stalled(violating_rows: torch.Tensor, rows: int, cols: int) -> bool:
+    """Whether column generation should hand over to the dense simplex:
+    more than :data:`STALLED_ROWS` of the rows violate after the first
+    round, and the dense costs fit in :data:`DENSE_FALLBACK_PAIRS`."""
+    share = len(torch.unique(violating_rows)) / rows
+    return share > STALLED_ROWS and rows * cols <= DENSE_FALLBACK_PAIRS
+
+
 def _unique_pairs(rows: torch.Tensor, cols: torch.Tensor,
                   num_cols: int) -> Tuple[torch.Tensor, torch.Tensor]:
     key = torch.unique(rows * num_cols + cols)
     return key // num_cols, key % num_cols
+
+
+def _dense_with_duals(
+    xs: torch.Tensor,
+    xt: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    potentials: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
+    """Dense network simplex, warm-started from ``potentials`` if given
+    (POT's ``potentials_init`` guides the first pivots; the optimum is the
+    same)."""
+    cost = torch.cdist(xs, xt).pow(2).cpu().numpy()
+    init = None if potentials is None else tuple(p.cpu().numpy()
+                                                 for p in potentials)
+    plan, log = network_simplex(
+        a.cpu().numpy(), b.cpu().numpy(), cost, potentials_init=init)
+    return (coo_array(plan), torch.from_numpy(log['u']).to(xs.device),
+            torch.from_numpy(log['v']).to(xs.device))
 
 
 def _exact_with_duals(
@@ -230,12 +268,7 @@ def _exact_with_duals(
     problems, else column generation warm-started from a subsample
     :data:`SUBSAMPLE_RATIO` times smaller (solved the same way)."""
     if len(xs) * len(xt) <= DENSE_PAIRS:
-        cost = torch.cdist(xs, xt).pow(2)
-        plan, log = network_simplex(a.cpu().numpy(),
-                                    b.cpu().numpy(),
-                                    cost.cpu().numpy())
-        return (coo_array(plan), torch.from_numpy(log['u']).to(xs.device),
-                torch.from_numpy(log['v']).to(xs.device))
+        return _dense_with_duals(xs, xt, a, b)
     size = max(1, min(len(xs), len(xt)) // SUBSAMPLE_RATIO)
     forward, backward = ReducedCosts(xs, xt), ReducedCosts(xt, xs)
     v = _subsample_potentials(xs, xt, a, b, size, candidates, max_rounds,
@@ -252,6 +285,8 @@ def _exact_with_duals(
         new_rows, new_cols = _violations(forward, u, v, candidates, tol)
         if new_rows is None:
             return plan, u, v
+        if round_index == 0 and _stalled(new_rows, len(xs), len(xt)):
+            return _dense_with_duals(xs, xt, a, b, (u, v))
         if round_index == 0:
             # The first restricted optimum's potentials are far closer to
             # the final ones than the subsample's: every row's and column's
@@ -280,7 +315,10 @@ def sparse_emd(xs: torch.Tensor,
     :data:`DENSE_PAIRS` pairs) give the first candidate pairs; each round
     solves the problem restricted to the candidates and adds the pairs that
     violate dual feasibility, until none is left (the optimum is then
-    certified).
+    certified). A level whose first round leaves more than
+    :data:`STALLED_ROWS` of the rows violating is solved by the dense
+    simplex instead, warm-started from that round's potentials (when its
+    costs fit in :data:`DENSE_FALLBACK_PAIRS`).
 
     Args:
         xs (Tensor): ``(n, d)`` float64 source points.

@@ -82,6 +82,38 @@ def test_sparse_emd_equals_dense_exact_solution(n, m):
         otce(xs, ys, xt, yt, solver='emd'), abs=1e-9)
 
 
+@pytest.mark.parametrize(
+    'stalled_rows, fallback_pairs, handed_over',
+    [
+        (0.0, 1 << 28, True),  # every first round counts as stalled
+        (0.0, 1000, False),  # but the dense costs would not fit
+        (1.0, 1 << 28, False),  # never stalled
+    ])
+def test_stalled_column_generation_hands_over_to_warm_dense_simplex(
+        monkeypatch, stalled_rows, fallback_pairs, handed_over):
+    n, m = 1600, 1500
+    xs, _ = make_features(n=n, d=6, classes=5, seed=5, separation=3.0)
+    xt, _ = make_features(n=m, d=6, classes=4, seed=6, separation=3.0)
+    monkeypatch.setattr(optimal_transport, 'STALLED_ROWS', stalled_rows)
+    monkeypatch.setattr(optimal_transport, 'DENSE_FALLBACK_PAIRS',
+                        fallback_pairs)
+    warm_starts = []
+    solve = optimal_transport.network_simplex
+
+    def spy(a, b, cost, **kwargs):
+        if kwargs.get('potentials_init') is not None:
+            warm_starts.append(cost.shape)
+        return solve(a, b, cost, **kwargs)
+
+    monkeypatch.setattr(optimal_transport, 'network_simplex', spy)
+    plan = sparse_emd(torch.from_numpy(xs), torch.from_numpy(xt))
+    assert (warm_starts == [(n, m)]) == handed_over
+    cost = ot.dist(xs, xt)
+    optimum = ot.emd2(ot.unif(n), ot.unif(m), cost, numItermax=10**8)
+    assert float((plan.toarray() * cost).sum()) == pytest.approx(
+        optimum, rel=1e-12)
+
+
 def test_label_joint_is_a_distribution_over_present_classes():
     xs, ys, xt, yt = shifted_pair(100)
     joint = otce_label_joint(xs, ys * 3, xt, yt + 10)
