@@ -25,8 +25,8 @@ from ._patches import (MAP_METRICS, fill_sparse, leep_patches, logme_patches,
                        map_layer, otce_patches, patch_otce, patch_pixels,
                        patch_scores, transferability_map)
 from ._weights import (CONTROLS, RULES, check_variant, class_balanced_weights,
-                       control_weights, image_weights, seed_code_weights,
-                       weight_map, weights_at)
+                       control_weights, image_control_weights, image_weights,
+                       seed_code_weights, weight_map, weights_at)
 
 __all__ = [
     'BAND_BYTES', 'CELL_CHUNK', 'GridSide', 'GridStore', 'assemble_map',
@@ -37,6 +37,6 @@ __all__ = [
     'otce_patches', 'patch_otce', 'patch_pixels', 'patch_scores',
     'transferability_map', 'CONTROLS', 'RULES', 'seed_code_weights',
     'check_variant', 'class_balanced_weights', 'control_weights', 'weight_map',
-    'weights_at', 'image_weights', 'image_leep_maps', 'pixel_leep_joint',
-    'pixel_leep_terms'
+    'weights_at', 'image_weights', 'image_control_weights', 'image_leep_maps',
+    'pixel_leep_joint', 'pixel_leep_terms'
 ]

@@ -19,8 +19,8 @@ import numpy as np
 from ..checks import check_number
 from ..fileio import atomic_write, atomic_write_text
 from ._patches import MAP_METRICS, map_layer
-from ._weights import (RULES, check_variant, control_weights, image_weights,
-                       weights_at)
+from ._weights import (RULES, check_variant, control_weights,
+                       image_control_weights, image_weights, weights_at)
 
 #: How far stored weights may stray from eq. 4 of the stored map (float32).
 WEIGHT_RTOL = 1e-5
@@ -159,7 +159,11 @@ class TransferabilityMap:
                                   dict(self.meta, control=control,
                                        rule=rule), strength)
         weights = self._rule_weights(rule, strength)
-        if control is not None:
+        if control is not None and self.per_image:
+            weights = image_control_weights(weights,
+                                            np.isfinite(self.transferability),
+                                            control, seed)
+        elif control is not None:
             weights = control_weights(weights, control, seed)
         twin.weights = weights
         return twin

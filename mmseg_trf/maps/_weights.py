@@ -137,6 +137,34 @@ def control_weights(weights: np.ndarray,
     raise ValueError(f'control must be one of {CONTROLS}, got {control!r}')
 
 
+def image_control_weights(weights: np.ndarray,
+                          labelled: np.ndarray,
+                          control: str,
+                          seed: int = 0) -> np.ndarray:
+    """:func:`control_weights` of per-image maps, image by image.
+
+    ``'shuffled'`` permutes each image's weights among its own labelled
+    pixels (each image keeps its weights, not where they are);
+    ``'uniform'`` puts each image's mean labelled weight on its labelled
+    pixels. Unlabelled pixels keep their weight (1; the loss ignores them).
+
+    Args:
+        weights (ndarray): ``(N, H, W)`` per-image weights.
+        labelled (ndarray): ``(N, H, W)`` bool, the labelled pixels.
+        control (str): One of :data:`CONTROLS`.
+        seed (int): Seed of the permutations (image ``i`` uses
+            ``seed + i``).
+
+    Returns:
+        ndarray: The control weights, same shape and dtype.
+    """
+    out = weights.copy()
+    for index, (image, mask) in enumerate(zip(out, labelled)):
+        if mask.any():
+            image[mask] = control_weights(image[mask], control, seed + index)
+    return out
+
+
 def class_balanced_weights(counts: np.ndarray) -> np.ndarray:
     """Inverse-frequency class weights with mean 1 over present classes
     (class-balanced cross-entropy, a control for weighted finetuning).

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from mmseg_trf.maps import (GridStore, MapSettings, TransferabilityMap,
-                            _image_maps, image_leep_maps, image_weights,
-                            pixel_leep_joint, pixel_leep_terms)
+                            _image_maps, image_control_weights,
+                            image_leep_maps, image_weights, pixel_leep_joint,
+                            pixel_leep_terms)
 from mmseg_trf.metrics import leep
 from mmseg_trf.metrics.leep import conditional_from_joint
 
@@ -98,6 +99,33 @@ def test_per_image_map_looks_up_each_image(tmp_path):
     np.testing.assert_array_equal(loaded.weights, record.weights)
     shuffled = loaded.variant(control='shuffled')
     assert sorted(shuffled.weights.ravel()) == sorted(record.weights.ravel())
+
+
+def test_per_image_controls_stay_within_each_images_labelled_pixels():
+    maps = np.array([[[-1.0, -3.0, -2.0], [np.nan, -4.0, -1.5]],
+                     [[-10.0, -20.0, np.nan], [-30.0, -15.0, -12.0]]])
+    labelled = np.isfinite(maps)
+    weights = image_weights(maps)
+    shuffled = image_control_weights(weights, labelled, 'shuffled', seed=1)
+    for image in range(2):
+        mask = labelled[image]
+        np.testing.assert_array_equal(
+            np.sort(shuffled[image][mask]), np.sort(weights[image][mask]))
+        np.testing.assert_array_equal(shuffled[image][~mask], 1.0)
+    assert not np.array_equal(shuffled, weights)
+    np.testing.assert_array_equal(
+        shuffled, image_control_weights(weights, labelled, 'shuffled', 1))
+    uniform = image_control_weights(weights, labelled, 'uniform')
+    for image in range(2):
+        mask = labelled[image]
+        np.testing.assert_allclose(uniform[image][mask],
+                                   weights[image][mask].mean())
+        np.testing.assert_array_equal(uniform[image][~mask], 1.0)
+    # the map's variant uses them
+    record = TransferabilityMap(maps, (2, 3), 1,
+                                dict(metric='leep', images=['a', 'b']))
+    np.testing.assert_array_equal(
+        record.variant(control='shuffled', seed=1).weights, shuffled)
 
 
 def test_per_image_maps_must_name_their_images_and_be_leep():
