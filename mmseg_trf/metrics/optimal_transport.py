@@ -285,9 +285,9 @@ def _exact_with_duals(
         new_rows, new_cols = _violations(forward, u, v, candidates, tol)
         if new_rows is None:
             return plan, u, v
-        if round_index == 0 and _stalled(new_rows, len(xs), len(xt)):
-            return _dense_with_duals(xs, xt, a, b, (u, v))
         if round_index == 0:
+            if _stalled(new_rows, len(xs), len(xt)):
+                return _dense_with_duals(xs, xt, a, b, (u, v))
             # The first restricted optimum's potentials are far closer to
             # the final ones than the subsample's: every row's and column's
             # best pairs under them, so later rounds add only a few pairs.
