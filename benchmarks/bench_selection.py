@@ -68,8 +68,9 @@ PRIOR_FUSION = 'fusion-rank + source-miou'
 DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
 
 
-def run_scenario(path: str, seed: int, out_dir: str) -> dict:
-    """The demo's benchmark for one scenario and seed (cached)."""
+def scenario_runner(path: str, seed: int, out_dir: str):
+    """The demo's benchmark runner for one scenario and seed (its steps
+    cached in the run's work dir)."""
     from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
     from mmseg_trf.demo import DemoBuilder, Scenario
     work_dir = run_dir(path, seed, out_dir)
@@ -77,14 +78,64 @@ def run_scenario(path: str, seed: int, out_dir: str) -> dict:
         DemoBuilder(Scenario.from_file(path), work_dir, seed).build())
     spec.weighted.sources = 'none'
     spec.scoring.pixel_sweep = []
-    results = BenchmarkRunner(
+    return BenchmarkRunner(
         spec,
         osp.join(work_dir, 'benchmark'),
-        echo=lambda line: print('   ', line)).run()
+        echo=lambda line: print('   ', line))
+
+
+def run_scenario(runner) -> dict:
+    """Every step of a scenario's benchmark (cached)."""
+    results = runner.run()
     if results['failures']:
-        raise SystemExit(f'{work_dir}: steps failed: '
+        raise SystemExit(f'{runner.work_dir}: steps failed: '
                          f'{sorted(results["failures"])}; rerun to retry')
     return results
+
+
+def continue_truth(runner, results: dict, iters: int) -> dict:
+    """Every ground-truth run continued from its last checkpoint to
+    ``iters`` iterations (the same constant learning rate, so the same run
+    made longer; the data order restarts at the resume): the truth at a
+    longer budget, to check the plateau and the ranking against.
+
+    Returns:
+        dict: ``budget``, ``curves`` (per source, one per seed), ``truth``
+        (mean over seeds of the best mIoU) and ``finetune_seconds`` (mean
+        over seeds, the first budget's run included).
+    """
+    from mmseg_trf.benchmark import FinetuneVariant
+    spec = runner.spec
+    target, = spec.targets
+    calls = [(source, target, results['checkpoints'][source.name], seed,
+              FinetuneVariant('continued'), iters,
+              runner.path('finetune', target.name, source.name, 'vanilla',
+                          f'seed{seed}')) for source in spec.sources
+             for seed in spec.finetune.seeds]
+    runs = runner.parallel(runner.finetune, calls)
+    if runner.failures:
+        raise SystemExit(f'{runner.work_dir}: steps failed: '
+                         f'{sorted(runner.failures)}; rerun to retry')
+    first = {
+        source: np.mean([r['seconds'] for r in done])
+        for (_, source, variant), done in results['finetunes'].items()
+        if variant == 'vanilla'
+    }
+    curves, seconds = {}, {}
+    for call, run in zip(calls, runs):
+        curves.setdefault(call[0].name, []).append(run['curve'])
+        seconds.setdefault(call[0].name, []).append(run['seconds'])
+    return dict(
+        budget=iters,
+        curves=curves,
+        truth={
+            name: float(np.mean([max(m for _, m in c) for c in runs]))
+            for name, runs in curves.items()
+        },
+        finetune_seconds={
+            name: float(first[name] + np.mean(s))
+            for name, s in seconds.items()
+        })
 
 
 def run_dir(path: str, seed: int, out_dir: str) -> str:
@@ -345,6 +396,60 @@ def plateau_lines(records: dict) -> list:
     return lines
 
 
+def continued_lines(records: dict, metrics: list) -> list:
+    """The truth at a longer budget where a run has one (``--continue-truth``):
+    its plateau rule, its agreement with the study's truth, and every
+    method's Spearman and regret against both."""
+    from mmseg_trf.evaluation import rank_correlations
+    checked = {run: r for run, r in records.items() if 'continued' in r}
+    if not checked:
+        return []
+    lines = [
+        '## The truth at a longer budget', '',
+        'The ground-truth runs of some parts continued from their last '
+        'checkpoint at the same learning rate (`--continue-truth`): the '
+        'plateau rule at the longer budget, and how the study\'s truth '
+        'ranks against it.', '', *plateau_lines({
+            run: r['continued']
+            for run, r in checked.items()
+        }), ''
+    ]
+    rows = {}
+    for run, record in checked.items():
+        longer = record['continued']['truth']
+        names = list(longer)
+        rho = rank_correlations([record['truth'][n] for n in names],
+                                [longer[n] for n in names])['spearman']
+        best = max(longer, key=longer.get)
+        pick = max(record['truth'], key=record['truth'].get)
+        lines.append(
+            f"- {run}: the {record['budget']}-iteration truth against the "
+            f"{record['continued']['budget']}-iteration one: Spearman "
+            f'{rho:.3f}; ' +
+            ('the same best source' if pick == best else
+             f'its best {pick} is {100 * (longer[best] - longer[pick]):.1f} '
+             f'points below the longer truth\'s best {best}'))
+        others = [
+            r for k, r in records.items() if scenario_of(k) != scenario_of(run)
+        ]
+        for truth, label in ((record['truth'], 'study'), (longer, 'longer')):
+            criteria = run_criteria(dict(record, truth=truth), metrics, others)
+            for method, row in criteria.items():
+                rows.setdefault(method, {})[run, label] = row
+    runs = list(checked)
+    lines += [
+        '', 'Spearman / top-1 regret (points) against the study\'s truth '
+        '-> against the longer one:', '',
+        '| method | ' + ' | '.join(runs) + ' |', '|---|' + '---|' * len(runs)
+    ]
+    for method, cells in rows.items():
+        lines.append(f'| {method} | ' + ' | '.join(' -> '.join(
+            f"{cells[run, label]['spearman']:.2f} / "
+            f"{cells[run, label]['regret']:.1f}"
+            for label in ('study', 'longer')) for run in runs) + ' |')
+    return lines + ['']
+
+
 def proxy_lines(records: dict) -> list:
     """The report's proxy agreement lines, one run as one target."""
     from mmseg_trf.benchmark.report import proxy_lines as lines
@@ -579,6 +684,12 @@ def main():
         nargs='+',
         help='run only these parts (e.g. six_arch-seed0); the report uses '
         'every part already finished')
+    parser.add_argument(
+        '--continue-truth',
+        type=int,
+        metavar='ITERS',
+        help='continue the ground-truth runs of the parts run to ITERS '
+        'iterations: a check of the truth at a longer budget')
     args = parser.parse_args()
     import mmseg_trf  # noqa: F401
     from mmseg_trf.demo import Scenario
@@ -598,7 +709,19 @@ def main():
                         records[run] = json.load(f)
                 continue
             print(f'[study] {run} ({time.time() - start:.0f} s so far)')
-            records[run] = run_record(run_scenario(path, seed, args.out_dir))
+            runner = scenario_runner(path, seed, args.out_dir)
+            results = run_scenario(runner)
+            records[run] = run_record(results)
+            if args.continue_truth:
+                print(f'[study] {run}: the truth continued to '
+                      f'{args.continue_truth} iterations')
+                records[run]['continued'] = continue_truth(
+                    runner, results, args.continue_truth)
+            elif osp.isfile(stored):  # a check run before is kept
+                with open(stored) as f:
+                    before = json.load(f)
+                if 'continued' in before:
+                    records[run]['continued'] = before['continued']
             os.makedirs(RECORDS, exist_ok=True)
             with open(stored, 'w') as f:
                 json.dump(records[run], f)
@@ -616,7 +739,7 @@ def main():
         'validation mIoU of the budget\'s last quarter gains less than the '
         'seed-to-seed noise (std over the finetuning seeds of the best '
         'mIoU over the first three quarters, averaged over sources).', '',
-        *plateau_lines(records), '',
+        *plateau_lines(records), '', *continued_lines(records, metrics),
         '## The old short-budget truth against the long-budget one', '',
         *proxy_lines(records), '',
         '## Leave-one-scenario-out: the default chosen on the others', ''

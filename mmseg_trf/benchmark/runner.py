@@ -32,7 +32,7 @@ from ..fileio import atomic_write_text
 from ..pixels.cache import cache_key
 from .executor import STATES, LocalExecutor, SlurmExecutor
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
-from .runs import best_miou, latest_checkpoint, miou_curve
+from .runs import best_miou, copy_run, latest_checkpoint, miou_curve
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
                    FinetuneVariant)
 
@@ -180,13 +180,17 @@ class BenchmarkRunner:
                  checkpoint: str,
                  seed: int,
                  variant: Optional[FinetuneVariant] = None,
-                 iters: Optional[int] = None) -> Optional[dict]:
+                 iters: Optional[int] = None,
+                 start_from: Optional[str] = None) -> Optional[dict]:
         """One finetuning run (vanilla unless ``variant`` says otherwise):
         best validation mIoU, learning curve and wall time.
 
         ``iters`` stops the run there (a budgeted search): runs of one
         source, variant and seed share a work dir, so a larger budget goes
         on from the last one's checkpoint and costs only the increment.
+        ``start_from`` (a finished run's work dir, e.g. the ground truth's)
+        is copied in first (:func:`copy_run`), so the run continues it to
+        ``iters``; its curve includes the copied validations.
         """
         variant = variant or FinetuneVariant()
         name = variant.name if iters is None else f'{variant.name}-budgeted'
@@ -202,6 +206,8 @@ class BenchmarkRunner:
             options['train_cfg.max_iters'] = iters
 
         def run():
+            if start_from and not latest_checkpoint(work):
+                copy_run(start_from, work)
             args = [config, '--work-dir', work]
             start = dict(options, load_from=checkpoint)
             if latest_checkpoint(work):
@@ -233,6 +239,10 @@ class BenchmarkRunner:
             parts = dict(
                 config=config_fingerprint(config, options),
                 checkpoint=checkpoint_fingerprint(checkpoint))
+            if start_from:
+                with open(osp.join(start_from, 'last_checkpoint')) as f:
+                    parts['continues'] = checkpoint_fingerprint(
+                        f.read().strip())
             if variant.weighting:
                 parts.update(
                     weighting=variant.weighting,

@@ -3,6 +3,7 @@ learning curve, its best validation mIoU and the checkpoint to use."""
 import glob
 import json
 import os.path as osp
+import shutil
 from typing import List, Optional, Tuple
 
 from .executor import StepFailed
@@ -41,4 +42,41 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     return None
 
 
-__all__ = ['miou_curve', 'best_miou', 'latest_checkpoint']
+def copy_run(source_dir: str, work_dir: str) -> None:
+    """Copy a finished training run into ``work_dir`` so that a resumed run
+    there continues it (same weights, optimiser state and iteration count)
+    and leaves ``source_dir`` untouched.
+
+    MMEngine records absolute paths of the run's own files: the
+    ``last_checkpoint`` marker and, in the checkpoint's runtime info, the
+    best and last checkpoints (the best-checkpoint hook deletes the old
+    best when it saves a new one). They are pointed at the copies.
+
+    Args:
+        source_dir (str): The finished run's work dir.
+        work_dir (str): Where the continued run will live (must not exist).
+    """
+    import torch
+    marker = osp.join(source_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        raise StepFailed(f'{source_dir} has no checkpoint to continue from')
+    shutil.copytree(
+        source_dir, work_dir, ignore=shutil.ignore_patterns('.mmseg_trf.lock'))
+    source_dir, work_dir = osp.abspath(source_dir), osp.abspath(work_dir)
+
+    def moved(path):
+        return osp.join(work_dir, osp.relpath(osp.abspath(path), source_dir))
+
+    with open(marker) as f:
+        last = moved(f.read().strip())
+    checkpoint = torch.load(last, map_location='cpu', weights_only=False)
+    info = checkpoint['message_hub']['runtime_info']
+    for key in ('best_ckpt', 'last_ckpt'):
+        if key in info:
+            info[key] = moved(info[key])
+    torch.save(checkpoint, last)
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(last)
+
+
+__all__ = ['miou_curve', 'best_miou', 'latest_checkpoint', 'copy_run']
