@@ -142,3 +142,24 @@ def test_an_option_that_is_not_key_value_is_named(tool, option, tmp_path):
     proc = run_tool(tool, *args, option, 'a=1', 'foo', check=False)
     assert proc.returncode == 2
     assert f"{option}: 'foo' is not KEY=VALUE" in proc.stderr
+
+
+def test_a_copied_run_resumes_where_its_original_stopped(trained, tmp_path):
+    """The selection study's longer truth: a finished run copied and
+    resumed to a larger budget goes on from its last iteration and leaves
+    the original run as it was."""
+    from mmseg_trf.benchmark.runs import copy_run
+    config, run = trained
+    last = (run / 'last_checkpoint').read_text().strip()
+    done = int(re.search(r'iter_(\d+)\.pth', last).group(1))
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    copy_run(str(run), str(tmp_path / 'longer'))
+    proc = run_tool('train.py', config, '--work-dir', tmp_path / 'longer',
+                    '--resume', '--cfg-options',
+                    f'train_cfg.max_iters={done + 2}',
+                    f'train_cfg.val_interval={done + 2}')
+    log = proc.stdout + proc.stderr
+    assert re.search(rf'Iter\(train\) \[{done + 1}/{done + 2}\]', log)
+    assert not re.search(rf'Iter\(train\) \[1/{done + 2}\]', log)
+    assert (tmp_path / 'longer' / f'iter_{done + 2}.pth').is_file()
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
