@@ -396,46 +396,43 @@ def plateau_lines(records: dict) -> list:
     return lines
 
 
-def continued_lines(records: dict, metrics: list) -> list:
+def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
     """The truth at a longer budget where a run has one (``--continue-truth``):
-    its plateau rule, its agreement with the study's truth, and every
-    method's Spearman and regret against both."""
+    its plateau rule, its agreement with the study's truth, every method's
+    Spearman and regret against both, and regret against cost on the
+    longer budget."""
     from mmseg_trf.evaluation import rank_correlations
     checked = {run: r for run, r in records.items() if 'continued' in r}
     if not checked:
         return []
+    longer = {run: dict(r, **r['continued']) for run, r in checked.items()}
     lines = [
         '## The truth at a longer budget', '',
         'The ground-truth runs of some parts continued from their last '
         'checkpoint at the same learning rate (`--continue-truth`): the '
         'plateau rule at the longer budget, and how the study\'s truth '
-        'ranks against it.', '', *plateau_lines({
-            run: r['continued']
-            for run, r in checked.items()
-        }), ''
+        'ranks against it.', '', *plateau_lines(longer), ''
     ]
+    study = dict(zip(records, (criteria for _, criteria in analysis['runs'])))
     rows = {}
     for run, record in checked.items():
-        longer = record['continued']['truth']
-        names = list(longer)
+        truth = longer[run]['truth']
+        names = list(truth)
         rho = rank_correlations([record['truth'][n] for n in names],
-                                [longer[n] for n in names])['spearman']
-        best = max(longer, key=longer.get)
+                                [truth[n] for n in names])['spearman']
+        best = max(truth, key=truth.get)
         pick = max(record['truth'], key=record['truth'].get)
         lines.append(
             f"- {run}: the {record['budget']}-iteration truth against the "
-            f"{record['continued']['budget']}-iteration one: Spearman "
-            f'{rho:.3f}; ' +
+            f"{longer[run]['budget']}-iteration one: Spearman {rho:.3f}; " +
             ('the same best source' if pick == best else
-             f'its best {pick} is {100 * (longer[best] - longer[pick]):.1f} '
+             f'its best {pick} is {100 * (truth[best] - truth[pick]):.1f} '
              f'points below the longer truth\'s best {best}'))
         others = [
             r for k, r in records.items() if scenario_of(k) != scenario_of(run)
         ]
-        for truth, label in ((record['truth'], 'study'), (longer, 'longer')):
-            criteria = run_criteria(dict(record, truth=truth), metrics, others)
-            for method, row in criteria.items():
-                rows.setdefault(method, {})[run, label] = row
+        for method, row in run_criteria(longer[run], metrics, others).items():
+            rows.setdefault(method, {})[run] = (study[run][method], row)
     runs = list(checked)
     lines += [
         '', 'Spearman / top-1 regret (points) against the study\'s truth '
@@ -444,10 +441,39 @@ def continued_lines(records: dict, metrics: list) -> list:
     ]
     for method, cells in rows.items():
         lines.append(f'| {method} | ' + ' | '.join(' -> '.join(
-            f"{cells[run, label]['spearman']:.2f} / "
-            f"{cells[run, label]['regret']:.1f}"
-            for label in ('study', 'longer')) for run in runs) + ' |')
-    return lines + ['']
+            f"{row['spearman']:.2f} / {row['regret']:.1f}"
+            for row in cells[run]) for run in runs) + ' |')
+    if not analysis['designs']:
+        return lines + ['']
+    return lines + [
+        '', 'Regret against cost on the longer budget: top-1 regret in '
+        'points against the longer truth (wall time as a fraction of '
+        'finetuning every source to the longer budget); searches seeded by '
+        'the metric chosen without the scenario, the search design chosen '
+        'without it, in shares of the longer budget.', '', *run_cost_table(
+            dict(cost_runs=runs, costs=longer_costs(longer, analysis))), ''
+    ]
+
+
+def longer_costs(longer: dict, analysis: dict) -> dict:
+    """Strategy -> per run (iterations cost, wall-time cost, regret) on the
+    runs' longer budgets, seeded and designed as on the study's truth."""
+    costs = {}
+    for run, record in longer.items():
+        scenario = scenario_of(run)
+        order, width = metric_order(record,
+                                    analysis['loso'][scenario]['chosen'])
+        points = strategies(record, order, 'chosen metric', width)
+        design = analysis['designs']['left_out'][scenario]
+        points[DESIGN_ROW] = tuple(
+            np.mean([
+                halving_point(record, seed, design.candidates(order),
+                              design.budgets(record['budget']), design.eta)
+                for seed in range(seeds_of(record))
+            ], 0))
+        for name, point in points.items():
+            costs.setdefault(name, []).append(point)
+    return costs
 
 
 def proxy_lines(records: dict) -> list:
@@ -739,7 +765,8 @@ def main():
         'validation mIoU of the budget\'s last quarter gains less than the '
         'seed-to-seed noise (std over the finetuning seeds of the best '
         'mIoU over the first three quarters, averaged over sources).', '',
-        *plateau_lines(records), '', *continued_lines(records, metrics),
+        *plateau_lines(records), '',
+        *continued_lines(records, metrics, analysis),
         '## The old short-budget truth against the long-budget one', '',
         *proxy_lines(records), '',
         '## Leave-one-scenario-out: the default chosen on the others', ''
