@@ -4,6 +4,7 @@ budget buys on top of it.
 
     python benchmarks/bench_selection.py [--scenarios A.yaml ...]
         [--seeds 0 1] [--out-dir demo_out] [--only SCENARIO-SEED ...]
+        [--continue-truth ITERS]
 
 Each (scenario, seed) is the demo's benchmark (sources trained, finetuned
 to a plateau for the ground truth with their learning curves, finetuned
@@ -17,6 +18,10 @@ report covers parts run elsewhere). Writes
 
 * the plateau rule per run (:func:`mmseg_trf.evaluation.plateau`) and the
   agreement of the short-budget truth with the long-budget one;
+* where parts were run with ``--continue-truth``, the truth at that longer
+  budget (each truth run continued from its last checkpoint): its plateau
+  rule, its agreement with the study's truth, every method against both
+  and regret against cost on the longer budget;
 * every metric, fusion and prior per scenario, and the default chosen by
   leave-one-scenario-out (:func:`mmseg_trf.evaluation.leave_one_group_out`):
   chosen on the other scenarios, reported on the one left out;
