@@ -565,7 +565,8 @@ def figure(costs: dict, path: str) -> None:
 
 def analyse(records: dict, metrics: list) -> dict:
     """Leave-one-scenario-out choice, per-scenario tables, cost curve."""
-    from mmseg_trf.evaluation import leave_one_group_out, mean_interval
+    from mmseg_trf.evaluation import (choose_default, leave_one_group_out,
+                                      mean_interval, summarise_runs)
     scenarios = list(dict.fromkeys(map(scenario_of, records)))
     runs = []
     for run, record in records.items():
@@ -576,6 +577,8 @@ def analyse(records: dict, metrics: list) -> dict:
     candidates = list(metrics) + [f'fusion-{r}' for r in FUSION_RULES]
     loso = leave_one_group_out(runs, candidates) if len(scenarios) > 1 \
         else {}
+    chosen = choose_default(
+        summarise_runs([row for _, row in runs], CRITERIA), candidates)
     designs = design_loso(records, runs, candidates, loso) \
         if len(scenarios) > 2 else {}
     costs = {}
@@ -595,6 +598,7 @@ def analyse(records: dict, metrics: list) -> dict:
     }
     return dict(
         runs=runs,
+        chosen=chosen,
         loso=loso,
         designs=designs,
         per_scenario=per_scenario,
@@ -793,7 +797,9 @@ def main():
         text += [
             '', f'Mean over left-out scenarios: Spearman '
             f'{cell(mean_interval(rho), 2)}, regret '
-            f'{cell(mean_interval(regret), 1)}'
+            f'{cell(mean_interval(regret), 1)}', '',
+            f"Chosen on every scenario (the tools' default first metric): "
+            f"**{analysis['chosen']}**"
         ]
     text += [
         '', '## Every method per scenario (Spearman / regret in points, mean '
@@ -815,6 +821,7 @@ def main():
         json.dump(
             dict(
                 runs=analysis['runs'],
+                chosen=analysis['chosen'],
                 loso=analysis['loso'],
                 designs=dict(
                     all=analysis['designs']['all'].name,

@@ -111,7 +111,7 @@ class ScoringProtocol:
     """Arguments of ``tools/score_sources.py`` (Table 2, Figs. 4 and 6)."""
 
     metrics: List[str] = field(
-        default_factory=lambda: ['nce', 'otce', 'leep', 'logme', 'hscore'])
+        default_factory=lambda: ['hscore', 'nce', 'otce', 'leep', 'logme'])
     num_pixels: int = 15000
     repetitions: int = 10
     layer: str = 'logits'

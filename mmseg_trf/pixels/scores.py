@@ -37,7 +37,7 @@ class ScoringSettings:
         cfg_options (dict, optional): Overrides for every model config.
     """
 
-    metrics: Sequence[str] = ('nce', 'otce', 'leep', 'logme', 'hscore')
+    metrics: Sequence[str] = ('hscore', 'nce', 'otce', 'leep', 'logme')
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     layer: str = 'logits'
     source_images: int = 20
