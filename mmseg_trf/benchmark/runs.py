@@ -2,6 +2,7 @@
 learning curve, its best validation mIoU and the checkpoint to use."""
 import glob
 import json
+import os
 import os.path as osp
 import shutil
 from typing import List, Optional, Tuple
@@ -50,7 +51,9 @@ def copy_run(source_dir: str, work_dir: str) -> None:
     MMEngine records absolute paths of the run's own files: the
     ``last_checkpoint`` marker and, in the checkpoint's runtime info, the
     best and last checkpoints (the best-checkpoint hook deletes the old
-    best when it saves a new one). They are pointed at the copies.
+    best when it saves a new one). They are pointed at the copies. The
+    copy is made beside ``work_dir`` and renamed into place when complete,
+    so a crash leaves either no copy or a whole one.
 
     Args:
         source_dir (str): The finished run's work dir.
@@ -60,23 +63,27 @@ def copy_run(source_dir: str, work_dir: str) -> None:
     marker = osp.join(source_dir, 'last_checkpoint')
     if not osp.isfile(marker):
         raise StepFailed(f'{source_dir} has no checkpoint to continue from')
-    shutil.copytree(
-        source_dir, work_dir, ignore=shutil.ignore_patterns('.mmseg_trf.lock'))
     source_dir, work_dir = osp.abspath(source_dir), osp.abspath(work_dir)
+    partial = work_dir + '.partial'
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(
+        source_dir, partial, ignore=shutil.ignore_patterns('.mmseg_trf.lock'))
 
-    def moved(path):
-        return osp.join(work_dir, osp.relpath(osp.abspath(path), source_dir))
+    def moved(path, into=partial):
+        return osp.join(into, osp.relpath(osp.abspath(path), source_dir))
 
     with open(marker) as f:
-        last = moved(f.read().strip())
-    checkpoint = torch.load(last, map_location='cpu', weights_only=False)
+        last = f.read().strip()
+    checkpoint = torch.load(
+        moved(last), map_location='cpu', weights_only=False)
     info = checkpoint['message_hub']['runtime_info']
     for key in ('best_ckpt', 'last_ckpt'):
         if key in info:
-            info[key] = moved(info[key])
-    torch.save(checkpoint, last)
-    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
-        f.write(last)
+            info[key] = moved(info[key], work_dir)
+    torch.save(checkpoint, moved(last))
+    with open(osp.join(partial, 'last_checkpoint'), 'w') as f:
+        f.write(moved(last, work_dir))
+    os.rename(partial, work_dir)
 
 
 __all__ = ['miou_curve', 'best_miou', 'latest_checkpoint', 'copy_run']

@@ -44,3 +44,15 @@ def test_a_run_without_a_checkpoint_cannot_be_continued(tmp_path):
     with pytest.raises(StepFailed, match='no checkpoint'):
         copy_run(str(tmp_path / 'empty'), str(tmp_path / 'copy'))
     assert not (tmp_path / 'copy').exists()
+
+
+def test_a_copy_interrupted_before_it_was_complete_is_made_again(tmp_path):
+    source = finished_run(tmp_path / 'truth')
+    (tmp_path / 'continued.partial').mkdir()
+    (tmp_path / 'continued.partial' / 'iter_10.pth').write_text('cut short')
+    copy_run(str(source), str(tmp_path / 'continued'))
+    assert not (tmp_path / 'continued.partial').exists()
+    info = torch.load(
+        tmp_path / 'continued' / 'iter_10.pth',
+        weights_only=False)['message_hub']['runtime_info']
+    assert info['last_ckpt'] == str(tmp_path / 'continued' / 'iter_10.pth')
