@@ -92,13 +92,18 @@ def scenario_runner(path: str, seed: int, out_dir: str):
 def run_scenario(runner) -> dict:
     """Every step of a scenario's benchmark (cached)."""
     results = runner.run()
-    if results['failures']:
-        raise SystemExit(f'{runner.work_dir}: steps failed: '
-                         f'{sorted(results["failures"])}; rerun to retry')
+    stop_on_failures(runner)
     return results
 
 
-def continue_truth(runner, results: dict, iters: int) -> dict:
+def stop_on_failures(runner) -> None:
+    if runner.failures:
+        raise SystemExit(f'{runner.work_dir}: steps failed: '
+                         f'{sorted(runner.failures)}; rerun to retry')
+
+
+def continue_truth(runner, checkpoints: dict, record: dict,
+                   iters: int) -> dict:
     """Every ground-truth run continued from its last checkpoint to
     ``iters`` iterations (the same constant learning rate, so the same run
     made longer; the data order restarts at the resume): the truth at a
@@ -112,34 +117,31 @@ def continue_truth(runner, results: dict, iters: int) -> dict:
     from mmseg_trf.benchmark import FinetuneVariant
     spec = runner.spec
     target, = spec.targets
-    calls = [(source, target, results['checkpoints'][source.name], seed,
+    calls = [(source, target, checkpoints[source.name], seed,
               FinetuneVariant('continued'), iters,
               runner.path('finetune', target.name, source.name, 'vanilla',
                           f'seed{seed}')) for source in spec.sources
              for seed in spec.finetune.seeds]
     runs = runner.parallel(runner.finetune, calls)
-    if runner.failures:
-        raise SystemExit(f'{runner.work_dir}: steps failed: '
-                         f'{sorted(runner.failures)}; rerun to retry')
-    first = {
-        source: np.mean([r['seconds'] for r in done])
-        for (_, source, variant), done in results['finetunes'].items()
-        if variant == 'vanilla'
-    }
-    curves, seconds = {}, {}
+    stop_on_failures(runner)
+    per_source = {}
     for call, run in zip(calls, runs):
-        curves.setdefault(call[0].name, []).append(run['curve'])
-        seconds.setdefault(call[0].name, []).append(run['seconds'])
+        per_source.setdefault(call[0].name, []).append(run)
     return dict(
         budget=iters,
-        curves=curves,
+        curves={
+            n: [r['curve'] for r in done]
+            for n, done in per_source.items()
+        },
         truth={
-            name: float(np.mean([max(m for _, m in c) for c in runs]))
-            for name, runs in curves.items()
+            n: float(np.mean([r['miou'] for r in done]))
+            for n, done in per_source.items()
         },
         finetune_seconds={
-            name: float(first[name] + np.mean(s))
-            for name, s in seconds.items()
+            n:
+            record['finetune_seconds'][n] +
+            float(np.mean([r['seconds'] for r in done]))
+            for n, done in per_source.items()
         })
 
 
@@ -316,18 +318,22 @@ def search_designs() -> list:
 
 
 def design_points(record: dict, order: list) -> dict:
-    """Every search design on a run, mean over the finetuning seeds:
-    design -> (iterations cost, wall-time cost, regret)."""
+    """Every search design on a run: design -> :func:`design_point`."""
     return {
-        design:
-        tuple(
-            np.mean([
-                halving_point(record, seed, design.candidates(order),
-                              design.budgets(record['budget']), design.eta)
-                for seed in range(seeds_of(record))
-            ], 0))
+        design: design_point(record, order, design)
         for design in search_designs()
     }
+
+
+def design_point(record: dict, order: list, design) -> tuple:
+    """A search design on a run, mean over the finetuning seeds:
+    (iterations cost, wall-time cost, regret)."""
+    return tuple(
+        np.mean([
+            halving_point(record, seed, design.candidates(order),
+                          design.budgets(record['budget']), design.eta)
+            for seed in range(seeds_of(record))
+        ], 0))
 
 
 def strategies(record: dict, order: list, method: str,
@@ -469,13 +475,8 @@ def longer_costs(longer: dict, analysis: dict) -> dict:
         order, width = metric_order(record,
                                     analysis['loso'][scenario]['chosen'])
         points = strategies(record, order, 'chosen metric', width)
-        design = analysis['designs']['left_out'][scenario]
-        points[DESIGN_ROW] = tuple(
-            np.mean([
-                halving_point(record, seed, design.candidates(order),
-                              design.budgets(record['budget']), design.eta)
-                for seed in range(seeds_of(record))
-            ], 0))
+        points[DESIGN_ROW] = design_point(
+            record, order, analysis['designs']['left_out'][scenario])
         for name, point in points.items():
             costs.setdefault(name, []).append(point)
     return costs
@@ -751,7 +752,8 @@ def main():
                 print(f'[study] {run}: the truth continued to '
                       f'{args.continue_truth} iterations')
                 records[run]['continued'] = continue_truth(
-                    runner, results, args.continue_truth)
+                    runner, results['checkpoints'], records[run],
+                    args.continue_truth)
             elif osp.isfile(stored):  # a check run before is kept
                 with open(stored) as f:
                     before = json.load(f)

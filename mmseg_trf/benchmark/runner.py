@@ -32,7 +32,8 @@ from ..fileio import atomic_write_text
 from ..pixels.cache import cache_key
 from .executor import STATES, LocalExecutor, SlurmExecutor
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
-from .runs import best_miou, copy_run, latest_checkpoint, miou_curve
+from .runs import (best_miou, copy_run, last_checkpoint, latest_checkpoint,
+                   miou_curve)
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
                    FinetuneVariant)
 
@@ -239,10 +240,9 @@ class BenchmarkRunner:
             parts = dict(
                 config=config_fingerprint(config, options),
                 checkpoint=checkpoint_fingerprint(checkpoint))
-            if start_from:
-                with open(osp.join(start_from, 'last_checkpoint')) as f:
-                    parts['continues'] = checkpoint_fingerprint(
-                        f.read().strip())
+            if start_from:  # none to continue: copy_run fails the step
+                last = last_checkpoint(start_from)
+                parts['continues'] = last and checkpoint_fingerprint(last)
             if variant.weighting:
                 parts.update(
                     weighting=variant.weighting,

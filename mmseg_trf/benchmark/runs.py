@@ -34,13 +34,17 @@ def best_miou(work_dir: str) -> float:
 def latest_checkpoint(work_dir: str) -> Optional[str]:
     """The best-mIoU checkpoint of a run, else its last one."""
     best = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
-    if best:
-        return best[-1]
+    return best[-1] if best else last_checkpoint(work_dir)
+
+
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint a run saved last (MMEngine's ``last_checkpoint``
+    marker: the one ``--resume`` continues from), or None."""
     marker = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            return f.read().strip()
-    return None
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        return f.read().strip()
 
 
 def copy_run(source_dir: str, work_dir: str) -> None:
@@ -60,8 +64,8 @@ def copy_run(source_dir: str, work_dir: str) -> None:
         work_dir (str): Where the continued run will live (must not exist).
     """
     import torch
-    marker = osp.join(source_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
+    last = last_checkpoint(source_dir)
+    if last is None:
         raise StepFailed(f'{source_dir} has no checkpoint to continue from')
     source_dir, work_dir = osp.abspath(source_dir), osp.abspath(work_dir)
     partial = work_dir + '.partial'
@@ -72,8 +76,6 @@ def copy_run(source_dir: str, work_dir: str) -> None:
     def moved(path, into=partial):
         return osp.join(into, osp.relpath(osp.abspath(path), source_dir))
 
-    with open(marker) as f:
-        last = f.read().strip()
     checkpoint = torch.load(
         moved(last), map_location='cpu', weights_only=False)
     info = checkpoint['message_hub']['runtime_info']
@@ -86,4 +88,7 @@ def copy_run(source_dir: str, work_dir: str) -> None:
     os.rename(partial, work_dir)
 
 
-__all__ = ['miou_curve', 'best_miou', 'latest_checkpoint', 'copy_run']
+__all__ = [
+    'miou_curve', 'best_miou', 'latest_checkpoint', 'last_checkpoint',
+    'copy_run'
+]
