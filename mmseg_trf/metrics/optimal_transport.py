@@ -9,7 +9,9 @@ Three solvers of the squared-L2 problem between two empirical measures:
   join the candidate set until none is left. The result is certified
   optimal for the full problem, memory stays O((n + m) k) plus one block,
   and the plan has at most n + m - 1 non-zeros, so the N x N plan is never
-  stored. Where the first round leaves most rows violating (the candidates
+  stored. A point too heavy for its candidates (merged duplicates: one
+  logit vector may hold half the pixels) gets all its pairs from the start.
+  Where the first round leaves most rows violating (the candidates
   were guessed badly, as on logits whose plan is far from local), the
   problem goes to the dense simplex warm-started from the round's
   potentials, if its costs fit in 2 GiB.
@@ -173,6 +175,35 @@ def _feasible_pairs(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
             torch.from_numpy(plan.col.astype(np.int64)).to(xs.device))
 
 
+def _heavy_pairs(a: torch.Tensor, b: torch.Tensor,
+                 candidates: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Every pair of the points too heavy for their candidate lists.
+
+    A point whose mass is more than ``candidates`` times the other side's
+    median mass must be split over more partners than its ``candidates``
+    best (merged duplicates: one logit vector can hold half of a side's
+    pixels). Restricted to those, the first solve prices it wrongly and its
+    potential misleads every row; its whole row or column costs ``m`` or
+    ``n`` pairs. The heaviest come first, up to ``candidates * (n + m)``
+    pairs in all (as many as the candidate lists hold).
+    """
+    n, m = len(a), len(b)
+    budget = candidates * (n + m) // 2
+
+    def heaviest(weights, threshold, length):
+        heavy = torch.nonzero(weights > candidates * threshold).flatten()
+        order = torch.argsort(weights[heavy], descending=True)
+        return heavy[order[:budget // length]]
+
+    rows, cols = heaviest(a, b.median(), m), heaviest(b, a.median(), n)
+    every_row = torch.arange(n, device=a.device)
+    every_col = torch.arange(m, device=a.device)
+    return (torch.cat([rows.repeat_interleave(m),
+                       every_row.repeat(len(cols))]),
+            torch.cat([every_col.repeat(len(rows)),
+                       cols.repeat_interleave(n)]))
+
+
 def _solve_restricted(
         xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
         rows: torch.Tensor,
@@ -276,9 +307,10 @@ def _exact_with_duals(
     u, rows_f, cols_f = forward.row_minima(v, candidates)
     _, cols_b, rows_b = backward.row_minima(u, candidates)
     rows_1d, cols_1d = _feasible_pairs(xs, xt, a, b)
+    rows_h, cols_h = _heavy_pairs(a, b, candidates)
     rows, cols = _unique_pairs(
-        torch.cat([rows_f, rows_b, rows_1d]),
-        torch.cat([cols_f, cols_b, cols_1d]), len(xt))
+        torch.cat([rows_f, rows_b, rows_1d, rows_h]),
+        torch.cat([cols_f, cols_b, cols_1d, cols_h]), len(xt))
     tol = 1e-9 * float(forward.sq_s.max() + forward.sq_t.max())
     for round_index in range(max_rounds):
         plan, u, v = _solve_restricted(xs, xt, a, b, rows, cols)
@@ -312,7 +344,8 @@ def sparse_emd(xs: torch.Tensor,
 
     Multilevel: the dual potentials of an exact solve on a random half of
     the points (itself solved this way, down to a dense solve of at most
-    :data:`DENSE_PAIRS` pairs) give the first candidate pairs; each round
+    :data:`DENSE_PAIRS` pairs) give the first candidate pairs, with every
+    pair of a point too heavy for its candidates; each round
     solves the problem restricted to the candidates and adds the pairs that
     violate dual feasibility, until none is left (the optimum is then
     certified). A level whose first round leaves more than

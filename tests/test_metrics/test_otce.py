@@ -114,6 +114,37 @@ def test_stalled_column_generation_hands_over_to_warm_dense_simplex(
         optimum, rel=1e-12)
 
 
+def test_a_point_too_heavy_for_its_candidates_gets_all_its_pairs(
+        monkeypatch):
+    """One target point holds half the mass (merged duplicates): the first
+    restricted problem holds its whole column, and the plan is optimal."""
+    n, m = 1600, 1500
+    xs, _ = make_features(n=n, d=6, classes=5, seed=1, separation=3.0)
+    xt, _ = make_features(n=m, d=6, classes=4, seed=2, separation=3.0)
+    a = np.full(n, 1 / n)
+    b = np.full(m, 0.5 / (m - 1))
+    b[7] = 0.5
+    first_graphs = []
+    solve = optimal_transport.network_simplex
+
+    def spy(a, b, cost, **kwargs):
+        if not isinstance(cost, np.ndarray) and cost.shape == (n, m):
+            first_graphs.append(cost)
+        return solve(a, b, cost, **kwargs)
+
+    monkeypatch.setattr(optimal_transport, 'network_simplex', spy)
+    plan = sparse_emd(
+        torch.from_numpy(xs), torch.from_numpy(xt), torch.from_numpy(a),
+        torch.from_numpy(b))
+    heavy_column = first_graphs[0].tocsc()[:, [7]]
+    assert heavy_column.nnz == n
+    cost = ot.dist(xs, xt)
+    optimum = ot.emd2(a, b, cost, numItermax=10**8)
+    assert float((plan.toarray() * cost).sum()) == pytest.approx(
+        optimum, rel=1e-12)
+    assert np.allclose(plan.sum(0), b) and np.allclose(plan.sum(1), a)
+
+
 def test_label_joint_is_a_distribution_over_present_classes():
     xs, ys, xt, yt = shifted_pair(100)
     joint = otce_label_joint(xs, ys * 3, xt, yt + 10)
