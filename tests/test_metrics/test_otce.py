@@ -114,8 +114,7 @@ def test_stalled_column_generation_hands_over_to_warm_dense_simplex(
         optimum, rel=1e-12)
 
 
-def test_a_point_too_heavy_for_its_candidates_gets_all_its_pairs(
-        monkeypatch):
+def test_a_point_too_heavy_for_its_candidates_gets_all_its_pairs(monkeypatch):
     """One target point holds half the mass (merged duplicates): the first
     restricted problem holds its whole column, and the plan is optimal."""
     n, m = 1600, 1500
