@@ -13,13 +13,15 @@ times (the scorer's uniform sampler, seed 0): the source model's logits on
 its own training images (with their labels) and on the target's labelled
 images. Features are extracted once and cached in
 ``<out-dir>/feature_zoo/`` (not committed); each solve's time and value is
-kept there too, so a rerun only reports. Writes ``otce_zoo.md`` and
+kept there too (per pixel count and version of the solvers' code), so a
+rerun only reports. Writes ``otce_zoo.md`` and
 ``.json`` there: per set, both solvers' time (mean and range over the
 repetitions), their ratio and the largest difference between their OTCE
 values (0 up to rounding when the optimum is unique).
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -94,9 +96,24 @@ def solve(arrays: dict, rep: int, solver: str) -> dict:
     return dict(seconds=time.perf_counter() - tic, value=value)
 
 
-def set_row(name: str, arrays: dict, reps: int, folder: str) -> dict:
-    """Both solvers on every repetition of one set (each solve cached)."""
-    path = osp.join(folder, name.replace('/', '__') + '-solves.json')
+def solver_version() -> str:
+    """Digest of the solvers' code and POT's version: cached solves of
+    other code are solved again."""
+    import ot
+
+    from mmseg_trf.metrics import optimal_transport
+    with open(optimal_transport.__file__, 'rb') as f:
+        code = f.read() + ot.__version__.encode()
+    return hashlib.sha256(code).hexdigest()[:12]
+
+
+def set_row(name: str, arrays: dict, pixels: int, reps: int,
+            folder: str) -> dict:
+    """Both solvers on every repetition of one set (each solve cached, per
+    pixel count and :func:`solver_version`)."""
+    path = osp.join(
+        folder,
+        name.replace('/', '__') + f'-{pixels}-{solver_version()}-solves.json')
     done = json.load(open(path)) if osp.isfile(path) else {}
     for rep in range(reps):
         for solver in SOLVERS:
@@ -193,7 +210,7 @@ def main():
     rows = {
         name:
         set_row(name, extract(name, entry, args.pixels, args.reps, folder),
-                args.reps, folder)
+                args.pixels, args.reps, folder)
         for name, entry in sets.items()
     }
     command = (f'`python benchmarks/feature_zoo.py --pixels {args.pixels} '
