@@ -123,7 +123,8 @@ def train(config, dataset, iters, checkpoint):
     import torch
     from mmengine.dataset import pseudo_collate
 
-    from mmseg_trf.apis import build_dataset, load_segmentor
+    from mmseg_trf.apis import load_segmentor
+    from mmseg_trf.pixels import build_dataset
     model = load_segmentor(config).train()
     data = build_dataset(dataset)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -86,8 +86,9 @@ def mean_interval(values: Sequence[float],
 def choose_default(summary: Mapping[str, Mapping[str, dict]],
                    candidates: Sequence[str]) -> str:
     """The candidate with the best mean top-1 regret and mean Spearman
-    together: the lowest sum of its two ranks (1 = best), ties broken by
-    the lower mean regret.
+    together: the lowest sum of its two ranks (1 = best; equal means share
+    the best rank, so the candidates' order plays no part), ties broken by
+    the lower mean regret, then the higher mean Spearman.
 
     Args:
         summary (Mapping): :func:`summarise_runs` output.
@@ -102,12 +103,14 @@ def choose_default(summary: Mapping[str, Mapping[str, dict]],
         return value if math.isfinite(
             value) else math.inf * (1 if criterion == 'regret' else -1)
 
-    by_regret = sorted(candidates, key=lambda m: mean(m, 'regret'))
-    by_spearman = sorted(candidates, key=lambda m: -mean(m, 'spearman'))
-    return min(
-        candidates,
-        key=lambda m:
-        (by_regret.index(m) + by_spearman.index(m), mean(m, 'regret')))
+    regrets = [mean(m, 'regret') for m in candidates]
+    spearmans = [mean(m, 'spearman') for m in candidates]
+    ranks = (
+        stats.rankdata(regrets, method='min') +
+        stats.rankdata(np.negative(spearmans), method='min'))
+    best = min(
+        zip(ranks, regrets, np.negative(spearmans), range(len(candidates))))
+    return candidates[best[-1]]
 
 
 def leave_one_group_out(

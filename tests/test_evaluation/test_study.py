@@ -48,3 +48,21 @@ def test_the_default_is_best_on_regret_and_spearman_together():
     summary['balanced']['regret'] = stat(0.4)
     assert choose_default(summary,
                           ['low_regret', 'balanced', 'high_rho']) == 'balanced'
+
+
+def test_the_default_does_not_depend_on_the_candidates_order():
+    """Equal mean regrets share a rank: with three tied on regret, the best
+    Spearman wins whichever comes first (a positional rank once let the
+    first of the tied win)."""
+
+    def stat(value):
+        return dict(mean=value)
+
+    summary = dict(
+        first=dict(regret=stat(0.2), spearman=stat(0.65)),
+        second=dict(regret=stat(0.2), spearman=stat(0.60)),
+        best_rho=dict(regret=stat(0.2), spearman=stat(0.66)),
+        worse=dict(regret=stat(1.0), spearman=stat(0.70)))
+    names = list(summary)
+    for order in (names, names[::-1], names[1:] + names[:1]):
+        assert choose_default(summary, order) == 'best_rho'
