@@ -31,11 +31,12 @@ def test_undefined_values_are_left_out():
     assert summary['a']['spearman']['mean'] == 0.5
 
 
+def stat(value):
+    """A summary cell: its mean."""
+    return dict(mean=value)
+
+
 def test_the_default_is_best_on_regret_and_spearman_together():
-
-    def stat(value):
-        return dict(mean=value)
-
     summary = dict(
         low_regret=dict(regret=stat(0.5), spearman=stat(0.3)),
         balanced=dict(regret=stat(0.8), spearman=stat(0.7)),
@@ -54,10 +55,6 @@ def test_the_default_does_not_depend_on_the_candidates_order():
     """Equal mean regrets share a rank: with three tied on regret, the best
     Spearman wins whichever comes first (a positional rank once let the
     first of the tied win)."""
-
-    def stat(value):
-        return dict(mean=value)
-
     summary = dict(
         first=dict(regret=stat(0.2), spearman=stat(0.65)),
         second=dict(regret=stat(0.2), spearman=stat(0.60)),
