@@ -365,7 +365,9 @@ def sparse_emd(xs: torch.Tensor,
         xt (Tensor): ``(m, d)`` float64 target points.
         a (Tensor, optional): Source weights; uniform by default.
         b (Tensor, optional): Target weights; uniform by default.
-        candidates (int): Pairs added per row and column in each round.
+        candidates (int): Pairs per row and column in the first candidate
+            set and the first round; later rounds add up to
+            :data:`REFINE_CANDIDATES` per violating row.
         max_rounds (int): Cap on column-generation rounds per level.
         seed (int): Seed of the subsamples.
 
