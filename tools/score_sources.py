@@ -61,7 +61,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--metrics',
         nargs='+',
-        default=['hscore', 'nce', 'otce', 'leep', 'logme'],
+        default=list(ScoringSettings.metrics),
         choices=list(METRICS) + ['fusion'],
         help='metrics to compute; the first orders the ranking and the '
         'P(best) column (default H-score, the choice of the '
