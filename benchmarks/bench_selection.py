@@ -237,7 +237,9 @@ def run_criteria(record: dict, metrics, others: list) -> dict:
         fusions.append(f'fusion-{rule}')
         add_fusion(sources, members, rule, fusions[-1])
     add_fusion(sources, members + [SOURCE_MIOU], 'rank', PRIOR_FUSION)
-    rows = correlations(sources, list(metrics) + fusions + [PRIOR_FUSION])
+    # the study summarises over runs, so no per-run bootstrap intervals
+    rows = correlations(
+        sources, list(metrics) + fusions + [PRIOR_FUSION], intervals=False)
     prior = [record['source_miou'].get(n, math.nan) for n in names]
     rows[SOURCE_PRIOR] = selection_criteria(prior, truth, intervals=False)
     rows[ARCH_PRIOR] = selection_criteria(

@@ -60,25 +60,30 @@ def _scores(results: Sequence[SourceResult], metric: str) -> List[float]:
 
 
 def correlations(results: Sequence[SourceResult],
-                 metrics: Sequence[str]) -> Dict[str, Dict[str, float]]:
-    """Per metric, its :func:`selection_criteria` with the ground truth
-    (bootstrap intervals included), and the same for two baselines: a
-    random ranking (expected values) and, when every source's size is
-    known, the static prior "larger model first", which needs no target
-    data."""
+                 metrics: Sequence[str],
+                 intervals: bool = True) -> Dict[str, Dict[str, float]]:
+    """Per metric, its :func:`selection_criteria` with the ground truth,
+    and the same for two baselines: a random ranking (expected values)
+    and, when every source's size is known, the static prior "larger model
+    first", which needs no target data.
+
+    Args:
+        intervals (bool): add the bootstrap intervals (most of the time
+            spent here). Default: True.
+    """
     truth = [r.miou if r.miou is not None else math.nan for r in results]
     rows = {
-        name: selection_criteria(_scores(results, name), truth)
+        name: selection_criteria(_scores(results, name), truth, intervals)
         for name in metrics
     }
     rows[RANDOM] = dict({c: math.nan
                          for c in CRITERIA}, **random_baseline(truth))
     if all(r.parameters for r in results):
         rows[PRIOR] = selection_criteria([r.parameters for r in results],
-                                         truth)
+                                         truth, intervals)
     if all(r.source_miou is not None for r in results):
         rows[SOURCE_PRIOR] = selection_criteria(
-            [r.source_miou for r in results], truth)
+            [r.source_miou for r in results], truth, intervals)
     return rows
 
 

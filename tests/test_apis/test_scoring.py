@@ -288,3 +288,26 @@ def test_one_architecture_with_ground_truth_writes_its_ranking(tmp_path):
     assert data['correlations']['leep']['spearman'] == pytest.approx(1.0)
     assert osp.isfile(written['plot'])
     assert '| prior: parameter count | - ' in open(written['markdown']).read()
+
+
+def test_correlations_without_intervals_keep_every_point_value():
+    """The study's reports drop the per-run bootstrap intervals (most of
+    their time); every other value stays the same."""
+    from mmseg_trf.apis import MetricResult, SourceResult
+    from mmseg_trf.apis.report import correlations
+    results = [
+        SourceResult(
+            f's{i}',
+            miou,
+            metrics=dict(leep=MetricResult(score, 0.0, values=[score] * 2)),
+            parameters=1000 * (i + 1),
+            source_miou=0.1 * i) for i, (miou, score) in enumerate(
+                zip((0.5, 0.2, 0.4, 0.3, 0.1), (3.0, 1.0, 2.5, 0.5, 0.7)))
+    ]
+    full = correlations(results, ['leep'])
+    bare = correlations(results, ['leep'], intervals=False)
+    assert any(k.endswith('_ci') for k in full['leep'])
+    assert full.keys() == bare.keys()
+    for name, row in full.items():
+        points = {k: v for k, v in row.items() if not k.endswith('_ci')}
+        np.testing.assert_equal(bare[name], points)
