@@ -712,9 +712,7 @@ def longer_loso_lines(analysis: dict) -> list:
         *loso_lines(analysis), '', *cost_table(analysis), '',
         'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source to the longer budget).', '',
-        *run_cost_table(analysis), '', *design_lines(analysis['designs']), '',
-        '![Regret against cost, longer truth]'
-        '(selection_study_cost_longer.png)', ''
+        *run_cost_table(analysis), '', *design_lines(analysis['designs']), ''
     ]
 
 

@@ -214,8 +214,9 @@ class SearchDesign:
 
     @property
     def name(self) -> str:
-        return (f'top {self.width}, {self.first} to {self.last} of the '
-                f'budget, 1/{self.eta} kept')
+        entering = 'all sources' if self.width == 1 else f'top {self.width}'
+        return (f'{entering}, {self.first} to {self.last} of the budget, '
+                f'1/{self.eta} kept')
 
     def candidates(self, order: Sequence[str]) -> List[str]:
         """The sources that enter: the top ``ceil(width * n)``."""

@@ -140,6 +140,7 @@ def test_a_design_scales_its_width_and_rungs_to_the_sources_and_budget():
     assert share_count(Fraction(7, 10), 10) == 7
     assert design.budgets(1000) == [150, 300, 500]
     assert design.budgets(20000) == [3000, 6000, 10000]
+    assert design.name == 'top 2/3, 3/20 to 1/2 of the budget, 1/2 kept'
     # metric order d, c, b, a; the top 3 (ceil(2/3 * 4)) enter: a is out
     # rung 100: b 0.30, c 0.10, d 0.02 -> b, c; rung 200: b 0.35 > c 0.15
     short = SearchDesign(Fraction(2, 3), Fraction(1, 8), Fraction(1, 2))
@@ -155,6 +156,7 @@ def test_a_design_scales_its_width_and_rungs_to_the_sources_and_budget():
     assert successive_halving(
         late.candidates(['d', 'c', 'b', 'a']), oracle([]), late.budgets(800),
         late.eta).pick == 'a'
+    assert late.name.startswith('all sources, 1/2 to 1 of the budget')
     with pytest.raises(ValueError):
         SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1, 4))
     with pytest.raises(ValueError):
