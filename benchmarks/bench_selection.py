@@ -676,6 +676,15 @@ def longer_records(records: dict) -> dict:
     }
 
 
+def tools_default_use() -> str:
+    """What the short-budget protocol's choice is for, naming the metric the
+    tools rank by first today (they follow the protocol only when it is
+    changed on purpose)."""
+    from mmseg_trf.apis import ScoringSettings
+    return ("the protocol's default; the tools rank by "
+            f'{ScoringSettings.metrics[0]} first')
+
+
 def loso_lines(analysis: dict, use: str) -> list:
     """Per left-out scenario the metric chosen on the others and its
     figures there, their mean, and the choice on every scenario, with
@@ -847,7 +856,7 @@ def main():
         '## The old short-budget truth against the long-budget one', '',
         *proxy_lines(records), '',
         '## Leave-one-scenario-out: the default chosen on the others', '',
-        *loso_lines(analysis, "the tools' default first metric")
+        *loso_lines(analysis, tools_default_use())
     ]
     text += [
         '', '## Every method per scenario (Spearman / regret in points, mean '
