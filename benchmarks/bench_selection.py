@@ -180,7 +180,37 @@ def run_record(results: dict) -> dict:
         source_miou=results['source_miou'],
         curves=curves,
         finetune_seconds=seconds,
-        budget=budget)
+        budget=budget,
+        machine=machine())
+
+
+def machine() -> dict:
+    """What a record was made on: trained weights, and so every truth, may
+    differ with the CPU's kernels and the threads per job."""
+    import torch
+    return dict(
+        cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        cores=os.cpu_count(),
+        torch=torch.__version__)
+
+
+def truth_gap(before: dict, after: dict) -> float:
+    """Largest difference, in mIoU, between a stored record's truth and a
+    rebuilt one's (their sources in common)."""
+    return max(
+        abs(before['truth'][s] - after['truth'][s])
+        for s in set(before['truth']) & set(after['truth']))
+
+
+def reproduction_line(run: str, gap: float, before: dict, after: dict) -> str:
+    """Whether a rebuilt run's truth reproduces the stored record's."""
+    if gap == 0:
+        return f'[study] {run}: the rebuilt truth reproduces the record'
+    return (f'[study] {run}: the rebuilt truth differs from the record by '
+            f'up to {100 * gap:.1f} points (record made on '
+            f"{before.get('machine', 'an unrecorded machine')}, this one "
+            f"{after['machine']}); the record, and any longer truth it "
+            'held, is replaced')
 
 
 def source_results(record: dict):
@@ -819,17 +849,20 @@ def main():
             runner = scenario_runner(path, seed, args.out_dir)
             results = run_scenario(runner)
             records[run] = run_record(results)
+            before, gap = None, None
+            if osp.isfile(stored):
+                with open(stored) as f:
+                    before = json.load(f)
+                gap = truth_gap(before, records[run])
+                print(reproduction_line(run, gap, before, records[run]))
             if args.continue_truth:
                 print(f'[study] {run}: the truth continued to '
                       f'{args.continue_truth} iterations')
                 records[run]['continued'] = continue_truth(
                     runner, results['checkpoints'], records[run],
                     args.continue_truth)
-            elif osp.isfile(stored):  # a check run before is kept
-                with open(stored) as f:
-                    before = json.load(f)
-                if 'continued' in before:
-                    records[run]['continued'] = before['continued']
+            elif gap == 0 and 'continued' in before:  # a check run before
+                records[run]['continued'] = before['continued']
             os.makedirs(RECORDS, exist_ok=True)
             with open(stored, 'w') as f:
                 json.dump(records[run], f)
