@@ -196,18 +196,21 @@ def machine() -> dict:
 
 def truth_gap(before: dict, after: dict) -> float:
     """Largest difference, in mIoU, between a stored record's truth and a
-    rebuilt one's (their sources in common)."""
+    rebuilt one's; infinite when their sources differ (nothing to compare,
+    and the record must not crash the run that replaces it)."""
+    if set(before['truth']) != set(after['truth']):
+        return float('inf')
     return max(
-        abs(before['truth'][s] - after['truth'][s])
-        for s in set(before['truth']) & set(after['truth']))
+        abs(before['truth'][s] - after['truth'][s]) for s in before['truth'])
 
 
 def reproduction_line(run: str, gap: float, before: dict, after: dict) -> str:
     """Whether a rebuilt run's truth reproduces the stored record's."""
     if gap == 0:
         return f'[study] {run}: the rebuilt truth reproduces the record'
-    return (f'[study] {run}: the rebuilt truth differs from the record by '
-            f'up to {100 * gap:.1f} points (record made on '
+    how = ('covers other sources than the record' if math.isinf(gap) else
+           f'differs from the record by up to {100 * gap:.1f} points')
+    return (f'[study] {run}: the rebuilt truth {how} (record made on '
             f"{before.get('machine', 'an unrecorded machine')}, this one "
             f"{after['machine']}); the record, and any longer truth it "
             'held, is replaced')
