@@ -74,9 +74,10 @@ PRIOR_FUSION = 'fusion-rank + source-miou'
 # the successive-halving design chosen on the other scenarios (at most a
 # quarter of the cost of finetuning every source, lowest worst regret)
 DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
-# what the choices on every longer-truth scenario are: evidence, not yet
-# the tools' defaults (those are chosen on every scenario of the study)
-LONGER_USE = 'on the longer truth; not the tools\' default'
+# what the search design chosen on every longer-truth scenario is: evidence,
+# not tools/select_source.py's default (chosen on every scenario's 1,000
+# iteration truth)
+LONGER_DESIGN_USE = 'on the longer truth; not select_source.py\'s default'
 
 
 def scenario_runner(path: str, seed: int, out_dir: str):
@@ -709,13 +710,18 @@ def longer_records(records: dict) -> dict:
     }
 
 
-def tools_default_use() -> str:
-    """What the short-budget protocol's choice is for, naming the metric the
-    tools rank by first today (they follow the protocol only when it is
-    changed on purpose)."""
-    from mmseg_trf.apis import ScoringSettings
-    return ("the protocol's default; the tools rank by "
-            f'{ScoringSettings.metrics[0]} first')
+def tools_ranking() -> str:
+    """The study's name of what the tools rank by first
+    (``score_sources.py``'s default ``--metrics`` and ``--fusion-rule``)."""
+    from mmseg_trf.apis.report import DEFAULT_RANKING, FUSION, FUSION_RULE
+    first = DEFAULT_RANKING[0]
+    return f'fusion-{FUSION_RULE}' if first == FUSION else first
+
+
+def ranking_use(truth: str) -> str:
+    """What a protocol's choice on ``truth`` is for, naming what the tools
+    rank by first (they follow a protocol only when changed on purpose)."""
+    return f'on the {truth} truth; the tools rank by {tools_ranking()} first'
 
 
 def loso_lines(analysis: dict, use: str) -> list:
@@ -754,11 +760,12 @@ def longer_loso_lines(analysis: dict) -> list:
         'truth: the default metric and the search design are chosen on the '
         'other such scenarios and reported on the one left out (the '
         'architecture prior too is learnt on them alone).', '',
-        *loso_lines(analysis, LONGER_USE), '', *cost_table(analysis), '',
+        *loso_lines(analysis, ranking_use('longer')), '',
+        *cost_table(analysis), '',
         'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source to the longer budget).', '',
         *run_cost_table(analysis), '',
-        *design_lines(analysis['designs'], LONGER_USE), ''
+        *design_lines(analysis['designs'], LONGER_DESIGN_USE), ''
     ]
 
 
@@ -892,7 +899,7 @@ def main():
         '## The old short-budget truth against the long-budget one', '',
         *proxy_lines(records), '',
         '## Leave-one-scenario-out: the default chosen on the others', '',
-        *loso_lines(analysis, tools_default_use())
+        *loso_lines(analysis, ranking_use('1,000-iteration'))
     ]
     text += [
         '', '## Every method per scenario (Spearman / regret in points, mean '
@@ -904,7 +911,7 @@ def main():
         'mean] (lowest to highest run) over runs.', '', *cost_table(analysis),
         '', 'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source).', '', *run_cost_table(analysis), '',
-        *design_lines(analysis['designs'], 'the recommendation')
+        *design_lines(analysis['designs'], "select_source.py's default")
     ]
     report = osp.join(args.out_dir, 'selection_study.md')
     with open(report, 'w') as f:

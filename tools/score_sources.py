@@ -2,7 +2,8 @@
 
     python tools/score_sources.py TARGET_DATASET_CONFIG
         (--sources sources.yaml | --zoo FCN PSPNet [--zoo-data Cityscapes])
-        [--metrics hscore nce otce leep logme] [--num-pixels 10000]
+        [--metrics fusion hscore nce otce leep logme] [--fusion-rule rank]
+        [--num-pixels 10000]
         [--repetitions 10] [--sampler uniform|balanced|full]
         [--layer logits|pre_logits] [--ground-truth miou.yaml]
         [--work-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
@@ -28,7 +29,8 @@ from mmengine.logging import MMLogger, print_log
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
-from mmseg_trf.apis.report import SOURCE_MIOU, add_fusion
+from mmseg_trf.apis.report import (DEFAULT_RANKING, FUSION, FUSION_RULE,
+                                   SOURCE_MIOU, add_fusion)
 from mmseg_trf.apis.scoring import LAYERS, checked_miou
 from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
@@ -61,13 +63,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--metrics',
         nargs='+',
-        default=list(ScoringSettings.metrics),
-        choices=list(METRICS) + ['fusion'],
+        default=list(DEFAULT_RANKING),
+        choices=list(METRICS) + [FUSION],
         help='metrics to compute; the first orders the ranking and the '
-        'P(best) column (default H-score, the choice of the '
-        'leave-one-scenario-out protocol; no metric reaches Spearman 0.7 on '
-        'left-out scenarios, see docs/en/source_selection.md); '
-        '"fusion" adds a fused score of --fusion-members')
+        'P(best) column; "fusion" adds a fused score of --fusion-members '
+        '(default: the fusion of the five metrics first, the choice of the '
+        'leave-one-scenario-out protocol; no method reaches Spearman 0.7 on '
+        'left-out scenarios, see docs/en/source_selection.md)')
     parser.add_argument(
         '--fusion-members',
         nargs='+',
@@ -78,7 +80,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--fusion-rule',
         choices=FUSION_RULES,
-        default='rank',
+        default=FUSION_RULE,
         help='average of ranks or of z-scores across sources, per '
         'repetition')
     parser.add_argument(
@@ -201,9 +203,12 @@ def main(argv=None):
     MMLogger.get_instance(
         'mmseg_trf', log_file=osp.join(work_dir, 'score_sources.log'))
     sources = load_sources(args)
-    computed = [m for m in args.metrics if m != 'fusion']
+    computed = [m for m in args.metrics if m != FUSION]
     members = args.fusion_members or computed
-    if 'fusion' in args.metrics:
+    if FUSION in args.metrics and not members:
+        raise SystemExit('score_sources: --metrics fusion fuses the other '
+                         '--metrics or --fusion-members; none given')
+    if FUSION in args.metrics:
         computed += [
             m for m in members if m not in computed and m != SOURCE_MIOU
         ]
@@ -222,7 +227,7 @@ def main(argv=None):
         sources, dataset_config(args.target), settings, args.cache_dir
         or osp.join(work_dir, 'feature_cache'))
     if is_main_process():
-        if 'fusion' in args.metrics:
+        if FUSION in args.metrics:
             add_fusion(results, members, args.fusion_rule)
         written = write_reports(
             results,
@@ -237,7 +242,7 @@ def main(argv=None):
                 seed=args.seed,
                 otce_solver=args.otce_solver,
                 fusion=dict(members=members, rule=args.fusion_rule)
-                if 'fusion' in args.metrics else None))
+                if FUSION in args.metrics else None))
         with open(written['markdown']) as f:
             print(f.read())
         for kind, path in written.items():

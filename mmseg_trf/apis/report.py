@@ -13,13 +13,20 @@ import numpy as np
 from ..evaluation import (CRITERIA, fuse_scores, probability_best,
                           random_baseline, selection_criteria)
 from ..fileio import atomic_write, atomic_write_text
-from .scoring import MetricResult, SourceResult
+from .scoring import MetricResult, ScoringSettings, SourceResult
 
 #: Rows of the agreement table that are baselines, not metrics.
 RANDOM, PRIOR = 'random (expected)', 'prior: parameter count'
 SOURCE_PRIOR = 'prior: source mIoU'
 #: The fusion member that is the source-mIoU prior, not a metric.
 SOURCE_MIOU = 'source-miou'
+#: The fused score's name in a ranking (``score_sources --metrics fusion``).
+FUSION = 'fusion'
+#: The tools' ranking: the fusion of the default metrics first, fused by
+#: ``FUSION_RULE``. Both are the leave-one-scenario-out protocol's choice
+#: against the longest finetuning truth (docs/en/source_selection.md).
+DEFAULT_RANKING = (FUSION, *ScoringSettings.metrics)
+FUSION_RULE = 'rank'
 
 
 def fmt_number(value: float, digits: int = 4) -> str:
@@ -90,7 +97,7 @@ def correlations(results: Sequence[SourceResult],
 def add_fusion(results: Sequence[SourceResult],
                members: Sequence[str],
                rule: str = 'rank',
-               name: str = 'fusion') -> None:
+               name: str = FUSION) -> None:
     """Add a fused score (:func:`~mmseg_trf.evaluation.fuse_scores` of
     ``members``) to every result, fused repetition by repetition so that
     it has a spread like the others. The member ``source-miou`` is the
@@ -308,5 +315,6 @@ def _write_ranking(results: Sequence[SourceResult], metrics: Sequence[str],
 __all__ = [
     'fmt_number', 'write_reports', 'markdown_table', 'correlation_table',
     'correlations', 'add_fusion', 'scatter_plots', 'ranking_order',
-    'results_from_ranking', 'SOURCE_PRIOR', 'SOURCE_MIOU'
+    'results_from_ranking', 'SOURCE_PRIOR', 'SOURCE_MIOU', 'FUSION',
+    'DEFAULT_RANKING', 'FUSION_RULE'
 ]

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
-from ..pixels.scores import ScoringSettings
+from ..apis.report import DEFAULT_RANKING
 from ..utils.fields import build_checked, checked_fields
 from ..utils.yaml_files import read_yaml
 from .executor import SlurmOptions
@@ -111,8 +111,7 @@ class FinetuneVariant:
 class ScoringProtocol:
     """Arguments of ``tools/score_sources.py`` (Table 2, Figs. 4 and 6)."""
 
-    metrics: List[str] = field(
-        default_factory=lambda: list(ScoringSettings.metrics))
+    metrics: List[str] = field(default_factory=lambda: list(DEFAULT_RANKING))
     num_pixels: int = 15000
     repetitions: int = 10
     layer: str = 'logits'

@@ -2,9 +2,13 @@
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 import yaml
 
+from mmseg_trf.apis import ScoringSettings
+from mmseg_trf.apis.report import FUSION_RULE
+from mmseg_trf.evaluation import fuse_scores
 from ..conftest import ROOT, run_tool
 from ..test_apis.workspace import make_workspace
 
@@ -30,23 +34,53 @@ def table(work_dir):
 
 
 def test_cli_writes_reports(workspace, tmp_path):
+    # the default ranking: the fusion of the five metrics first
     proc = run_tool('score_sources.py', workspace['target'], '--sources',
-                    workspace['sources_file'], *ARGS, '--work-dir', tmp_path)
+                    workspace['sources_file'], *ARGS[6:], '--work-dir',
+                    tmp_path)
     assert '| rank | source |' in proc.stdout
     for name in ('ranking.md', 'ranking.csv', 'ranking.json',
                  'score_vs_miou.png', 'score_sources.log'):
         assert osp.isfile(tmp_path / name), name
     scores, data = table(tmp_path)
-    assert len(scores) == 3 * 5
+    assert len(scores) == 3 * 6
     assert set(data['correlations']) == {
-        'otce', 'leep', 'logme', 'hscore', 'nce', 'random (expected)',
-        'prior: parameter count'
+        'fusion', 'otce', 'leep', 'logme', 'hscore', 'nce',
+        'random (expected)', 'prior: parameter count'
     }
     leep = data['correlations']['leep']
     low, high = leep['spearman_ci']
     assert low <= leep['spearman'] <= high
     assert 'regret' in leep and 'top3' in leep
-    assert 'P(best by otce)' in proc.stdout
+    assert 'P(best by fusion)' in proc.stdout
+    assert data['settings']['fusion'] == dict(
+        members=list(ScoringSettings.metrics), rule=FUSION_RULE)
+    # fused repetition by repetition, then averaged
+    sources = data['sources']
+    per_rep = [
+        fuse_scores(
+            {
+                m: [s['metrics'][m]['values'][rep] for s in sources]
+                for m in ScoringSettings.metrics
+            }, ScoringSettings.metrics, FUSION_RULE) for rep in range(2)
+    ]
+    for source, fused in zip(sources, np.mean(per_rep, 0)):
+        assert source['metrics']['fusion']['mean'] == pytest.approx(fused)
+
+
+def test_fusion_without_members_is_refused(workspace, tmp_path):
+    proc = run_tool(
+        'score_sources.py',
+        workspace['target'],
+        '--sources',
+        workspace['sources_file'],
+        '--metrics',
+        'fusion',
+        '--work-dir',
+        tmp_path,
+        check=False)
+    assert proc.returncode != 0
+    assert '--metrics fusion fuses the other' in proc.stderr
 
 
 def test_fusion_is_a_selectable_metric(workspace, tmp_path):
