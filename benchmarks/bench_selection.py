@@ -839,13 +839,17 @@ def main():
         'iterations: a check of the truth at a longer budget')
     args = parser.parse_args()
     import mmseg_trf  # noqa: F401
+    from mmseg_trf.apis.report import FUSION
     from mmseg_trf.demo import Scenario
     start = time.time()
     records, metrics = {}, {}
     for path in args.scenarios:
         name = scenario_name(path)
+        # the study fuses the metrics itself (FUSED, both rules)
         metrics.update(
-            dict.fromkeys(Scenario.from_file(path).scoring['metrics']))
+            dict.fromkeys(
+                m for m in Scenario.from_file(path).scoring['metrics']
+                if m != FUSION))
         for seed in args.seeds:
             run = f'{name}-seed{seed}'
             # the finished part's record, kept in the repository too
@@ -913,6 +917,7 @@ def main():
         'finetuning every source).', '', *run_cost_table(analysis), '',
         *design_lines(analysis['designs'], "select_source.py's default")
     ]
+    os.makedirs(args.out_dir, exist_ok=True)
     report = osp.join(args.out_dir, 'selection_study.md')
     with open(report, 'w') as f:
         f.write('\n'.join(text) + '\n')

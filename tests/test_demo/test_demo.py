@@ -176,6 +176,8 @@ def test_budgeted_selection_runs_rungs_as_cached_steps(quick_demo):
     out = run_tool(*args, timeout=900).stdout
     found = json.loads(
         (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    # ordered by the spec's first ranking: the tools' default fusion
+    assert found['metric'] == 'fusion'
     # both candidates to 10 iterations, the better one is picked
     assert found['width'] == 2 and len(found['rungs']) == 1
     rung = found['rungs'][0]
