@@ -195,6 +195,11 @@ def positive_int(text: str) -> int:
 
 def main(argv=None):
     args = parse_args(argv)
+    computed = [m for m in args.metrics if m != FUSION]
+    members = args.fusion_members or computed
+    if FUSION in args.metrics and not members:
+        raise SystemExit('score_sources: --metrics fusion fuses the other '
+                         '--metrics or --fusion-members; none given')
     init_distributed(args.launcher)
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'score_sources',
@@ -203,11 +208,6 @@ def main(argv=None):
     MMLogger.get_instance(
         'mmseg_trf', log_file=osp.join(work_dir, 'score_sources.log'))
     sources = load_sources(args)
-    computed = [m for m in args.metrics if m != FUSION]
-    members = args.fusion_members or computed
-    if FUSION in args.metrics and not members:
-        raise SystemExit('score_sources: --metrics fusion fuses the other '
-                         '--metrics or --fusion-members; none given')
     if FUSION in args.metrics:
         computed += [
             m for m in members if m not in computed and m != SOURCE_MIOU

@@ -96,7 +96,7 @@ def correlations(results: Sequence[SourceResult],
 
 def add_fusion(results: Sequence[SourceResult],
                members: Sequence[str],
-               rule: str = 'rank',
+               rule: str = FUSION_RULE,
                name: str = FUSION) -> None:
     """Add a fused score (:func:`~mmseg_trf.evaluation.fuse_scores` of
     ``members``) to every result, fused repetition by repetition so that
