@@ -2,7 +2,7 @@
 
     python tools/score_sources.py TARGET_DATASET_CONFIG
         (--sources sources.yaml | --zoo FCN PSPNet [--zoo-data Cityscapes])
-        [--metrics fusion hscore nce otce leep logme] [--fusion-rule rank]
+        [--metrics fusion hscore nce otce leep logme] [--fusion-rule zscore]
         [--num-pixels 10000]
         [--repetitions 10] [--sampler uniform|balanced|full]
         [--layer logits|pre_logits] [--ground-truth miou.yaml]

@@ -26,7 +26,7 @@ FUSION = 'fusion'
 #: ``FUSION_RULE``. Both are the leave-one-scenario-out protocol's choice
 #: against the longest finetuning truth (docs/en/source_selection.md).
 DEFAULT_RANKING = (FUSION, *ScoringSettings.metrics)
-FUSION_RULE = 'rank'
+FUSION_RULE = 'zscore'
 
 
 def fmt_number(value: float, digits: int = 4) -> str:

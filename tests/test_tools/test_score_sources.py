@@ -68,6 +68,53 @@ def test_cli_writes_reports(workspace, tmp_path):
         assert source['metrics']['fusion']['mean'] == pytest.approx(fused)
 
 
+def test_fusion_is_a_selectable_metric(workspace, tmp_path):
+    run_tool('score_sources.py', workspace['target'], '--sources',
+             workspace['sources_file'], *ARGS[:1], 'fusion', *ARGS[6:],
+             '--fusion-members', 'leep', 'logme', '--fusion-rule', 'rank',
+             '--work-dir', tmp_path)
+    scores, data = table(tmp_path)
+    names = {s['name'] for s in data['sources']}
+    assert {m for _, m in scores} == {'fusion', 'leep', 'logme'}
+    # rank fusion of two metrics over 3 sources: mean ranks in [1, 3]
+    fused = [scores[n, 'fusion'] for n in names]
+    assert all(1 <= f <= 3 for f in fused)
+    assert sum(fused) == pytest.approx(6.0)
+    assert data['settings']['fusion'] == dict(
+        members=['leep', 'logme'], rule='rank')
+
+
+def test_the_source_miou_prior_is_a_baseline_and_a_fusion_member(
+        workspace, tmp_path):
+    with open(workspace['sources_file']) as f:
+        sources = yaml.safe_load(f)
+    priors = dict(zip([s['name'] for s in sources], (0.7, 0.2, 0.9)))
+    for source in sources:
+        source['source_miou'] = priors[source['name']]
+    path = tmp_path / 'sources.yaml'
+    path.write_text(yaml.safe_dump(sources))
+    run_tool('score_sources.py', workspace['target'], '--sources', path,
+             *ARGS[:1], 'leep', 'fusion', *ARGS[6:], '--fusion-members',
+             'leep', 'source-miou', '--fusion-rule', 'rank', '--work-dir',
+             tmp_path / 'out')
+    scores, data = table(tmp_path / 'out')
+    from mmseg_trf.evaluation import rank_correlations
+    truth = {s['name']: s['miou'] for s in sources}
+    names = list(truth)
+    prior = data['correlations']['prior: source mIoU']
+    assert prior['spearman'] == pytest.approx(
+        rank_correlations([priors[n] for n in names],
+                          [truth[n] for n in names])['spearman'])
+    # rank fusion of LEEP and the prior: the mean of the two ranks
+    leep = {n: scores[n, 'leep'] for n in names}
+    for name in names:
+        ranks = [
+            sorted(values.values()).index(values[name]) + 1
+            for values in (leep, priors)
+        ]
+        assert scores[name, 'fusion'] == pytest.approx(sum(ranks) / 2)
+
+
 def test_two_process_run_gives_the_same_table(workspace, tmp_path):
     run_tool('score_sources.py', workspace['target'], '--sources',
              workspace['sources_file'], *ARGS, '--work-dir', tmp_path / 'one')
