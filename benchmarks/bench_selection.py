@@ -551,9 +551,10 @@ def family_out_lines(records: dict, metrics: list, truth: str) -> list:
         f'## Leave-one-family-out ({truth} truth)', '',
         f'{len(cases)} cases: each architecture family of each run with '
         'three or more left out, every method (fusions re-fused) judged on '
-        'the sources left. Mean Spearman on the whole runs, with one family '
-        'out (lowest case), and the mean top-1 regret in points with one '
-        'family out.', '', '| method | whole runs | one family out (lowest) '
+        'the sources left. Means over the cases: Spearman on the whole run, '
+        'with the family out (lowest case), and top-1 regret in points with '
+        'the family out.', '',
+        '| method | whole runs | one family out (lowest) '
         '| regret, one family out |', '|---|---|---|---|'
     ]
     for method, values in rows.items():
