@@ -481,9 +481,7 @@ def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
             ('the same best source' if pick == best else
              f'its best {pick} is {100 * (truth[best] - truth[pick]):.1f} '
              f'points below the longer truth\'s best {best}'))
-        others = [
-            r for k, r in records.items() if scenario_of(k) != scenario_of(run)
-        ]
+        others = other_scenarios(records, run)
         for method, row in run_criteria(longer[run], metrics, others).items():
             rows.setdefault(method, {})[run] = (study[run][method], row)
     runs = list(checked)
@@ -535,9 +533,7 @@ def family_out_lines(records: dict, metrics: list, truth: str) -> list:
         families = sorted(set(map(architecture, record['truth'])))
         if len(families) < 3:
             continue
-        others = [
-            r for k, r in records.items() if scenario_of(k) != scenario_of(run)
-        ]
+        others = other_scenarios(records, run)
         full = run_criteria(record, metrics, others)
         for family in families:
             cases.append(f'{run} without {family}')
@@ -671,9 +667,7 @@ def analyse(records: dict, metrics: list) -> dict:
     scenarios = list(dict.fromkeys(map(scenario_of, records)))
     runs = []
     for run, record in records.items():
-        others = [
-            r for k, r in records.items() if scenario_of(k) != scenario_of(run)
-        ]
+        others = other_scenarios(records, run)
         runs.append((scenario_of(run), run_criteria(record, metrics, others)))
     candidates = list(metrics) + [f'fusion-{r}' for r in FUSION_RULES]
     loso = leave_one_group_out(runs, candidates) if len(scenarios) > 1 \
@@ -710,6 +704,14 @@ def analyse(records: dict, metrics: list) -> dict:
 
 def scenario_of(run: str) -> str:
     return run.rsplit('-seed', 1)[0]
+
+
+def other_scenarios(records: dict, run: str) -> list:
+    """The records of every scenario but ``run``'s (what a choice made
+    without that scenario may learn from)."""
+    return [
+        r for k, r in records.items() if scenario_of(k) != scenario_of(run)
+    ]
 
 
 def design_loso(records: dict, runs: list, candidates: list,
