@@ -3,6 +3,7 @@
     python tools/score_sources.py TARGET_DATASET_CONFIG
         (--sources sources.yaml | --zoo FCN PSPNet [--zoo-data Cityscapes])
         [--metrics fusion hscore nce otce leep logme] [--fusion-rule zscore]
+        [--architecture-history history.yaml]
         [--num-pixels 10000]
         [--repetitions 10] [--sampler uniform|balanced|full]
         [--layer logits|pre_logits] [--ground-truth miou.yaml]
@@ -11,8 +12,11 @@
 TARGET_DATASET_CONFIG describes the labelled target images: its
 ``trf_dataset`` if defined, else ``train_dataloader.dataset`` with the
 config's ``test_pipeline``. The sources file is a YAML/JSON list of
-``{name, config, checkpoint, dataset, miou}`` (``dataset``: the config of the
-source's training data, needed by OTCE; ``miou``: optional ground truth).
+``{name, config, checkpoint, dataset, miou, source_miou, architecture}``
+(``dataset``: the config of the source's training data, needed by OTCE;
+``miou``: optional ground truth; ``source_miou`` and ``architecture``:
+optional priors, its own validation mIoU and its family in the
+``--architecture-history`` of past targets' finetuning results).
 Writes ``ranking.{md,csv,json}`` and, with ground truth for 2+ sources,
 correlations and ``score_vs_miou.png`` to the work dir; features are cached
 in ``<work-dir>/feature_cache``.
@@ -29,9 +33,11 @@ from mmengine.logging import MMLogger, print_log
 import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
-from mmseg_trf.apis.report import (DEFAULT_RANKING, FUSION, FUSION_RULE,
-                                   SOURCE_MIOU, add_fusion)
-from mmseg_trf.apis.scoring import LAYERS, checked_miou
+from mmseg_trf.apis.report import (ARCHITECTURE, DEFAULT_RANKING, FUSION,
+                                   FUSION_RULE, HISTORY_FUSION, PRIORS,
+                                   add_fusion, add_history_fusion)
+from mmseg_trf.apis.scoring import (LAYERS, checked_miou,
+                                    read_architecture_history)
 from mmseg_trf.evaluation import FUSION_RULES
 from mmseg_trf.metrics import METRICS
 from mmseg_trf.metrics.optimal_transport import SOLVERS
@@ -73,10 +79,19 @@ def parse_args(argv=None):
     parser.add_argument(
         '--fusion-members',
         nargs='+',
-        choices=list(METRICS) + [SOURCE_MIOU],
+        choices=list(METRICS) + list(PRIORS),
         help='metrics the fused score combines (default: the other '
         '--metrics); computed if not listed; source-miou is the prior '
-        'given as `source_miou` in the sources file (or the zoo\'s)')
+        'given as `source_miou` in the sources file (or the zoo\'s), '
+        'architecture the prior of --architecture-history')
+    parser.add_argument(
+        '--architecture-history',
+        help='YAML/JSON {past target: [{architecture, miou}, ...]}: '
+        'finetuning results on past targets; each source names its family '
+        'as `architecture` in the sources file. With --metrics fusion, the '
+        'ranking is by "fusion + architecture" first: the fused score and '
+        'this prior in equal halves (the protocol\'s choice with a history, '
+        'see docs/en/source_selection.md)')
     parser.add_argument(
         '--fusion-rule',
         choices=FUSION_RULES,
@@ -200,6 +215,9 @@ def main(argv=None):
     if FUSION in args.metrics and not members:
         raise SystemExit('score_sources: --metrics fusion fuses the other '
                          '--metrics or --fusion-members; none given')
+    if ARCHITECTURE in members and not args.architecture_history:
+        raise SystemExit('score_sources: the fusion member architecture '
+                         'needs --architecture-history')
     init_distributed(args.launcher)
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'score_sources',
@@ -208,9 +226,16 @@ def main(argv=None):
     MMLogger.get_instance(
         'mmseg_trf', log_file=osp.join(work_dir, 'score_sources.log'))
     sources = load_sources(args)
+    priors = read_architecture_history(args.architecture_history) \
+        if args.architecture_history else {}
+    unseen = [s.name for s in sources if s.architecture not in priors]
+    if priors and unseen:
+        warnings.warn(f'{args.architecture_history} has no family of '
+                      f'{unseen} (give `architecture` in the sources file); '
+                      'their fused scores use the other members')
     if FUSION in args.metrics:
         computed += [
-            m for m in members if m not in computed and m != SOURCE_MIOU
+            m for m in members if m not in computed and m not in PRIORS
         ]
     settings = ScoringSettings(
         metrics=computed,
@@ -227,11 +252,16 @@ def main(argv=None):
         sources, dataset_config(args.target), settings, args.cache_dir
         or osp.join(work_dir, 'feature_cache'))
     if is_main_process():
+        for source, result in zip(sources, results):
+            result.architecture_prior = priors.get(source.architecture)
+        ranked = list(args.metrics)
         if FUSION in args.metrics:
             add_fusion(results, members, args.fusion_rule)
+            if priors:
+                add_history_fusion(results, rule=args.fusion_rule)
+                ranked.insert(0, HISTORY_FUSION)
         written = write_reports(
-            results,
-            args.metrics + [m for m in computed if m not in args.metrics],
+            results, ranked + [m for m in computed if m not in ranked],
             work_dir,
             dict(
                 target=args.target,
@@ -242,7 +272,8 @@ def main(argv=None):
                 seed=args.seed,
                 otce_solver=args.otce_solver,
                 fusion=dict(members=members, rule=args.fusion_rule)
-                if FUSION in args.metrics else None))
+                if FUSION in args.metrics else None,
+                architecture_history=args.architecture_history))
         with open(written['markdown']) as f:
             print(f.read())
         for kind, path in written.items():
@@ -257,10 +288,13 @@ def main(argv=None):
 
 
 def failures(results) -> list:
-    """``source`` or ``source/metric`` of everything that failed."""
+    """``source`` or ``source/metric`` of everything that failed (a prior
+    that is not known is not a failure: the fusion uses the other
+    members)."""
     return [
-        r.name if r.error else f'{r.name}/{m}' for r in results for m in
-        ([None] if r.error else [m for m, v in r.metrics.items() if v.error])
+        r.name if r.error else f'{r.name}/{m}' for r in results for m in (
+            [None] if r.error else
+            [m for m, v in r.metrics.items() if v.error and m not in PRIORS])
     ]
 
 

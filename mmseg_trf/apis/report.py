@@ -18,8 +18,12 @@ from .scoring import MetricResult, ScoringSettings, SourceResult
 #: Rows of the agreement table that are baselines, not metrics.
 RANDOM, PRIOR = 'random (expected)', 'prior: parameter count'
 SOURCE_PRIOR = 'prior: source mIoU'
-#: The fusion member that is the source-mIoU prior, not a metric.
-SOURCE_MIOU = 'source-miou'
+#: The fusion members that are priors, not metrics: the source's own
+#: validation mIoU and its architecture family's past finetuning results
+#: (:func:`~mmseg_trf.evaluation.architecture_prior`), by the
+#: :class:`SourceResult` field that holds each.
+SOURCE_MIOU, ARCHITECTURE = 'source-miou', 'architecture'
+PRIORS = {SOURCE_MIOU: 'source_miou', ARCHITECTURE: 'architecture_prior'}
 #: The fused score's name in a ranking (``score_sources --metrics fusion``).
 FUSION = 'fusion'
 #: The tools' ranking: the fusion of the default metrics first, fused by
@@ -27,6 +31,10 @@ FUSION = 'fusion'
 #: against the longest finetuning truth (docs/en/source_selection.md).
 DEFAULT_RANKING = (FUSION, *ScoringSettings.metrics)
 FUSION_RULE = 'zscore'
+#: The fused score and the architecture prior fused in equal halves
+#: (:func:`add_history_fusion`): what the tools rank by first when a
+#: history of past targets is given, the protocol's choice with it.
+HISTORY_FUSION = 'fusion + architecture'
 
 
 def fmt_number(value: float, digits: int = 4) -> str:
@@ -100,8 +108,8 @@ def add_fusion(results: Sequence[SourceResult],
                name: str = FUSION) -> None:
     """Add a fused score (:func:`~mmseg_trf.evaluation.fuse_scores` of
     ``members``) to every result, fused repetition by repetition so that
-    it has a spread like the others. The member ``source-miou`` is the
-    sources' own validation mIoU (the same in every repetition)."""
+    it has a spread like the others. The members in ``PRIORS`` are the
+    sources' priors (the same in every repetition)."""
     reps = min((len(r.metrics[m].values) for r in results
                 for m in members if m in r.metrics and r.metrics[m].values),
                default=0)
@@ -110,12 +118,13 @@ def add_fusion(results: Sequence[SourceResult],
             r.metrics[name] = MetricResult(
                 error=f'no repetition of {list(members)} to fuse')
         return
-    if SOURCE_MIOU in members:
+    for prior in PRIORS.keys() & set(members):
         for r in results:
-            r.metrics[SOURCE_MIOU] = MetricResult(
-                r.source_miou, 0.0, values=[r.source_miou] *
-                reps) if r.source_miou is not None else MetricResult(
-                    error='its source mIoU is not known')
+            value = getattr(r, PRIORS[prior])
+            r.metrics[prior] = MetricResult(
+                value, 0.0, values=[value] *
+                reps) if value is not None else MetricResult(
+                    error=f'its {prior} prior is not known')
     per_rep = []
     for rep in range(reps):
         per_rep.append(
@@ -136,6 +145,17 @@ def add_fusion(results: Sequence[SourceResult],
                 float(values.std()),
                 values=values.tolist()) if np.isfinite(values).all() else
             MetricResult(error=f'no member of {list(members)} scored it'))
+
+
+def add_history_fusion(results: Sequence[SourceResult],
+                       fusion: str = FUSION,
+                       rule: str = FUSION_RULE,
+                       name: str = HISTORY_FUSION) -> None:
+    """Add the fused score ``fusion`` (already added) and the architecture
+    prior fused in equal halves: what the target's pixels say and what past
+    targets say of each architecture family. A source whose family the
+    history lacks keeps its fused score's standardised value alone."""
+    add_fusion(results, [fusion, ARCHITECTURE], rule, name)
 
 
 def markdown_table(results: Sequence[SourceResult],
@@ -314,7 +334,8 @@ def _write_ranking(results: Sequence[SourceResult], metrics: Sequence[str],
 
 __all__ = [
     'fmt_number', 'write_reports', 'markdown_table', 'correlation_table',
-    'correlations', 'add_fusion', 'scatter_plots', 'ranking_order',
-    'results_from_ranking', 'SOURCE_PRIOR', 'SOURCE_MIOU', 'FUSION',
-    'DEFAULT_RANKING', 'FUSION_RULE'
+    'correlations', 'add_fusion', 'add_history_fusion', 'scatter_plots',
+    'ranking_order', 'results_from_ranking', 'SOURCE_PRIOR', 'SOURCE_MIOU',
+    'ARCHITECTURE', 'PRIORS', 'FUSION', 'DEFAULT_RANKING', 'FUSION_RULE',
+    'HISTORY_FUSION'
 ]

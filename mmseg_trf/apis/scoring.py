@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list
 from mmengine.logging import print_log
 
+from ..evaluation import architecture_prior
 from ..pixels.cache import ArrayCache, cache_key, checkpoint_identity
 from ..pixels.features import build_dataset
 from ..pixels.pools import sampled_pixels
@@ -23,6 +24,7 @@ from ..pixels.scores import (LAYERS, MetricResult, ScoringSettings, failure,
                              full_pixel_results, needs_source, score_pixels,
                              source_failure)
 from ..pixels.taps import check_source_classes
+from ..utils import read_yaml
 from .model import load_config, load_segmentor
 
 
@@ -41,6 +43,9 @@ class SourceSpec:
             source data (a prior known before any target image is seen;
             for MMSeg's zoo, the metafile's): reported as a baseline and
             usable as the fusion member ``source-miou``.
+        architecture (str, optional): Its architecture family, as named in
+            an architecture history (:func:`read_architecture_history`):
+            the key of the fusion member ``architecture``.
     """
 
     name: str
@@ -49,6 +54,7 @@ class SourceSpec:
     dataset: Optional[str] = None
     miou: Optional[float] = None
     source_miou: Optional[float] = None
+    architecture: Optional[str] = None
 
     @classmethod
     def from_entry(cls, entry, where: str) -> 'SourceSpec':
@@ -82,6 +88,36 @@ class SourceSpec:
         return spec
 
 
+def read_architecture_history(path: str) -> Dict[str, float]:
+    """The architecture prior of a history file, checked before any
+    scoring: a YAML/JSON mapping of past targets to the finetuned mIoU of
+    their sources, ``{target: [{architecture: name, miou: fraction}, ...]}``,
+    two or more per target
+    (:func:`~mmseg_trf.evaluation.architecture_prior`).
+
+    Args:
+        path (str): The history file.
+
+    Returns:
+        dict: Architecture -> prior.
+    """
+    history = read_yaml(path)
+    if not isinstance(history, dict) or not history:
+        raise ValueError(f'{path} must map past targets to lists of '
+                         '{architecture, miou}')
+    targets = []
+    for target, entries in history.items():
+        where = f'{path}, {target}'
+        if not isinstance(entries, list) or len(entries) < 2 or not all(
+                isinstance(e, dict) and set(e) == {'architecture', 'miou'}
+                for e in entries):
+            raise ValueError(f'{where}: a past target lists two or more '
+                             f'{{architecture, miou}}; got {entries!r}')
+        targets.append([(str(e['architecture']),
+                         checked_miou(e['miou'], where)) for e in entries])
+    return architecture_prior(targets)
+
+
 def checked_miou(value, where: str) -> float:
     """A ground-truth mIoU as a fraction in [0, 1], or a ``ValueError``."""
     try:
@@ -105,6 +141,7 @@ class SourceResult:
     error: Optional[str] = None
     parameters: Optional[int] = None
     source_miou: Optional[float] = None
+    architecture_prior: Optional[float] = None
 
 
 def dataset_config(path: Union[str, dict, Config]) -> dict:
@@ -253,7 +290,7 @@ def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
 
 
 __all__ = [
-    'SourceSpec', 'checked_miou', 'ScoringSettings', 'MetricResult',
-    'SourceResult', 'dataset_config', 'score_model', 'score_source',
-    'score_sources', 'source_data', 'LAYERS'
+    'SourceSpec', 'checked_miou', 'read_architecture_history',
+    'ScoringSettings', 'MetricResult', 'SourceResult', 'dataset_config',
+    'score_model', 'score_source', 'score_sources', 'source_data', 'LAYERS'
 ]

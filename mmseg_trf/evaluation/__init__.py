@@ -4,8 +4,9 @@ from .budget import (Plateau, SearchDesign, SearchResult, best_by,
                      search_width, share_count, successive_halving, truth_at)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
-                        bootstrap_interval, decision_criteria, fuse_scores,
-                        probability_best, random_baseline, selection_criteria)
+                        architecture_prior, bootstrap_interval,
+                        decision_criteria, fuse_scores, probability_best,
+                        random_baseline, selection_criteria)
 from .study import (choose_default, leave_one_group_out, mean_interval,
                     summarise_runs)
 
@@ -13,9 +14,9 @@ __all__ = [
     'rank_correlations', 'CORRELATIONS', 'CRITERIA', 'DECISIONS',
     'INTERVAL_CRITERIA', 'FUSION_RULES', 'decision_criteria',
     'selection_criteria', 'bootstrap_interval', 'random_baseline',
-    'probability_best', 'fuse_scores', 'summarise_runs', 'choose_default',
-    'mean_interval', 'leave_one_group_out', 'best_by', 'curve_budget',
-    'Plateau', 'plateau', 'SearchResult', 'rung_budgets', 'successive_halving',
-    'share_count', 'SearchDesign', 'choose_search_design', 'search_width',
-    'truth_at'
+    'probability_best', 'architecture_prior', 'fuse_scores', 'summarise_runs',
+    'choose_default', 'mean_interval', 'leave_one_group_out', 'best_by',
+    'curve_budget', 'Plateau', 'plateau', 'SearchResult', 'rung_budgets',
+    'successive_halving', 'share_count', 'SearchDesign',
+    'choose_search_design', 'search_width', 'truth_at'
 ]

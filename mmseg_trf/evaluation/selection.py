@@ -9,7 +9,7 @@ paired resampling of (score, truth)); the probability that a source is the
 best comes from its K repetitions.
 """
 import math
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import stats
@@ -172,6 +172,33 @@ def probability_best(
     return {name: float(p) for name, p in zip(names, share)}
 
 
+def architecture_prior(
+        history: Iterable[Sequence[Tuple[str, float]]]) -> Dict[str, float]:
+    """What past targets say of each architecture family: the mean over
+    their sources of a family's rank-normalised finetuned mIoU (a source's
+    rank among its target's sources divided by their number; 1 = the best
+    of its target). A prior known before any image of a new target is seen.
+
+    Args:
+        history (Iterable): Per past target, ``(architecture, mIoU)`` of
+            each source finetuned on it (two or more).
+
+    Returns:
+        dict: Architecture -> prior in (0, 1], higher = better; a family
+        no past target had is absent.
+    """
+    ranks = {}
+    for target in history:
+        target = list(target)
+        if len(target) < 2:
+            raise ValueError('a past target of the architecture prior needs '
+                             f'two or more sources; got {target}')
+        values = stats.rankdata([miou for _, miou in target]) / len(target)
+        for (family, _), rank in zip(target, values):
+            ranks.setdefault(family, []).append(rank)
+    return {family: float(np.mean(r)) for family, r in ranks.items()}
+
+
 def fuse_scores(scores: Mapping[str, Sequence[float]],
                 members: Sequence[str],
                 rule: str = 'rank',
@@ -225,5 +252,6 @@ def fuse_scores(scores: Mapping[str, Sequence[float]],
 __all__ = [
     'DECISIONS', 'CRITERIA', 'INTERVAL_CRITERIA', 'FUSION_RULES',
     'decision_criteria', 'selection_criteria', 'random_baseline',
-    'bootstrap_interval', 'probability_best', 'fuse_scores'
+    'bootstrap_interval', 'probability_best', 'architecture_prior',
+    'fuse_scores'
 ]

@@ -2,7 +2,7 @@
 method's criteria summarised with their spread, and the default chosen
 by measurement (no MMSeg import)."""
 import math
-from typing import Dict, Hashable, Mapping, Sequence, Tuple
+from typing import Dict, Hashable, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import stats
@@ -114,10 +114,10 @@ def choose_default(summary: Mapping[str, Mapping[str, dict]],
 
 
 def leave_one_group_out(
-    runs: Sequence[Tuple[Hashable, Mapping[str, Mapping[str, float]]]],
-    candidates: Sequence[str],
-    criteria: Sequence[str] = ('spearman', 'regret')
-) -> Dict:
+        runs: Sequence[Tuple[Hashable, Mapping[str, Mapping[str, float]]]],
+        candidates: Sequence[str],
+        criteria: Sequence[str] = ('spearman', 'regret'),
+        choice_runs: Optional[Mapping[Hashable, Sequence]] = None) -> Dict:
     """Choose the default on every group of runs but one (e.g. every
     scenario but one) and report it on the one left out: the honest
     figures, since the left-out group played no part in the choice.
@@ -127,6 +127,11 @@ def leave_one_group_out(
         candidates (Sequence[str]): Methods that may become the default.
         criteria (Sequence[str]): Criteria summarised on the left-out
             group (``spearman`` and ``regret`` are needed to choose).
+        choice_runs (Mapping, optional): Per left-out group, the runs its
+            choice is made on, ``(group, row)`` like ``runs``. Default:
+            the other groups' runs. Give them when a method learns from
+            other groups (a prior from past targets): the other groups'
+            rows re-scored without the left-out group, so it plays no part.
 
     Returns:
         dict: Per left-out group, ``chosen`` (the method chosen on the
@@ -139,8 +144,10 @@ def leave_one_group_out(
                          f'{groups}')
     out = {}
     for held in groups:
-        others = summarise_runs([row for g, row in runs if g != held],
-                                criteria)
+        chosen_on = choice_runs[held] if choice_runs is not None else [
+            (g, row) for g, row in runs if g != held
+        ]
+        others = summarise_runs([row for _, row in chosen_on], criteria)
         chosen = choose_default(others, [c for c in candidates if c in others])
         left = summarise_runs([row for g, row in runs if g == held], criteria)
         out[held] = dict(chosen=chosen, left_out=left.get(chosen, {}))

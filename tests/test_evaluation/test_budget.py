@@ -224,3 +224,24 @@ def test_leave_one_group_out_chooses_on_the_others_only():
     assert out['s1']['left_out']['spearman']['runs'] == 2
     with pytest.raises(ValueError, match='two or more groups'):
         leave_one_group_out(runs[:2], ['m1'])
+
+
+def test_leave_one_group_out_chooses_on_the_runs_given_for_each_group():
+    """A method that learns from other groups (a prior) is chosen on rows
+    re-scored without the left-out group: here s3's choice is made on rows
+    where m2 wins, not on the default rows where m1 does."""
+
+    def row(m1, m2):
+        return dict(
+            m1=dict(spearman=m1, regret=0.0), m2=dict(spearman=m2, regret=0.0))
+
+    runs = [('s1', row(0.9, 0.1)), ('s2', row(0.8, 0.2)), ('s3', row(0.5,
+                                                                     0.6))]
+    without_s3 = [('s1', row(0.1, 0.9)), ('s2', row(0.2, 0.8))]
+    choices = {g: [r for r in runs if r[0] != g] for g in ('s1', 's2')}
+    out = leave_one_group_out(
+        runs, ['m1', 'm2'], choice_runs=dict(choices, s3=without_s3))
+    assert out['s3']['chosen'] == 'm2'
+    assert out['s3']['left_out']['spearman']['mean'] == pytest.approx(0.6)
+    assert leave_one_group_out(runs, ['m1', 'm2'])['s3']['chosen'] == 'm1'
+    assert out['s1']['chosen'] == 'm1'  # s2 and s3 as given

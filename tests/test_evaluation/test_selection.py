@@ -4,7 +4,8 @@ import pytest
 from scipy import stats
 
 from mmseg_trf.evaluation import rank_correlations
-from mmseg_trf.evaluation.selection import (bootstrap_interval,
+from mmseg_trf.evaluation.selection import (architecture_prior,
+                                            bootstrap_interval,
                                             decision_criteria, fuse_scores,
                                             probability_best, random_baseline)
 
@@ -112,3 +113,18 @@ def test_rank_fusion_averages_ranks():
         fuse_scores(scores, ['otce'])
     with pytest.raises(ValueError, match='fusion rule'):
         fuse_scores(scores, ['leep'], rule='max')
+
+
+def test_architecture_prior_is_the_mean_rank_share_over_past_targets():
+    history = [
+        [('fcn', 0.30), ('pspnet', 0.50), ('unet', 0.40), ('fcn', 0.20)],
+        [('pspnet', 0.10), ('fcn', 0.60)],
+    ]
+    prior = architecture_prior(history)
+    # ranks / n: target 1 fcn 2/4 and 1/4, pspnet 4/4, unet 3/4; target 2
+    # pspnet 1/2, fcn 2/2
+    assert prior == pytest.approx(
+        dict(fcn=(0.5 + 0.25 + 1.0) / 3, pspnet=(1.0 + 0.5) / 2, unet=0.75))
+    assert 'segnet' not in prior
+    with pytest.raises(ValueError, match='two or more sources'):
+        architecture_prior([[('fcn', 0.3)]])

@@ -134,19 +134,71 @@ def test_two_process_run_gives_the_same_table(workspace, tmp_path):
         assert two[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), key
 
 
-@pytest.mark.parametrize('metric, message', [
-    ('magic', 'magic'),
-    ('fusion', '--metrics fusion fuses the other'),
+def test_the_architecture_history_is_fused_in_equal_halves_and_ranks_first(
+        workspace, tmp_path):
+    with open(workspace['sources_file']) as f:
+        sources = yaml.safe_load(f)
+    families = ('fcn', 'unet', 'segnet')  # segnet: never seen before
+    for source, family in zip(sources, families):
+        source['architecture'] = family
+    (tmp_path / 'sources.yaml').write_text(yaml.safe_dump(sources))
+    (tmp_path / 'history.yaml').write_text(
+        yaml.safe_dump({
+            'past-a': [
+                dict(architecture='fcn', miou=0.2),
+                dict(architecture='unet', miou=0.4)
+            ],
+            'past-b': [
+                dict(architecture='unet', miou=0.3),
+                dict(architecture='fcn', miou=0.1),
+                dict(architecture='pspnet', miou=0.5)
+            ]
+        }))
+    proc = run_tool('score_sources.py', workspace['target'], '--sources',
+                    tmp_path / 'sources.yaml', *ARGS[:1], 'fusion', *ARGS[6:],
+                    '--fusion-members', 'leep', 'logme',
+                    '--architecture-history', tmp_path / 'history.yaml',
+                    '--work-dir', tmp_path / 'out')
+    warning = next(line for line in proc.stderr.splitlines()
+                   if 'has no family of' in line)
+    assert sources[2]['name'] in warning and sources[0]['name'] not in warning
+    assert 'P(best by fusion + architecture)' in proc.stdout
+    _, data = table(tmp_path / 'out')
+    # rank shares: fcn 1/2 then 1/3, unet 1 then 2/3; per repetition the
+    # z-scores of the fusion and of the prior, the unseen family from its
+    # fusion alone
+    prior = dict(fcn=(1 / 2 + 1 / 3) / 2, unet=(1 + 2 / 3) / 2)
+    reps = len(data['sources'][0]['metrics']['fusion']['values'])
+    per_rep = [
+        fuse_scores(
+            dict(
+                fusion=[
+                    s['metrics']['fusion']['values'][rep]
+                    for s in data['sources']
+                ],
+                architecture=[prior.get(f, np.nan) for f in families]),
+            ['fusion', 'architecture'], FUSION_RULE) for rep in range(reps)
+    ]
+    for source, fused in zip(data['sources'], np.mean(per_rep, 0)):
+        assert source['metrics']['fusion + architecture'][
+            'mean'] == pytest.approx(fused)
+    assert data['settings']['architecture_history'] == str(tmp_path /
+                                                           'history.yaml')
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--metrics', 'magic'], 'magic'),
+    (['--metrics', 'fusion'], '--metrics fusion fuses the other'),
+    (['--metrics', 'fusion', '--fusion-members', 'leep', 'architecture'
+      ], 'needs --architecture-history'),
 ])
-def test_cli_rejects_unknown_metric_and_empty_fusion(workspace, metric,
-                                                     message):
+def test_cli_rejects_unknown_metric_and_empty_fusion(workspace, args, message):
     proc = run_tool(
         'score_sources.py',
         workspace['target'],
         '--sources',
         workspace['sources_file'],
-        '--metrics',
-        metric,
+        *args,
         check=False)
     assert proc.returncode != 0 and message in proc.stderr
 
