@@ -71,6 +71,15 @@ CLOSENESS = {
 }
 # the tool's own fusion member (score_sources --fusion-members ... source-miou)
 PRIOR_FUSION = 'fusion-rank + source-miou'
+# A candidate added after its figures on these seven scenarios were seen,
+# so its left-out figures are optimistic: the architecture prior alone
+# ranked well (Spearman 0.89, each run's prior learnt on the others), and of
+# two weightings tried in a scratch calculation against the longer truth,
+# the prior as one member of six (0.60) and the fused metrics and the prior
+# in equal halves (0.76), this is the second (score_sources
+# --architecture-history: apis.report.add_history_fusion). Every prior it
+# uses is learnt without the left-out scenario.
+ARCH_FUSION = 'fusion-zscore + architecture'
 # the successive-halving design chosen on the other scenarios (at most a
 # quarter of the cost of finetuning every source, lowest worst regret)
 DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
@@ -78,6 +87,11 @@ DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
 # not tools/select_source.py's default (chosen on every scenario's 1,000
 # iteration truth)
 LONGER_DESIGN_USE = 'on the longer truth; not select_source.py\'s default'
+# select_source.py ranks by fusion-zscore (it takes no architecture history):
+# its default design is the one chosen when that fusion seeded every run
+DESIGN_USE = ('seeded by the protocol\'s choice; select_source.py\'s '
+              'default, top 2/3, 1/10 to 1/2 of the budget, 1/2 kept, was '
+              'chosen with fusion-zscore seeding every run')
 
 
 def scenario_runner(path: str, seed: int, out_dir: str):
@@ -244,43 +258,55 @@ def closeness_prior(prior: str, names: list) -> list:
     ]
 
 
-def architecture_prior(records: list, names: list) -> list:
-    """Per source, the mean rank-normalised ground truth of its
-    architecture in the given (other scenarios') runs: a prior learnt
-    without the target; NaN for an architecture never seen."""
-    from scipy import stats
-    seen = {}
-    for record in records:
-        truth = record['truth']
-        ranks = stats.rankdata(list(truth.values())) / len(truth)
-        for source, rank in zip(truth, ranks):
-            seen.setdefault(architecture(source), []).append(rank)
-    return [
-        float(np.mean(seen[architecture(n)]))
-        if architecture(n) in seen else math.nan for n in names
-    ]
+def past_targets(records: list) -> list:
+    """The runs as the architecture prior's history: per run, ``(family,
+    truth)`` of each source."""
+    return [[(architecture(n), miou) for n, miou in r['truth'].items()]
+            for r in records]
+
+
+def scored_sources(record: dict, others: list):
+    """The run's sources with every fusion the study compares; the
+    architecture prior is learnt on ``others`` (other runs' records)."""
+    from mmseg_trf.apis.report import (SOURCE_MIOU, add_fusion,
+                                       add_history_fusion)
+    from mmseg_trf.evaluation import architecture_prior
+    sources = source_results(record)
+    members = [m for m in FUSED if m in sources[0].metrics]
+    for rule in FUSION_RULES:
+        add_fusion(sources, members, rule, f'fusion-{rule}')
+    add_fusion(sources, members + [SOURCE_MIOU], 'rank', PRIOR_FUSION)
+    prior = architecture_prior(past_targets(others))
+    for source in sources:
+        source.architecture_prior = prior.get(architecture(source.name))
+    add_history_fusion(sources, 'fusion-zscore', 'zscore', ARCH_FUSION)
+    return sources
 
 
 def run_criteria(record: dict, metrics, others: list) -> dict:
-    """method -> criterion for one run: metrics, fusions, priors."""
-    from mmseg_trf.apis.report import SOURCE_MIOU, add_fusion, correlations
+    """method -> criterion for one run: metrics, fusions, priors (the
+    architecture prior learnt on ``others``)."""
+    from mmseg_trf.apis.report import correlations
     from mmseg_trf.evaluation import selection_criteria
-    sources = source_results(record)
-    names = [s.name for s in sources]
-    truth = [record['truth'][n] for n in names]
-    fusions = []
-    members = [m for m in metrics if m in FUSED]
-    for rule in FUSION_RULES:
-        fusions.append(f'fusion-{rule}')
-        add_fusion(sources, members, rule, fusions[-1])
-    add_fusion(sources, members + [SOURCE_MIOU], 'rank', PRIOR_FUSION)
+    sources = scored_sources(record, others)
+    truth = [s.miou for s in sources]
     # the study summarises over runs, so no per-run bootstrap intervals
     rows = correlations(
-        sources, list(metrics) + fusions + [PRIOR_FUSION], intervals=False)
-    prior = [record['source_miou'].get(n, math.nan) for n in names]
-    rows[SOURCE_PRIOR] = selection_criteria(prior, truth, intervals=False)
-    rows[ARCH_PRIOR] = selection_criteria(
-        architecture_prior(others, names), truth, intervals=False)
+        sources,
+        list(metrics) + [f'fusion-{rule}' for rule in FUSION_RULES] +
+        [PRIOR_FUSION, ARCH_FUSION],
+        intervals=False)
+    rows[SOURCE_PRIOR] = selection_criteria(
+        [record['source_miou'].get(s.name, math.nan) for s in sources],
+        truth,
+        intervals=False)
+    rows[ARCH_PRIOR] = selection_criteria([
+        math.nan if s.architecture_prior is None else s.architecture_prior
+        for s in sources
+    ],
+                                          truth,
+                                          intervals=False)
+    names = [s.name for s in sources]
     for name in CLOSENESS:
         rows[name] = selection_criteria(
             closeness_prior(name, names), truth, intervals=False)
@@ -293,16 +319,14 @@ def run_criteria(record: dict, metrics, others: list) -> dict:
     }
 
 
-def metric_order(record: dict, method: str):
-    """Sources by decreasing score of a metric or fusion, and the search
-    width that holds 90% of the probability of being the best over the K
-    repetitions (:func:`mmseg_trf.evaluation.search_width`)."""
-    from mmseg_trf.apis.report import add_fusion, ranking_order
+def metric_order(record: dict, method: str, others: list):
+    """Sources by decreasing score of a metric or fusion (the architecture
+    prior learnt on ``others``), and the search width that holds 90% of the
+    probability of being the best over the K repetitions
+    (:func:`mmseg_trf.evaluation.search_width`)."""
+    from mmseg_trf.apis.report import ranking_order
     from mmseg_trf.evaluation import probability_best, search_width
-    sources = source_results(record)
-    if method.startswith('fusion-'):
-        add_fusion(sources, [m for m in FUSED if m in sources[0].metrics],
-                   method.split('-')[1], method)
+    sources = scored_sources(record, others)
     order = [s.name for s in ranking_order(sources, method)]
     best = probability_best(
         {s.name: s.metrics[method].values
@@ -527,7 +551,9 @@ def without_family(record: dict, family: str) -> dict:
 def family_out_lines(records: dict, metrics: list, truth: str) -> list:
     """Every method with each architecture family left out of each run that
     has 3+ families (the fusions re-fused without it): whether a fusion's
-    or a prior's edge rests on one family."""
+    or a prior's edge rests on one family; and each family kept but left
+    out of the architecture prior's history (an architecture it never
+    saw)."""
     rows, cases = {}, []
     for run, record in records.items():
         families = sorted(set(map(architecture, record['truth'])))
@@ -538,9 +564,13 @@ def family_out_lines(records: dict, metrics: list, truth: str) -> list:
         for family in families:
             cases.append(f'{run} without {family}')
             out = run_criteria(without_family(record, family), metrics, others)
+            history = [without_family(o, family) for o in others]
+            unseen = run_criteria(record, metrics,
+                                  [h for h in history if len(h['truth']) > 1])
             for method, row in out.items():
                 rows.setdefault(method, []).append(
-                    (full[method]['spearman'], row['spearman'], row['regret']))
+                    (full[method]['spearman'], row['spearman'], row['regret'],
+                     unseen[method]['spearman'], unseen[method]['regret']))
     if not cases:
         return []
     lines = [
@@ -549,15 +579,20 @@ def family_out_lines(records: dict, metrics: list, truth: str) -> list:
         'three or more left out, every method (fusions re-fused) judged on '
         'the sources left. Means over the cases: Spearman on the whole run, '
         'with the family out (lowest case), and top-1 regret in points with '
-        'the family out.', '',
+        'the family out; last, the whole run with the family left out of '
+        'the architecture prior\'s history only (its sources kept: an '
+        'architecture never seen before): Spearman (lowest) / regret.', '',
         '| method | whole runs | one family out (lowest) '
-        '| regret, one family out |', '|---|---|---|---|'
+        '| regret, one family out | family unseen by the history |',
+        '|---|---|---|---|---|'
     ]
     for method, values in rows.items():
-        whole, out, regret = np.array(values).T
+        whole, out, regret, unseen, unseen_regret = np.array(values).T
         lines.append(
             f'| {method} | {np.nanmean(whole):.2f} | {np.nanmean(out):.2f} '
-            f'({np.nanmin(out):.2f}) | {np.nanmean(regret):.1f} |')
+            f'({np.nanmin(out):.2f}) | {np.nanmean(regret):.1f} | '
+            f'{np.nanmean(unseen):.2f} ({np.nanmin(unseen):.2f}) / '
+            f'{np.nanmean(unseen_regret):.1f} |')
     return lines + ['']
 
 
@@ -568,7 +603,8 @@ def longer_costs(longer: dict, analysis: dict) -> dict:
     for run, record in longer.items():
         scenario = scenario_of(run)
         order, width = metric_order(record,
-                                    analysis['loso'][scenario]['chosen'])
+                                    analysis['loso'][scenario]['chosen'],
+                                    other_scenarios(longer, run))
         points = strategies(record, order, 'chosen metric', width)
         points[DESIGN_ROW] = design_point(
             record, order, analysis['designs']['left_out'][scenario])
@@ -665,22 +701,24 @@ def analyse(records: dict, metrics: list) -> dict:
     from mmseg_trf.evaluation import (choose_default, leave_one_group_out,
                                       mean_interval, summarise_runs)
     scenarios = list(dict.fromkeys(map(scenario_of, records)))
-    runs = []
-    for run, record in records.items():
-        others = other_scenarios(records, run)
-        runs.append((scenario_of(run), run_criteria(record, metrics, others)))
-    candidates = list(metrics) + [f'fusion-{r}' for r in FUSION_RULES]
-    loso = leave_one_group_out(runs, candidates) if len(scenarios) > 1 \
-        else {}
+    runs = [(scenario_of(run),
+             run_criteria(record, metrics, other_scenarios(records, run)))
+            for run, record in records.items()]
+    choices = choice_runs(records, metrics)
+    candidates = list(metrics) + [f'fusion-{r}'
+                                  for r in FUSION_RULES] + [ARCH_FUSION]
+    loso = leave_one_group_out(
+        runs, candidates, choice_runs=choices) if len(scenarios) > 1 else {}
     chosen = choose_default(
         summarise_runs([row for _, row in runs], CRITERIA), candidates)
-    designs = design_loso(records, runs, candidates, loso) \
+    designs = design_loso(records, metrics, candidates, loso, choices) \
         if len(scenarios) > 2 else {}
     costs = {}
     for run, record in records.items():
         scenario = scenario_of(run)
         method = loso[scenario]['chosen'] if loso else metrics[0]
-        order, width = metric_order(record, method)
+        order, width = metric_order(record, method,
+                                    other_scenarios(records, run))
         points = strategies(record, order, 'chosen metric', width)
         if designs:
             points[DESIGN_ROW] = designs['row'][run]
@@ -706,23 +744,37 @@ def scenario_of(run: str) -> str:
     return run.rsplit('-seed', 1)[0]
 
 
-def other_scenarios(records: dict, run: str) -> list:
-    """The records of every scenario but ``run``'s (what a choice made
-    without that scenario may learn from)."""
-    return [
-        r for k, r in records.items() if scenario_of(k) != scenario_of(run)
-    ]
+def other_scenarios(records: dict, *runs: str) -> list:
+    """The records of every scenario but those of ``runs`` (runs or
+    scenarios: what a choice made without them may learn from)."""
+    held = {scenario_of(run) for run in runs}
+    return [r for k, r in records.items() if scenario_of(k) not in held]
 
 
-def design_loso(records: dict, runs: list, candidates: list,
-                loso: dict) -> dict:
+def choice_runs(records: dict, metrics: list) -> dict:
+    """Per scenario, the other runs' criteria with that scenario out of
+    every prior's history too (what it is left out of is chosen on these;
+    :func:`mmseg_trf.evaluation.leave_one_group_out`'s ``choice_runs``)."""
+    return {
+        held: [(scenario_of(run),
+                run_criteria(record, metrics,
+                             other_scenarios(records, run, held)))
+               for run, record in records.items() if scenario_of(run) != held]
+        for held in dict.fromkeys(map(scenario_of, records))
+    }
+
+
+def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
+                choices: dict) -> dict:
     """The search design chosen without each scenario (nested: every other
     run is seeded by the metric chosen without it and without the left-out
-    scenario), and the design chosen on every scenario (the recommendation).
+    scenario, every prior learnt without both), and the design chosen on
+    every scenario (the recommendation).
 
     Args:
         loso (dict): :func:`leave_one_group_out` on every scenario, which
             seeds each run's own search.
+        choices (dict): :func:`choice_runs` of ``records``.
 
     Returns:
         dict: ``left_out`` (scenario -> design), ``all`` (design) and
@@ -731,25 +783,28 @@ def design_loso(records: dict, runs: list, candidates: list,
     from mmseg_trf.evaluation import choose_search_design, leave_one_group_out
     cache = {}
 
-    def points(run, method):  # every design, the run seeded by ``method``
-        if (run, method) not in cache:
-            order = metric_order(records[run], method)[0]
-            cache[run, method] = design_points(records[run], order)
-        return cache[run, method]
+    def points(run, method, held=None):  # every design, seeded by ``method``
+        held = held if method == ARCH_FUSION else None
+        key = (run, method, held)
+        if key not in cache:
+            history = other_scenarios(records, run, *filter(None, [held]))
+            order = metric_order(records[run], method, history)[0]
+            cache[key] = design_points(records[run], order)
+        return cache[key]
 
-    def choose(seeding):  # cost: the larger of iterations and wall time
+    def choose(seeding, held=None):  # cost: the larger of iterations, wall
         return choose_search_design([{
             d: (max(p[0], p[1]), p[2])
-            for d, p in points(run, method).items()
+            for d, p in points(run, method, held).items()
         } for run, method in seeding])
 
     left_out = {}
-    for held in dict.fromkeys(map(scenario_of, records)):
-        inner = leave_one_group_out([(g, row) for g, row in runs if g != held],
-                                    candidates)
+    for held, runs in choices.items():
+        rest = {k: r for k, r in records.items() if scenario_of(k) != held}
+        inner = leave_one_group_out(
+            runs, candidates, choice_runs=choice_runs(rest, metrics))
         left_out[held] = choose([(run, inner[scenario_of(run)]['chosen'])
-                                 for run in records
-                                 if scenario_of(run) != held])
+                                 for run in rest], held)
     own = {run: loso[scenario_of(run)]['chosen'] for run in records}
     return dict(
         left_out=left_out,
@@ -758,6 +813,22 @@ def design_loso(records: dict, runs: list, candidates: list,
             run: points(run, method)[left_out[scenario_of(run)]]
             for run, method in own.items()
         })
+
+
+def write_history(records: dict, path: str) -> None:
+    """Every run's longest truth as a history of past targets for
+    ``score_sources.py --architecture-history`` (architecture family, mIoU
+    per source)."""
+    import yaml
+    history = {
+        run: [
+            dict(architecture=architecture(name), miou=round(miou, 4))
+            for name, miou in r.get('continued', r)['truth'].items()
+        ]
+        for run, r in records.items()
+    }
+    with open(path, 'w') as f:
+        yaml.safe_dump(history, f, sort_keys=False)
 
 
 def longer_records(records: dict) -> dict:
@@ -774,7 +845,8 @@ def tools_ranking() -> str:
     (``score_sources.py``'s default ``--metrics`` and ``--fusion-rule``)."""
     from mmseg_trf.apis.report import DEFAULT_RANKING, FUSION, FUSION_RULE
     first = DEFAULT_RANKING[0]
-    return f'fusion-{FUSION_RULE}' if first == FUSION else first
+    return (f'fusion-{FUSION_RULE} ({ARCH_FUSION} with '
+            '--architecture-history)' if first == FUSION else first)
 
 
 def ranking_use(truth: str) -> str:
@@ -976,7 +1048,7 @@ def main():
         'mean] (lowest to highest run) over runs.', '', *cost_table(analysis),
         '', 'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source).', '', *run_cost_table(analysis), '',
-        *design_lines(analysis['designs'], "select_source.py's default")
+        *design_lines(analysis['designs'], DESIGN_USE)
     ]
     os.makedirs(args.out_dir, exist_ok=True)
     report = osp.join(args.out_dir, 'selection_study.md')
@@ -998,6 +1070,7 @@ def main():
                 longer_loso=longer_analysis['loso']),
             f,
             indent=1)
+    write_history(records, osp.join(args.out_dir, 'architecture_history.yaml'))
     figure(analysis['costs'], osp.join(args.out_dir,
                                        'selection_study_cost.png'))
     if longer_analysis['loso']:
