@@ -69,7 +69,9 @@ def main():
     parser.add_argument(
         '--target', help='target name (default: the spec\'s first)')
     parser.add_argument(
-        '--metric', help='ordering metric (default: the spec\'s first)')
+        '--metric',
+        help='ordering metric (default: the spec\'s first, or "fusion + '
+        'architecture" when it scores fusion with an architecture_history)')
     parser.add_argument(
         '--max-iters',
         type=int,
@@ -94,8 +96,8 @@ def main():
     spec = BenchmarkSpec.from_file(args.spec)
     spec.executor = args.executor or spec.executor
     target = args.target or spec.targets[0].name
-    metric = args.metric or spec.scoring.metrics[0]
-    if metric not in spec.scoring.metrics:
+    metric = args.metric or spec.scoring.ranking
+    if metric not in spec.scoring.metrics + [spec.scoring.ranking]:
         raise SystemExit(f'--metric {metric!r} is not scored by the spec; '
                          f'its metrics: {spec.scoring.metrics}')
     work_dir = args.work_dir or osp.join(

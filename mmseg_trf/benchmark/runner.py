@@ -30,6 +30,7 @@ import yaml
 
 from ..fileio import atomic_write_text
 from ..pixels.cache import cache_key
+from ..utils.yaml_files import read_yaml
 from .executor import STATES, LocalExecutor, SlurmExecutor
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
 from .runs import (best_miou, copy_run, last_checkpoint, latest_checkpoint,
@@ -266,7 +267,10 @@ class BenchmarkRunner:
                 config=s.config,
                 checkpoint=checkpoints[s.name],
                 dataset=s.dataset,
-                miou=truth.get(s.name)) for s in self.spec.sources
+                miou=truth.get(s.name),
+                **({
+                    'architecture': s.architecture
+                } if s.architecture else {})) for s in self.spec.sources
             if checkpoints.get(s.name)
         ]
         pool = max([num_pixels, scoring.num_pixels] +
@@ -290,7 +294,9 @@ class BenchmarkRunner:
                 '--source-images',
                 str(scoring.source_images), '--pool-size',
                 str(pool), '--work-dir', work, '--cache-dir',
-                self.path('scores', 'feature_cache'), *scoring.extra_args
+                self.path('scores', 'feature_cache'), *scoring.extra_args,
+                *(['--architecture-history', scoring.architecture_history]
+                  if scoring.architecture_history else [])
             ]
             seconds = self.run_tool(key, 'score_sources.py', args,
                                     osp.join(work, 'score_sources.log'))
@@ -310,7 +316,10 @@ class BenchmarkRunner:
                         config=config_fingerprint(s['config']),
                         checkpoint=checkpoint_fingerprint(s['checkpoint']),
                         data=config_fingerprint(s['dataset'])) for s in sources
-                ])
+                ],
+                **({
+                    'history': read_yaml(scoring.architecture_history)
+                } if scoring.architecture_history else {}))
 
         return self.step(key, run, inputs, work)
 

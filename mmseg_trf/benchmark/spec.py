@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
-from ..apis.report import DEFAULT_RANKING
+from ..apis.report import DEFAULT_RANKING, FUSION, HISTORY_FUSION
 from ..utils.fields import build_checked, checked_fields
 from ..utils.yaml_files import read_yaml
 from .executor import SlurmOptions
@@ -22,6 +22,8 @@ class BenchmarkSource:
             by the target's name.
         checkpoint (str, optional): Trained weights; trained when missing.
         train_options (dict): ``--cfg-options`` for training it.
+        architecture (str, optional): Its family in the scoring's
+            architecture history.
     """
 
     name: str
@@ -30,6 +32,7 @@ class BenchmarkSource:
     finetune_config: str
     checkpoint: Optional[str] = None
     train_options: Dict = field(default_factory=dict)
+    architecture: Optional[str] = None
 
 
 @dataclass
@@ -109,7 +112,9 @@ class FinetuneVariant:
 
 @dataclass
 class ScoringProtocol:
-    """Arguments of ``tools/score_sources.py`` (Table 2, Figs. 4 and 6)."""
+    """Arguments of ``tools/score_sources.py`` (Table 2, Figs. 4 and 6);
+    ``architecture_history`` is its ``--architecture-history``, which makes
+    ``fusion + architecture`` the first ranking when ``fusion`` is scored."""
 
     metrics: List[str] = field(default_factory=lambda: list(DEFAULT_RANKING))
     num_pixels: int = 15000
@@ -118,6 +123,14 @@ class ScoringProtocol:
     source_images: int = 20
     pixel_sweep: List[int] = field(default_factory=list)
     extra_args: List[str] = field(default_factory=list)
+    architecture_history: Optional[str] = None
+
+    @property
+    def ranking(self) -> str:
+        """What the scored ranking is ordered by first."""
+        if self.architecture_history and FUSION in self.metrics:
+            return HISTORY_FUSION
+        return self.metrics[0]
 
 
 @dataclass

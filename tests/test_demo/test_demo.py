@@ -197,6 +197,56 @@ def test_budgeted_selection_runs_rungs_as_cached_steps(quick_demo):
     assert half['pick'] == half['order'][0] and half['iterations'] == 0
 
 
+def test_budgeted_selection_with_a_history_orders_by_its_fusion(
+        quick_demo, tmp_path):
+    """A spec with an architecture history and each source's family:
+    the scored ranking and the search order by 'fusion + architecture'."""
+    import json
+
+    import yaml
+    work, _ = quick_demo
+    with open(work / 'configs' / 'benchmark.yaml') as f:
+        spec = yaml.safe_load(f)
+    families = {}
+    for index, source in enumerate(spec['sources']):
+        source['architecture'] = families[source['name']] = f'arch{index}'
+    history = {
+        'past': [
+            dict(architecture=family, miou=0.1 * (index + 1))
+            for index, family in enumerate(families.values())
+        ]
+    }
+    (tmp_path / 'history.yaml').write_text(yaml.safe_dump(history))
+    spec['scoring']['architecture_history'] = str(tmp_path / 'history.yaml')
+    (tmp_path / 'spec.yaml').write_text(yaml.safe_dump(spec))
+    run_tool(
+        'select_source.py',
+        tmp_path / 'spec.yaml',
+        '--work-dir',
+        work / 'benchmark',
+        '--max-iters',
+        20,
+        '--min-iters',
+        10,
+        '--width',
+        1,
+        timeout=900)
+    found = json.loads(
+        (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    assert found['metric'] == 'fusion + architecture'
+    pixels = BenchmarkSpec.from_file(str(tmp_path /
+                                         'spec.yaml')).scoring.num_pixels
+    ranking = (
+        work / 'benchmark' / 'scores' / 'target' / f'pixels-{pixels}' /
+        'ranking.json')
+    scores = {
+        s['name']: s['metrics']['fusion + architecture']['mean']
+        for s in json.loads(ranking.read_text())['sources']
+    }
+    assert found['order'] == sorted(scores, key=lambda n: -scores[n])
+    assert found['pick'] == found['order'][0]  # width 1: no finetuning
+
+
 def test_second_run_is_served_from_the_cache(quick_demo):
     work, _ = quick_demo
     spec = BenchmarkSpec.from_file(str(work / 'configs' / 'benchmark.yaml'))
