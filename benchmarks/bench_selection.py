@@ -709,6 +709,10 @@ def analyse(records: dict, metrics: list) -> dict:
                                   for r in FUSION_RULES] + [ARCH_FUSION]
     loso = leave_one_group_out(
         runs, candidates, choice_runs=choices) if len(scenarios) > 1 else {}
+    # the tools' ranking without a history: the same protocol, the
+    # candidates that need none
+    without_history = leave_one_group_out(
+        runs, candidates[:-1], choice_runs=choices) if loso else {}
     chosen = choose_default(
         summarise_runs([row for _, row in runs], CRITERIA), candidates)
     designs = design_loso(records, metrics, candidates, loso, choices) \
@@ -733,6 +737,7 @@ def analyse(records: dict, metrics: list) -> dict:
         runs=runs,
         chosen=chosen,
         loso=loso,
+        without_history=without_history,
         designs=designs,
         per_scenario=per_scenario,
         costs=costs,
@@ -859,7 +864,6 @@ def loso_lines(analysis: dict, use: str) -> list:
     """Per left-out scenario the metric chosen on the others and its
     figures there, their mean, and the choice on every scenario, with
     ``use`` saying what that choice is for."""
-    from mmseg_trf.evaluation import mean_interval
     loso = analysis['loso']
     if not loso:
         return []
@@ -869,14 +873,23 @@ def loso_lines(analysis: dict, use: str) -> list:
         f"{cell(out['left_out']['regret'], 1)}"
         for scenario, out in loso.items()
     ]
+    without = analysis['without_history']
+    return lines + [
+        '', f'Mean over left-out scenarios: {loso_mean(loso)}', '',
+        f"Chosen on every scenario ({use}): **{analysis['chosen']}**", '',
+        f'Without a history ({ARCH_FUSION} not a candidate): chosen ' +
+        ', '.join(f"{o['chosen']} without {s}" for s, o in without.items()) +
+        f'; left out {loso_mean(without)}'
+    ]
+
+
+def loso_mean(loso: dict) -> str:
+    """The mean over left-out scenarios of Spearman and regret."""
+    from mmseg_trf.evaluation import mean_interval
     rho, regret = ([o['left_out'][c]['mean'] for o in loso.values()]
                    for c in ('spearman', 'regret'))
-    return lines + [
-        '', 'Mean over left-out scenarios: Spearman '
-        f'{cell(mean_interval(rho), 2)}, regret '
-        f'{cell(mean_interval(regret), 1)}', '',
-        f"Chosen on every scenario ({use}): **{analysis['chosen']}**"
-    ]
+    return (f'Spearman {cell(mean_interval(rho), 2)}, regret '
+            f'{cell(mean_interval(regret), 1)}')
 
 
 def longer_loso_lines(analysis: dict) -> list:
