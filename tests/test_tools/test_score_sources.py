@@ -296,6 +296,27 @@ def test_bad_source_entries_name_the_entry_and_field(tmp_path, entries,
     assert 'source 1' in str(err.value)
 
 
+@pytest.mark.parametrize('history, message', [
+    ([dict(architecture='fcn', miou=0.3)], 'must map past targets'),
+    (dict(past=[dict(architecture='fcn', miou=0.3)]), 'two or more'),
+    (dict(
+        past=[dict(architecture='fcn', miou=0.3),
+              dict(arch='unet', miou=0.2)]), 'two or more'),
+    (dict(past=[
+        dict(architecture='fcn', miou=0.3),
+        dict(architecture='unet', miou=30)
+    ]), r'outside \[0, 1\]'),
+])
+def test_a_bad_architecture_history_names_the_target(tmp_path, history,
+                                                     message):
+    from mmseg_trf.apis.scoring import read_architecture_history
+    path = tmp_path / 'history.yaml'
+    path.write_text(yaml.safe_dump(history))
+    with pytest.raises(ValueError, match=message) as err:
+        read_architecture_history(str(path))
+    assert str(path) in str(err.value)
+
+
 def test_ground_truth_is_checked_before_scoring(tmp_path):
     tool = score_sources_tool()
     sources = tmp_path / 'sources.yaml'
