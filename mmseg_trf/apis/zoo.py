@@ -42,7 +42,8 @@ def zoo_sources(collections: Sequence[str],
 
     Returns:
         list[SourceSpec]: Config as ``mmseg::<algo>/<file>``, checkpoint as
-        the entry's ``Weights`` URL.
+        the entry's ``Weights`` URL, architecture as its collection (the
+        family an architecture history names, e.g. ``PSPNet``).
     """
     wanted = {c.lower() for c in collections}
     picked = []
@@ -61,7 +62,8 @@ def zoo_sources(collections: Sequence[str],
                 config=f'mmseg::{config}',
                 checkpoint=entry.get('Weights'),
                 dataset=dataset,
-                source_miou=_metafile_miou(entry)))
+                source_miou=_metafile_miou(entry),
+                architecture=entry['In Collection']))
     return picked
 
 

@@ -245,6 +245,7 @@ def test_zoo_selection_reads_mmseg_metafiles():
     fcn = next(s for s in picked
                if s.name == 'fcn_r50-d8_4xb2-40k_cityscapes-512x1024')
     assert fcn.source_miou == pytest.approx(0.7225)  # the metafile's mIoU
+    assert fcn.architecture == 'FCN'  # its collection
     from mmseg_trf.apis import load_config
     cfg = load_config(picked[0].config)
     assert cfg.model.decode_head.num_classes == 19
