@@ -34,8 +34,8 @@ import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
 from mmseg_trf.apis.report import (ARCHITECTURE, DEFAULT_RANKING, FUSION,
-                                   FUSION_RULE, HISTORY_FUSION, PRIORS,
-                                   add_fusion, add_history_fusion)
+                                   FUSION_RULE, PRIORS, add_fusion,
+                                   add_history_fusion, ranked_metrics)
 from mmseg_trf.apis.scoring import (LAYERS, checked_miou,
                                     read_architecture_history)
 from mmseg_trf.evaluation import FUSION_RULES
@@ -254,12 +254,11 @@ def main(argv=None):
     if is_main_process():
         for source, result in zip(sources, results):
             result.architecture_prior = priors.get(source.architecture)
-        ranked = list(args.metrics)
         if FUSION in args.metrics:
             add_fusion(results, members, args.fusion_rule)
             if priors:
                 add_history_fusion(results, rule=args.fusion_rule)
-                ranked.insert(0, HISTORY_FUSION)
+        ranked = ranked_metrics(args.metrics, bool(priors))
         written = write_reports(
             results, ranked + [m for m in computed if m not in ranked],
             work_dir,

@@ -158,6 +158,14 @@ def add_history_fusion(results: Sequence[SourceResult],
     add_fusion(results, [fusion, ARCHITECTURE], rule, name)
 
 
+def ranked_metrics(metrics: Sequence[str], history: bool) -> List[str]:
+    """The table's columns, the first ordering the ranking: ``metrics``,
+    led by ``HISTORY_FUSION`` when a history is given and ``fusion`` is
+    scored."""
+    lead = [HISTORY_FUSION] if history and FUSION in metrics else []
+    return lead + list(metrics)
+
+
 def markdown_table(results: Sequence[SourceResult],
                    metrics: Sequence[str]) -> str:
     """The ranking by the first metric, every metric's mean +- std, the
@@ -334,8 +342,8 @@ def _write_ranking(results: Sequence[SourceResult], metrics: Sequence[str],
 
 __all__ = [
     'fmt_number', 'write_reports', 'markdown_table', 'correlation_table',
-    'correlations', 'add_fusion', 'add_history_fusion', 'scatter_plots',
-    'ranking_order', 'results_from_ranking', 'SOURCE_PRIOR', 'SOURCE_MIOU',
-    'ARCHITECTURE', 'PRIORS', 'FUSION', 'DEFAULT_RANKING', 'FUSION_RULE',
-    'HISTORY_FUSION'
+    'correlations', 'add_fusion', 'add_history_fusion', 'ranked_metrics',
+    'scatter_plots', 'ranking_order', 'results_from_ranking', 'SOURCE_PRIOR',
+    'SOURCE_MIOU', 'ARCHITECTURE', 'PRIORS', 'FUSION', 'DEFAULT_RANKING',
+    'FUSION_RULE', 'HISTORY_FUSION'
 ]

@@ -268,9 +268,7 @@ class BenchmarkRunner:
                 checkpoint=checkpoints[s.name],
                 dataset=s.dataset,
                 miou=truth.get(s.name),
-                **({
-                    'architecture': s.architecture
-                } if s.architecture else {})) for s in self.spec.sources
+                architecture=s.architecture) for s in self.spec.sources
             if checkpoints.get(s.name)
         ]
         pool = max([num_pixels, scoring.num_pixels] +

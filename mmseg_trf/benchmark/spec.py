@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
-from ..apis.report import DEFAULT_RANKING, FUSION, HISTORY_FUSION
+from ..apis.report import DEFAULT_RANKING, ranked_metrics
 from ..utils.fields import build_checked, checked_fields
 from ..utils.yaml_files import read_yaml
 from .executor import SlurmOptions
@@ -128,9 +128,7 @@ class ScoringProtocol:
     @property
     def ranking(self) -> str:
         """What the scored ranking is ordered by first."""
-        if self.architecture_history and FUSION in self.metrics:
-            return HISTORY_FUSION
-        return self.metrics[0]
+        return ranked_metrics(self.metrics, bool(self.architecture_history))[0]
 
 
 @dataclass

@@ -207,13 +207,12 @@ def test_budgeted_selection_with_a_history_orders_by_its_fusion(
     work, _ = quick_demo
     with open(work / 'configs' / 'benchmark.yaml') as f:
         spec = yaml.safe_load(f)
-    families = {}
     for index, source in enumerate(spec['sources']):
-        source['architecture'] = families[source['name']] = f'arch{index}'
+        source['architecture'] = f'arch{index}'
     history = {
         'past': [
-            dict(architecture=family, miou=0.1 * (index + 1))
-            for index, family in enumerate(families.values())
+            dict(architecture=source['architecture'], miou=0.1 * (index + 1))
+            for index, source in enumerate(spec['sources'])
         ]
     }
     (tmp_path / 'history.yaml').write_text(yaml.safe_dump(history))
