@@ -632,11 +632,17 @@ def proxy_lines(records: dict) -> list:
 
 
 def cell(stat: dict, digits: int) -> str:
+    """Mean [interval of the mean] (lowest to highest); the interval is left
+    out under 3 runs (:func:`mean_interval` gives none), the range under 2.
+    """
     if not stat.get('runs'):
         return '-'
-    return (f"{stat['mean']:.{digits}f} [{stat['low']:.{digits}f}, "
-            f"{stat['high']:.{digits}f}] ({stat['min']:.{digits}f} to "
-            f"{stat['max']:.{digits}f})")
+    text = f"{stat['mean']:.{digits}f}"
+    if stat['runs'] >= 3:
+        text += f" [{stat['low']:.{digits}f}, {stat['high']:.{digits}f}]"
+    if stat['runs'] >= 2:
+        text += f" ({stat['min']:.{digits}f} to {stat['max']:.{digits}f})"
+    return text
 
 
 def method_table(per_scenario: dict, methods: list) -> list:
@@ -1058,7 +1064,7 @@ def main():
         'Searches are seeded by the metric chosen without the scenario '
         '(leave-one-scenario-out); cost 0 iterations for a metric alone, '
         'whose wall time is its scoring. Cells: mean [95% interval of the '
-        'mean] (lowest to highest run) over runs.', '', *cost_table(analysis),
+        'mean, from 3 runs] (lowest to highest run) over runs.', '', *cost_table(analysis),
         '', 'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source).', '', *run_cost_table(analysis), '',
         *design_lines(analysis['designs'], DESIGN_USE)
