@@ -14,13 +14,15 @@ from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from scipy import stats
 
-from .ranking import CORRELATIONS, rank_correlations
+from .ranking import CORRELATIONS, batched_correlation, rank_correlations
 
 DECISIONS = ('regret', 'relative_top1', 'top3')
 #: Every criterion of :func:`selection_criteria`.
 CRITERIA = CORRELATIONS + DECISIONS
 #: Criteria reported with a bootstrap interval.
 INTERVAL_CRITERIA = ('spearman', 'kendall', 'regret')
+#: Criteria the bootstrap computes on all resamples at once.
+BATCHED = ('spearman', 'kendall', 'pearson')
 FUSION_RULES = ('rank', 'zscore')
 
 
@@ -111,19 +113,22 @@ def bootstrap_interval(scores: Sequence[float],
     if len(scores) < 3:
         return math.nan, math.nan
 
-    def statistic(s, t):
+    if criterion not in CRITERIA:
+        raise ValueError(f'unknown criterion {criterion!r}; choose one of '
+                         f'{CRITERIA}')
+    batched = criterion in BATCHED
+
+    def statistic(s, t, axis=-1):
+        if batched:
+            return batched_correlation(s, t, criterion)
         if criterion in DECISIONS:
             return decision_criteria(s, t)[criterion]
         return rank_correlations(s, t)[criterion]
 
-    if criterion not in CRITERIA:
-        raise ValueError(f'unknown criterion {criterion!r}; choose one of '
-                         f'{CRITERIA}')
-
     values = stats.bootstrap((scores, truth),
                              statistic,
                              paired=True,
-                             vectorized=False,
+                             vectorized=batched,
                              n_resamples=resamples,
                              method='percentile',
                              random_state=seed).bootstrap_distribution

@@ -337,6 +337,9 @@ def test_an_edited_domain_renders_only_its_own_city(tmp_path):
     assert len(list((images / far).glob('*.png'))) == 20  # none left over
 
 
+# a second quick demo from scratch; the generator's determinism is checked
+# in the default suite
+@pytest.mark.slow
 def test_the_same_seed_gives_identical_scores_and_truth(quick_demo, tmp_path):
     work, _ = quick_demo
     run_tool('demo.py', QUICK, '--work-dir', tmp_path, timeout=900)

@@ -79,6 +79,23 @@ def test_bootstrap_interval_holds_the_estimate(criterion):
         assert low <= point <= high
 
 
+@pytest.mark.parametrize('criterion', ['spearman', 'kendall', 'pearson'])
+def test_batched_correlations_equal_scipys_per_sample(criterion):
+    from mmseg_trf.evaluation.ranking import batched_correlation
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(40, 9))
+    truth = scores + rng.normal(0, 1, (40, 9))
+    scores[:10] = np.round(scores[:10])  # ties
+    truth[10:15] = np.round(truth[10:15])
+    scores[15] = 1.0  # constant: undefined
+    got = batched_correlation(scores, truth, criterion)
+    want = [rank_correlations(s, t)[criterion] for s, t in zip(scores, truth)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert np.isnan(got[15])
+    with pytest.raises(ValueError, match='weighted_kendall'):
+        batched_correlation(scores, truth, 'weighted_kendall')
+
+
 @pytest.mark.parametrize('criterion', ['spearman', 'kendall'])
 def test_correlation_intervals_shrink_with_more_sources(criterion):
     rng = np.random.default_rng(2)

@@ -115,6 +115,8 @@ def test_the_source_miou_prior_is_a_baseline_and_a_fusion_member(
         assert scores[name, 'fusion'] == pytest.approx(sum(ranks) / 2)
 
 
+# two-process runs of the hook and the runner are in the default suite
+@pytest.mark.slow
 def test_two_process_run_gives_the_same_table(workspace, tmp_path):
     run_tool('score_sources.py', workspace['target'], '--sources',
              workspace['sources_file'], *ARGS, '--work-dir', tmp_path / 'one')
