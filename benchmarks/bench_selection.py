@@ -1064,8 +1064,9 @@ def main():
         'Searches are seeded by the metric chosen without the scenario '
         '(leave-one-scenario-out); cost 0 iterations for a metric alone, '
         'whose wall time is its scoring. Cells: mean [95% interval of the '
-        'mean, from 3 runs] (lowest to highest run) over runs.', '', *cost_table(analysis),
-        '', 'Per run: top-1 regret in points (wall-time cost as a fraction of '
+        'mean, from 3 runs] (lowest to highest run) over runs.', '',
+        *cost_table(analysis), '',
+        'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source).', '', *run_cost_table(analysis), '',
         *design_lines(analysis['designs'], DESIGN_USE)
     ]
