@@ -23,6 +23,8 @@ CRITERIA = CORRELATIONS + DECISIONS
 INTERVAL_CRITERIA = ('spearman', 'kendall', 'regret')
 #: Criteria the bootstrap computes on all resamples at once.
 BATCHED = ('spearman', 'kendall', 'pearson')
+#: Resamples x sources^2 per batch (Kendall's pair signs: 32 MB a batch).
+BATCH_CELLS = 4_000_000
 FUSION_RULES = ('rank', 'zscore')
 
 
@@ -130,6 +132,7 @@ def bootstrap_interval(scores: Sequence[float],
                              paired=True,
                              vectorized=batched,
                              n_resamples=resamples,
+                             batch=BATCH_CELLS // len(scores)**2,
                              method='percentile',
                              random_state=seed).bootstrap_distribution
     values = values[np.isfinite(values)]
