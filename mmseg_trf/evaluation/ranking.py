@@ -40,9 +40,9 @@ def rank_correlations(scores: Sequence[float],
 def batched_correlation(scores: np.ndarray, truth: np.ndarray,
                         criterion: str) -> np.ndarray:
     """Spearman's rho, Kendall's tau-b or Pearson's r of many samples at
-    once, equal to :func:`rank_correlations`' (the bootstrap's statistic:
-    thousands of resamples in one array operation instead of a scipy call
-    each).
+    once, equal to :func:`rank_correlations`' for 3 or more sources (the
+    bootstrap's statistic: thousands of resamples in one array operation
+    instead of a scipy call each).
 
     Args:
         scores (np.ndarray): Scores, shape ``(..., n)``.

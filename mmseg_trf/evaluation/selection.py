@@ -132,7 +132,7 @@ def bootstrap_interval(scores: Sequence[float],
                              paired=True,
                              vectorized=batched,
                              n_resamples=resamples,
-                             batch=BATCH_CELLS // len(scores)**2,
+                             batch=max(1, BATCH_CELLS // len(scores)**2),
                              method='percentile',
                              random_state=seed).bootstrap_distribution
     values = values[np.isfinite(values)]
