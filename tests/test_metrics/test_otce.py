@@ -82,6 +82,20 @@ def test_sparse_emd_equals_dense_exact_solution(n, m):
         otce(xs, ys, xt, yt, solver='emd'), abs=1e-9)
 
 
+def spy_warm_starts(monkeypatch):
+    """Record the shape of every warm-started (dense) network simplex."""
+    warm_starts = []
+    solve = optimal_transport.network_simplex
+
+    def spy(a, b, cost, **kwargs):
+        if kwargs.get('potentials_init') is not None:
+            warm_starts.append(cost.shape)
+        return solve(a, b, cost, **kwargs)
+
+    monkeypatch.setattr(optimal_transport, 'network_simplex', spy)
+    return warm_starts
+
+
 @pytest.mark.parametrize(
     'stalled_rows, fallback_pairs, handed_over',
     [
@@ -97,15 +111,7 @@ def test_stalled_column_generation_hands_over_to_warm_dense_simplex(
     monkeypatch.setattr(optimal_transport, 'STALLED_ROWS', stalled_rows)
     monkeypatch.setattr(optimal_transport, 'DENSE_FALLBACK_PAIRS',
                         fallback_pairs)
-    warm_starts = []
-    solve = optimal_transport.network_simplex
-
-    def spy(a, b, cost, **kwargs):
-        if kwargs.get('potentials_init') is not None:
-            warm_starts.append(cost.shape)
-        return solve(a, b, cost, **kwargs)
-
-    monkeypatch.setattr(optimal_transport, 'network_simplex', spy)
+    warm_starts = spy_warm_starts(monkeypatch)
     # two candidates per point: the first round leaves rows violating
     plan = sparse_emd(torch.from_numpy(xs), torch.from_numpy(xt), candidates=2)
     assert (warm_starts == [(n, m)]) == handed_over
@@ -159,15 +165,7 @@ def test_near_one_dimensional_points_certify_without_the_dense_simplex(
     spread = [3.0, 0.05, 0.005]  # the previous warm start: 70% violating
     xs = rng.normal(size=(n, 3)) * spread
     xt = rng.normal(size=(m, 3)) * spread + [1.0, 0.2, 0.0]
-    warm_starts = []
-    solve = optimal_transport.network_simplex
-
-    def spy(a, b, cost, **kwargs):
-        if kwargs.get('potentials_init') is not None:
-            warm_starts.append(cost.shape)
-        return solve(a, b, cost, **kwargs)
-
-    monkeypatch.setattr(optimal_transport, 'network_simplex', spy)
+    warm_starts = spy_warm_starts(monkeypatch)
     plan = sparse_emd(torch.from_numpy(xs), torch.from_numpy(xt))
     assert warm_starts == []
     cost = ot.dist(xs, xt)
