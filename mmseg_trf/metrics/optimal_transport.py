@@ -171,9 +171,11 @@ def _neighbour_cells(x: torch.Tensor) -> torch.Tensor:
         order = order[torch.argsort(cells[order], stable=True)]
         sorted_cells = cells[order]
         position = every - (torch.cumsum(sizes, 0) - sizes)[sorted_cells]
+        # the lower part holds an even count (of a cell of one or two
+        # points: all of it, so finished cells stay whole)
         upper = position >= (2 * ((sizes + 3) // 4))[sorted_cells]
         split = torch.empty_like(cells)
-        split[order] = 2 * sorted_cells + (upper & (sizes > 2)[sorted_cells])
+        split[order] = 2 * sorted_cells + upper
         cells = torch.unique(split, return_inverse=True)[1]
 
 
