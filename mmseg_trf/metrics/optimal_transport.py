@@ -14,6 +14,11 @@ Three solvers of the squared-L2 problem between two empirical measures:
   merged in pairs), solved the same way, level by level. A point too
   heavy for its candidates (merged duplicates: one
   logit vector may hold half the pixels) gets all its pairs from the start.
+  A round after a check that found few rows violating solves only the
+  plan's support, the new pairs and the tightest candidates, and repairs
+  that solve's potentials on every candidate by label correcting (a cold
+  restricted solve costs the same for three violating rows as for
+  thousands).
   Where the first round leaves most rows violating (the candidates
   were guessed badly, as on logits whose plan is far from local), the
   problem goes to the dense simplex warm-started from the round's
@@ -49,6 +54,18 @@ REFINE_CANDIDATES = 256
 STALLED_ROWS = 0.5
 #: ... if the dense cost matrix has at most this many entries (2 GiB).
 DENSE_FALLBACK_PAIRS = 1 << 28
+#: A round whose check finds at most this share of the rows violating
+#: solves a pruned problem (:func:`_pruned_pairs`) and repairs its
+#: potentials (:func:`_repaired_potentials`) instead of solving every
+#: candidate pair again: a cold restricted solve costs the same for three
+#: violating rows as for thousands.
+FEW_VIOLATING_ROWS = 0.01
+#: Pairs per point kept by :func:`_pruned_pairs` (those of least reduced
+#: cost), besides the plan's support and the new pairs.
+PRUNED_PAIRS = 2
+#: Label-correcting passes :func:`_repaired_potentials` may take before the
+#: round falls back to solving every candidate pair.
+REPAIR_PASSES = 1000
 #: Iteration cap handed to POT's network simplex (its default, 1e5, stops
 #: short of the optimum for a few thousand pixels).
 SIMPLEX_MAX_ITER = 1 << 30
@@ -214,6 +231,13 @@ def _coarse_potentials(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
     return ReducedCosts(xt, coarse_s).row_minima(u_coarse, 1)[0]
 
 
+def _support(plan: coo_array,
+             device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Rows and columns of a sparse plan's entries, as index tensors."""
+    return (torch.from_numpy(plan.row.astype(np.int64)).to(device),
+            torch.from_numpy(plan.col.astype(np.int64)).to(device))
+
+
 def _feasible_pairs(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
                     b: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Support of a feasible plan: the monotone coupling along the first
@@ -226,8 +250,7 @@ def _feasible_pairs(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
         a.cpu().numpy(),
         b.cpu().numpy(),
         dense=False).tocoo()
-    return (torch.from_numpy(plan.row.astype(np.int64)).to(xs.device),
-            torch.from_numpy(plan.col.astype(np.int64)).to(xs.device))
+    return _support(plan, xs.device)
 
 
 def _heavy_pairs(a: torch.Tensor, b: torch.Tensor,
@@ -313,6 +336,79 @@ def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor, k: int,
     return torch.cat(rows), torch.cat(cols)
 
 
+def _pruned_pairs(costs: ReducedCosts, plan: coo_array, u: torch.Tensor,
+                  v: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                  new_rows: torch.Tensor,
+                  new_cols: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Pairs for a round after few rows violated: the plan's support, the
+    new pairs and the :data:`PRUNED_PAIRS` ``* (n + m)`` candidates of least
+    reduced cost under the last potentials (the next optimum is a local
+    change of the last one)."""
+    n, m = len(costs.xs), len(costs.xt)
+    reduced = costs.exact(rows, cols, u, v)
+    keep = torch.topk(
+        reduced, min(len(reduced), PRUNED_PAIRS * (n + m)),
+        largest=False).indices
+    support_rows, support_cols = _support(plan, rows.device)
+    return _unique_pairs(
+        torch.cat([support_rows, rows[keep], new_rows]),
+        torch.cat([support_cols, cols[keep], new_cols]), m)
+
+
+def _repaired_potentials(
+        costs: ReducedCosts, plan: coo_array, u: torch.Tensor, v: torch.Tensor,
+        rows: torch.Tensor, cols: torch.Tensor,
+        tol: float) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+    """Potentials feasible on the candidate pairs and tight on the plan's
+    support, from those of a solve on fewer pairs; ``None`` if the plan is
+    not optimal on the candidates (or not shown so in
+    :data:`REPAIR_PASSES` passes).
+
+    Label correcting (Bellman-Ford passes started from ``(u, v)``) on the
+    residual graph of the plan: ``u_i <- min_j c_ij - v_j`` over the
+    candidates and ``v_j <- max_i c_ij - u_i`` over the support, until no
+    potential would move by more than ``tol / 2`` (so every candidate's
+    reduced cost ends above ``-tol / 2``, within the checks' tolerance, and
+    a cycle whose cost is float rounding of the simplex's optimum does not
+    keep the passes going). They end when the plan has no negative cycle on
+    the candidates, i.e. is optimal there; the solve on fewer pairs gives
+    the plan, whose own potentials are degenerate and need not hold off the
+    pairs it did not see.
+    """
+    costs_all = squared_distances(costs.xs[rows], costs.xt[cols])
+    support_rows, support_cols = _support(plan, rows.device)
+    costs_support = squared_distances(costs.xs[support_rows],
+                                      costs.xt[support_cols])
+    step = tol / 2
+    for _ in range(REPAIR_PASSES):
+        lowered = u.scatter_reduce(0, rows, costs_all - v[cols], 'amin')
+        lowered = torch.where(lowered < u - step, lowered, u)
+        raised = v.scatter_reduce(0, support_cols,
+                                  costs_support - lowered[support_rows],
+                                  'amax')
+        raised = torch.where(raised > v + step, raised, v)
+        if torch.equal(lowered, u) and torch.equal(raised, v):
+            return u, v
+        u, v = lowered, raised
+    return None
+
+
+def _solve_candidates(
+        xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+        costs: ReducedCosts, rows: torch.Tensor, cols: torch.Tensor,
+        pruned: Optional[Tuple[torch.Tensor, torch.Tensor]],
+        tol: float) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
+    """The optimum restricted to the candidates, with potentials feasible
+    on them: solved on the ``pruned`` pairs with repaired potentials where
+    given and the repair succeeds, else on every candidate."""
+    if pruned is not None:
+        plan, u, v = _solve_restricted(xs, xt, a, b, *pruned)
+        repaired = _repaired_potentials(costs, plan, u, v, rows, cols, tol)
+        if repaired is not None:
+            return (plan, ) + repaired
+    return _solve_restricted(xs, xt, a, b, rows, cols)
+
+
 def _stalled(violating_rows: torch.Tensor, rows: int, cols: int) -> bool:
     """Whether column generation should hand over to the dense simplex:
     more than :data:`STALLED_ROWS` of the rows violate after the first
@@ -365,8 +461,10 @@ def _exact_with_duals(
         torch.cat([rows_f, rows_b, rows_1d, rows_h]),
         torch.cat([cols_f, cols_b, cols_1d, cols_h]), len(xt))
     tol = 1e-9 * float(forward.sq_s.max() + forward.sq_t.max())
+    pruned = None
     for round_index in range(max_rounds):
-        plan, u, v = _solve_restricted(xs, xt, a, b, rows, cols)
+        plan, u, v = _solve_candidates(xs, xt, a, b, forward, rows, cols,
+                                       pruned, tol)
         new_rows, new_cols = _violations(
             forward, u, v,
             max(candidates, REFINE_CANDIDATES) if round_index else candidates,
@@ -375,6 +473,10 @@ def _exact_with_duals(
             return plan, u, v
         if round_index == 0 and _stalled(new_rows, len(xs), len(xt)):
             return _dense_with_duals(xs, xt, a, b, (u, v))
+        few = (len(torch.unique(new_rows)) <= FEW_VIOLATING_ROWS * len(xs))
+        pruned = (
+            _pruned_pairs(forward, plan, u, v, rows, cols, new_rows, new_cols)
+            if few else None)
         rows, cols = _unique_pairs(
             torch.cat([rows, new_rows]), torch.cat([cols, new_cols]), len(xt))
     raise RuntimeError(f'sparse_emd did not certify optimality in '
@@ -396,7 +498,10 @@ def sparse_emd(xs: torch.Tensor,
     pair of a point too heavy for its candidates; each round
     solves the problem restricted to the candidates and adds the pairs that
     violate dual feasibility, until none is left (the optimum is then
-    certified). A level whose first round leaves more than
+    certified); after a round that left at most :data:`FEW_VIOLATING_ROWS`
+    of the rows violating, the next solves a pruned problem and repairs its
+    potentials on every candidate (:func:`_repaired_potentials`). A level
+    whose first round leaves more than
     :data:`STALLED_ROWS` of the rows violating is solved by the dense
     simplex instead, warm-started from that round's potentials (when its
     costs fit in :data:`DENSE_FALLBACK_PAIRS`).
@@ -543,8 +648,7 @@ def plan_label_joint(plan, source_shares: torch.Tensor,
     """
     plan = coo_array(plan)
     device = source_shares.device
-    rows = torch.from_numpy(plan.row.astype(np.int64)).to(device)
-    cols = torch.from_numpy(plan.col.astype(np.int64)).to(device)
+    rows, cols = _support(plan, device)
     mass = torch.from_numpy(plan.data.astype(np.float64)).to(device)
     return (source_shares[rows].to(mass) * mass[:, None]).T @ (
         target_shares[cols].to(mass))

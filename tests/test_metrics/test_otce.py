@@ -2,6 +2,7 @@ import numpy as np
 import ot
 import pytest
 import torch
+from scipy.sparse import coo_array
 
 from mmseg_trf.metrics import optimal_transport, otce, otce_label_joint
 from mmseg_trf.metrics.optimal_transport import sparse_emd
@@ -115,6 +116,94 @@ def test_stalled_column_generation_hands_over_to_warm_dense_simplex(
     # two candidates per point: the first round leaves rows violating
     plan = sparse_emd(torch.from_numpy(xs), torch.from_numpy(xt), candidates=2)
     assert (warm_starts == [(n, m)]) == handed_over
+    cost = ot.dist(xs, xt)
+    optimum = ot.emd2(ot.unif(n), ot.unif(m), cost, numItermax=10**8)
+    assert float((plan.toarray() * cost).sum()) == pytest.approx(
+        optimum, rel=1e-12)
+
+
+def solved_on(pairs, xs, xt):
+    """The restricted optimum of uniform weights on ``pairs``, with the
+    costs and tolerance of :func:`sparse_emd`'s checks."""
+    a = optimal_transport.uniform(len(xs), xs)
+    b = optimal_transport.uniform(len(xt), xt)
+    plan, u, v = optimal_transport._solve_restricted(xs, xt, a, b, *pairs)
+    costs = optimal_transport.ReducedCosts(xs, xt)
+    tol = 1e-9 * float(costs.sq_s.max() + costs.sq_t.max())
+    return plan, u, v, costs, tol
+
+
+def test_repaired_potentials_certify_a_plan_solved_on_fewer_pairs():
+    """The optimum's support plus a few pairs gives the optimal plan, but
+    its own potentials violate pairs it did not see; repaired, they are
+    feasible on every pair and tight on the plan."""
+    rng = np.random.default_rng(0)
+    n = m = 300
+    xs = torch.from_numpy(rng.normal(size=(n, 4)))
+    xt = torch.from_numpy(rng.normal(size=(m, 4)) + 0.3)
+    cost = ((xs[:, None] - xt[None])**2).sum(-1)  # as the checks
+    optimum = coo_array(ot.emd(ot.unif(n), ot.unif(m), cost.numpy()))
+    extra = torch.from_numpy(rng.integers(0, n, size=(2, 2 * (n + m))))
+    pruned = optimal_transport._unique_pairs(
+        torch.cat([torch.from_numpy(optimum.row.astype(np.int64)), extra[0]]),
+        torch.cat([torch.from_numpy(optimum.col.astype(np.int64)), extra[1]]),
+        m)
+    plan, u, v, costs, tol = solved_on(pruned, xs, xt)
+    assert float((cost - u[:, None] - v[None]).min()) < -100 * tol
+    every_row, every_col = torch.meshgrid(
+        torch.arange(n), torch.arange(m), indexing='ij')
+    u, v = optimal_transport._repaired_potentials(costs, plan, u, v,
+                                                  every_row.flatten(),
+                                                  every_col.flatten(), tol)
+    reduced = cost - u[:, None] - v[None]
+    assert float(reduced.min()) >= -tol / 2
+    assert float(reduced[plan.row, plan.col].abs().max()) <= tol / 2
+    assert float((plan.toarray() * cost.numpy()).sum()) == pytest.approx(
+        float((optimum.toarray() * cost.numpy()).sum()), rel=1e-12)
+
+
+def test_repair_refuses_a_plan_that_is_not_optimal_on_the_candidates():
+    rng = np.random.default_rng(1)
+    n = m = 200
+    xs = torch.from_numpy(rng.normal(size=(n, 3)))
+    xt = torch.from_numpy(rng.normal(size=(m, 3)))
+    # the monotone coupling along one axis: feasible, far from optimal
+    plan, u, v, costs, tol = solved_on(
+        optimal_transport._feasible_pairs(xs, xt,
+                                          optimal_transport.uniform(n, xs),
+                                          optimal_transport.uniform(m, xt)),
+        xs, xt)
+    every_row, every_col = torch.meshgrid(
+        torch.arange(n), torch.arange(m), indexing='ij')
+    assert optimal_transport._repaired_potentials(costs, plan, u, v,
+                                                  every_row.flatten(),
+                                                  every_col.flatten(),
+                                                  tol) is None
+
+
+@pytest.mark.parametrize('passes', [optimal_transport.REPAIR_PASSES, 0])
+def test_rounds_on_pruned_pairs_reach_the_dense_optimum(monkeypatch, passes):
+    """Every round after the first solves a pruned problem (whatever the
+    number of violating rows); with no repair passes allowed each repair
+    fails and the round solves every candidate instead."""
+    n, m = 1600, 1500
+    xs, _ = make_features(n=n, d=6, classes=5, seed=11, separation=3.0)
+    xt, _ = make_features(n=m, d=6, classes=4, seed=12, separation=3.0)
+    monkeypatch.setattr(optimal_transport, 'FEW_VIOLATING_ROWS', 1.0)
+    monkeypatch.setattr(optimal_transport, 'STALLED_ROWS', 1.0)
+    monkeypatch.setattr(optimal_transport, 'REPAIR_PASSES', passes)
+    repairs = []
+    repair = optimal_transport._repaired_potentials
+
+    def spy(*args):
+        repaired = repair(*args)
+        repairs.append(repaired is not None)
+        return repaired
+
+    monkeypatch.setattr(optimal_transport, '_repaired_potentials', spy)
+    # two candidates per point: several rounds
+    plan = sparse_emd(torch.from_numpy(xs), torch.from_numpy(xt), candidates=2)
+    assert repairs and any(repairs) == (passes > 0)
     cost = ot.dist(xs, xt)
     optimum = ot.emd2(ot.unif(n), ot.unif(m), cost, numItermax=10**8)
     assert float((plan.toarray() * cost).sum()) == pytest.approx(
