@@ -94,7 +94,8 @@ class ReducedCosts:
 
     Blocks are computed in float32 with one matrix product; entries close to
     the decision threshold are recomputed exactly in float64, using a bound
-    on the float32 error.
+    on the float32 error. ``tol`` is the checks' tolerance: a reduced cost
+    above ``-tol`` counts as feasible.
 
     Args:
         xs (Tensor): ``(n, d)`` float64 row points.
@@ -107,6 +108,7 @@ class ReducedCosts:
         self.sq_s = (xs * xs).sum(1)
         self.sq_t = (xt * xt).sum(1)
         self.rows_per_block = max(1, BLOCK_ELEMENTS // max(1, len(xt)))
+        self.tol = 1e-9 * float(self.sq_s.max() + self.sq_t.max())
 
     def blocks(self, u: torch.Tensor,
                v: torch.Tensor) -> Iterator[Tuple[int, torch.Tensor]]:
@@ -297,13 +299,13 @@ def _solve_restricted(
             torch.from_numpy(log['v']).to(device))
 
 
-def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor, k: int,
-                tol: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor,
+                k: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """Pairs to add, or ``(None, None)`` when the potentials are feasible.
 
     Entries whose float32 reduced cost is within the rounding bound of
     negative are recomputed exactly; a row with an exact violation below
-    ``-tol`` contributes its ``k`` most negative float32 entries and its
+    ``-costs.tol`` contributes its ``k`` most negative float32 entries and its
     most violating exact entry, which is certain to be new, so every round
     makes progress.
     """
@@ -312,7 +314,7 @@ def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor, k: int,
     for start, block in costs.blocks(u, v):
         flag_r, flag_c = torch.nonzero(block < margin, as_tuple=True)
         exact = costs.exact(flag_r + start, flag_c, u, v)
-        bad = exact < -tol
+        bad = exact < -costs.tol
         if not bad.any():
             continue
         flag_r, flag_c, exact = flag_r[bad], flag_c[bad], exact[bad]
@@ -357,8 +359,8 @@ def _pruned_pairs(costs: ReducedCosts, plan: coo_array, u: torch.Tensor,
 
 def _repaired_potentials(
         costs: ReducedCosts, plan: coo_array, u: torch.Tensor, v: torch.Tensor,
-        rows: torch.Tensor, cols: torch.Tensor,
-        tol: float) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+        rows: torch.Tensor,
+        cols: torch.Tensor) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
     """Potentials feasible on the candidate pairs and tight on the plan's
     support, from those of a solve on fewer pairs; ``None`` if the plan is
     not optimal on the candidates (or not shown so in
@@ -367,19 +369,19 @@ def _repaired_potentials(
     Label correcting (Bellman-Ford passes started from ``(u, v)``) on the
     residual graph of the plan: ``u_i <- min_j c_ij - v_j`` over the
     candidates and ``v_j <- max_i c_ij - u_i`` over the support, until no
-    potential would move by more than ``tol / 2`` (so every candidate's
-    reduced cost ends above ``-tol / 2``, within the checks' tolerance, and
-    a cycle whose cost is float rounding of the simplex's optimum does not
-    keep the passes going). They end when the plan has no negative cycle on
-    the candidates, i.e. is optimal there; the solve on fewer pairs gives
-    the plan, whose own potentials are degenerate and need not hold off the
-    pairs it did not see.
+    potential would move by more than ``costs.tol / 2`` (so every
+    candidate's reduced cost ends above ``-costs.tol / 2``, within the
+    checks' tolerance, and a cycle whose cost is float rounding of the
+    simplex's optimum does not keep the passes going). They end when the
+    plan has no negative cycle on the candidates, i.e. is optimal there;
+    the solve on fewer pairs gives the plan, whose own potentials are
+    degenerate and need not hold off the pairs it did not see.
     """
     costs_all = squared_distances(costs.xs[rows], costs.xt[cols])
     support_rows, support_cols = _support(plan, rows.device)
     costs_support = squared_distances(costs.xs[support_rows],
                                       costs.xt[support_cols])
-    step = tol / 2
+    step = costs.tol / 2
     for _ in range(REPAIR_PASSES):
         lowered = u.scatter_reduce(0, rows, costs_all - v[cols], 'amin')
         lowered = torch.where(lowered < u - step, lowered, u)
@@ -394,26 +396,26 @@ def _repaired_potentials(
 
 
 def _solve_candidates(
-        xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
-        costs: ReducedCosts, rows: torch.Tensor, cols: torch.Tensor,
-        pruned: Optional[Tuple[torch.Tensor, torch.Tensor]],
-        tol: float) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
+    xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+    costs: ReducedCosts, rows: torch.Tensor, cols: torch.Tensor,
+    pruned: Optional[Tuple[torch.Tensor, torch.Tensor]]
+) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
     """The optimum restricted to the candidates, with potentials feasible
     on them: solved on the ``pruned`` pairs with repaired potentials where
     given and the repair succeeds, else on every candidate."""
     if pruned is not None:
         plan, u, v = _solve_restricted(xs, xt, a, b, *pruned)
-        repaired = _repaired_potentials(costs, plan, u, v, rows, cols, tol)
+        repaired = _repaired_potentials(costs, plan, u, v, rows, cols)
         if repaired is not None:
             return (plan, ) + repaired
     return _solve_restricted(xs, xt, a, b, rows, cols)
 
 
-def _stalled(violating_rows: torch.Tensor, rows: int, cols: int) -> bool:
+def _stalled(violating_rows: int, rows: int, cols: int) -> bool:
     """Whether column generation should hand over to the dense simplex:
     more than :data:`STALLED_ROWS` of the rows violate after the first
     round, and the dense costs fit in :data:`DENSE_FALLBACK_PAIRS`."""
-    share = len(torch.unique(violating_rows)) / rows
+    share = violating_rows / rows
     return share > STALLED_ROWS and rows * cols <= DENSE_FALLBACK_PAIRS
 
 
@@ -460,20 +462,19 @@ def _exact_with_duals(
     rows, cols = _unique_pairs(
         torch.cat([rows_f, rows_b, rows_1d, rows_h]),
         torch.cat([cols_f, cols_b, cols_1d, cols_h]), len(xt))
-    tol = 1e-9 * float(forward.sq_s.max() + forward.sq_t.max())
     pruned = None
     for round_index in range(max_rounds):
         plan, u, v = _solve_candidates(xs, xt, a, b, forward, rows, cols,
-                                       pruned, tol)
+                                       pruned)
         new_rows, new_cols = _violations(
             forward, u, v,
-            max(candidates, REFINE_CANDIDATES) if round_index else candidates,
-            tol)
+            max(candidates, REFINE_CANDIDATES) if round_index else candidates)
         if new_rows is None:
             return plan, u, v
-        if round_index == 0 and _stalled(new_rows, len(xs), len(xt)):
+        violating_rows = len(torch.unique(new_rows))
+        if round_index == 0 and _stalled(violating_rows, len(xs), len(xt)):
             return _dense_with_duals(xs, xt, a, b, (u, v))
-        few = (len(torch.unique(new_rows)) <= FEW_VIOLATING_ROWS * len(xs))
+        few = violating_rows <= FEW_VIOLATING_ROWS * len(xs)
         pruned = (
             _pruned_pairs(forward, plan, u, v, rows, cols, new_rows, new_cols)
             if few else None)

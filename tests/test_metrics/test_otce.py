@@ -124,13 +124,17 @@ def test_stalled_column_generation_hands_over_to_warm_dense_simplex(
 
 def solved_on(pairs, xs, xt):
     """The restricted optimum of uniform weights on ``pairs``, with the
-    costs and tolerance of :func:`sparse_emd`'s checks."""
+    costs (and tolerance) of :func:`sparse_emd`'s checks."""
     a = optimal_transport.uniform(len(xs), xs)
     b = optimal_transport.uniform(len(xt), xt)
     plan, u, v = optimal_transport._solve_restricted(xs, xt, a, b, *pairs)
-    costs = optimal_transport.ReducedCosts(xs, xt)
-    tol = 1e-9 * float(costs.sq_s.max() + costs.sq_t.max())
-    return plan, u, v, costs, tol
+    return plan, u, v, optimal_transport.ReducedCosts(xs, xt)
+
+
+def every_pair(n, m):
+    rows, cols = torch.meshgrid(
+        torch.arange(n), torch.arange(m), indexing='ij')
+    return rows.flatten(), cols.flatten()
 
 
 def test_repaired_potentials_certify_a_plan_solved_on_fewer_pairs():
@@ -144,20 +148,17 @@ def test_repaired_potentials_certify_a_plan_solved_on_fewer_pairs():
     cost = ((xs[:, None] - xt[None])**2).sum(-1)  # as the checks
     optimum = coo_array(ot.emd(ot.unif(n), ot.unif(m), cost.numpy()))
     extra = torch.from_numpy(rng.integers(0, n, size=(2, 2 * (n + m))))
+    support_rows, support_cols = optimal_transport._support(optimum, 'cpu')
     pruned = optimal_transport._unique_pairs(
-        torch.cat([torch.from_numpy(optimum.row.astype(np.int64)), extra[0]]),
-        torch.cat([torch.from_numpy(optimum.col.astype(np.int64)), extra[1]]),
-        m)
-    plan, u, v, costs, tol = solved_on(pruned, xs, xt)
-    assert float((cost - u[:, None] - v[None]).min()) < -100 * tol
-    every_row, every_col = torch.meshgrid(
-        torch.arange(n), torch.arange(m), indexing='ij')
+        torch.cat([support_rows, extra[0]]),
+        torch.cat([support_cols, extra[1]]), m)
+    plan, u, v, costs = solved_on(pruned, xs, xt)
+    assert float((cost - u[:, None] - v[None]).min()) < -100 * costs.tol
     u, v = optimal_transport._repaired_potentials(costs, plan, u, v,
-                                                  every_row.flatten(),
-                                                  every_col.flatten(), tol)
+                                                  *every_pair(n, m))
     reduced = cost - u[:, None] - v[None]
-    assert float(reduced.min()) >= -tol / 2
-    assert float(reduced[plan.row, plan.col].abs().max()) <= tol / 2
+    assert float(reduced.min()) >= -costs.tol / 2
+    assert float(reduced[plan.row, plan.col].abs().max()) <= costs.tol / 2
     assert float((plan.toarray() * cost.numpy()).sum()) == pytest.approx(
         float((optimum.toarray() * cost.numpy()).sum()), rel=1e-12)
 
@@ -168,17 +169,13 @@ def test_repair_refuses_a_plan_that_is_not_optimal_on_the_candidates():
     xs = torch.from_numpy(rng.normal(size=(n, 3)))
     xt = torch.from_numpy(rng.normal(size=(m, 3)))
     # the monotone coupling along one axis: feasible, far from optimal
-    plan, u, v, costs, tol = solved_on(
+    plan, u, v, costs = solved_on(
         optimal_transport._feasible_pairs(xs, xt,
                                           optimal_transport.uniform(n, xs),
                                           optimal_transport.uniform(m, xt)),
         xs, xt)
-    every_row, every_col = torch.meshgrid(
-        torch.arange(n), torch.arange(m), indexing='ij')
     assert optimal_transport._repaired_potentials(costs, plan, u, v,
-                                                  every_row.flatten(),
-                                                  every_col.flatten(),
-                                                  tol) is None
+                                                  *every_pair(n, m)) is None
 
 
 @pytest.mark.parametrize('passes', [optimal_transport.REPAIR_PASSES, 0])
