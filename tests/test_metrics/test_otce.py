@@ -155,8 +155,7 @@ def test_repaired_potentials_certify_a_plan_solved_on_fewer_pairs():
     plan, u, v, costs = solved_on(pruned, xs, xt)
     assert float((cost - u[:, None] - v[None]).min()) < -100 * costs.tol
     u, v, repaired = optimal_transport._repaired_potentials(
-        costs, plan, u, v, *every_pair(n, m),
-        optimal_transport.REPAIR_PASSES)
+        costs, plan, u, v, *every_pair(n, m), optimal_transport.REPAIR_PASSES)
     assert repaired
     reduced = cost - u[:, None] - v[None]
     assert float(reduced.min()) >= -costs.tol / 2
@@ -177,8 +176,7 @@ def test_repair_refuses_a_plan_that_is_not_optimal_on_the_candidates():
                                           optimal_transport.uniform(m, xt)),
         xs, xt)
     *_, repaired = optimal_transport._repaired_potentials(
-        costs, plan, u, v, *every_pair(n, m),
-        optimal_transport.REPAIR_PASSES)
+        costs, plan, u, v, *every_pair(n, m), optimal_transport.REPAIR_PASSES)
     assert not repaired
 
 
