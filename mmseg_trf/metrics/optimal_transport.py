@@ -63,12 +63,9 @@ FEW_VIOLATING_ROWS = 0.01
 #: Pairs per point kept by :func:`_pruned_pairs` (those of least reduced
 #: cost), besides the plan's support and the new pairs.
 PRUNED_PAIRS = 2
-#: Label-correcting passes (:func:`_repaired_potentials`) a round may take
-#: on its pruned problem before it falls back to solving every candidate.
+#: Label-correcting passes :func:`_repaired_potentials` may take before the
+#: round falls back to solving every candidate pair.
 REPAIR_PASSES = 1000
-#: Passes between two looks for candidates that the potentials violate and
-#: the pruned problem lacks (:func:`_solve_candidates`).
-GROWTH_PASSES = 400
 #: Iteration cap handed to POT's network simplex (its default, 1e5, stops
 #: short of the optimum for a few thousand pixels).
 SIMPLEX_MAX_ITER = 1 << 30
@@ -362,12 +359,12 @@ def _pruned_pairs(costs: ReducedCosts, plan: coo_array, u: torch.Tensor,
 
 def _repaired_potentials(
         costs: ReducedCosts, plan: coo_array, u: torch.Tensor, v: torch.Tensor,
-        rows: torch.Tensor, cols: torch.Tensor,
-        passes: int) -> Tuple[torch.Tensor, torch.Tensor, bool]:
+        rows: torch.Tensor,
+        cols: torch.Tensor) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
     """Potentials feasible on the candidate pairs and tight on the plan's
-    support, from those of a solve on fewer pairs, and whether they are
-    (``False`` if the plan is not optimal on the candidates, or not shown so
-    in ``passes`` passes: the potentials are then those of the last pass).
+    support, from those of a solve on fewer pairs; ``None`` if the plan is
+    not optimal on the candidates (or not shown so in
+    :data:`REPAIR_PASSES` passes).
 
     Label correcting (Bellman-Ford passes started from ``(u, v)``) on the
     residual graph of the plan: ``u_i <- min_j c_ij - v_j`` over the
@@ -385,7 +382,7 @@ def _repaired_potentials(
     costs_support = squared_distances(costs.xs[support_rows],
                                       costs.xt[support_cols])
     step = costs.tol / 2
-    for _ in range(passes):
+    for _ in range(REPAIR_PASSES):
         lowered = u.scatter_reduce(0, rows, costs_all - v[cols], 'amin')
         lowered = torch.where(lowered < u - step, lowered, u)
         raised = v.scatter_reduce(0, support_cols,
@@ -393,9 +390,9 @@ def _repaired_potentials(
                                   'amax')
         raised = torch.where(raised > v + step, raised, v)
         if torch.equal(lowered, u) and torch.equal(raised, v):
-            return u, v, True
+            return u, v
         u, v = lowered, raised
-    return u, v, False
+    return None
 
 
 def _solve_candidates(
@@ -404,31 +401,13 @@ def _solve_candidates(
     pruned: Optional[Tuple[torch.Tensor, torch.Tensor]]
 ) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
     """The optimum restricted to the candidates, with potentials feasible
-    on them.
-
-    Where ``pruned`` pairs are given, they are solved and the potentials
-    repaired; every :data:`GROWTH_PASSES` passes that have not ended, the
-    candidates the potentials violate and the pruned problem lacks (pairs
-    a better plan may need) are added to it and it is solved again. After
-    :data:`REPAIR_PASSES` passes in all, or without ``pruned``, every
-    candidate is solved.
-    """
+    on them: solved on the ``pruned`` pairs with repaired potentials where
+    given and the repair succeeds, else on every candidate."""
     if pruned is not None:
-        pruned_rows, pruned_cols = pruned
-        plan, u, v = _solve_restricted(xs, xt, a, b, pruned_rows, pruned_cols)
-        for _ in range(REPAIR_PASSES // GROWTH_PASSES):
-            u, v, repaired = _repaired_potentials(costs, plan, u, v, rows,
-                                                  cols, GROWTH_PASSES)
-            if repaired:
-                return plan, u, v
-            violating = costs.exact(rows, cols, u, v) < -costs.tol
-            grown_rows, grown_cols = _unique_pairs(
-                torch.cat([pruned_rows, rows[violating]]),
-                torch.cat([pruned_cols, cols[violating]]), len(xt))
-            if len(grown_rows) > len(pruned_rows):
-                pruned_rows, pruned_cols = grown_rows, grown_cols
-                plan, u, v = _solve_restricted(xs, xt, a, b, pruned_rows,
-                                               pruned_cols)
+        plan, u, v = _solve_restricted(xs, xt, a, b, *pruned)
+        repaired = _repaired_potentials(costs, plan, u, v, rows, cols)
+        if repaired is not None:
+            return (plan, ) + repaired
     return _solve_restricted(xs, xt, a, b, rows, cols)
 
 
