@@ -177,8 +177,10 @@ def test_the_grid_view_lists_each_step_state_and_log(tmp_path):
 
 def test_a_distributed_local_step_runs_on_every_process(tmp_path):
     tool = tmp_path / 'tool.py'
+    # one write per process: two prints' pieces could interleave in the log
     tool.write_text('import os, sys\n'
-                    'print("rank", os.environ["RANK"], sys.argv[1:])\n')
+                    'os.write(1, f"rank {os.environ[\'RANK\']} '
+                    '{sys.argv[1:]}\\n".encode())\n')
     log = tmp_path / 'run.log'
     LocalExecutor(processes=2).run(
         'step', [sys.executable, str(tool), 'x'],
