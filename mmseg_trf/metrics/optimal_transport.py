@@ -16,9 +16,9 @@ Three solvers of the squared-L2 problem between two empirical measures:
   logit vector may hold half the pixels) gets all its pairs from the start.
   A round after a check that found few rows violating solves only the
   plan's support, the new pairs and the tightest candidates, and repairs
-  that solve's potentials on every candidate by label correcting (a cold
-  restricted solve costs the same for three violating rows as for
-  thousands).
+  that solve's potentials on every candidate by shortest paths on the
+  plan's residual graph (a cold restricted solve costs the same for three
+  violating rows as for thousands).
   Where the first round leaves most rows violating (the candidates
   were guessed badly, as on logits whose plan is far from local), the
   problem goes to the dense simplex warm-started from the round's
@@ -34,7 +34,8 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 import ot
 import torch
-from scipy.sparse import coo_array
+from scipy.sparse import coo_array, csr_array
+from scipy.sparse.csgraph import dijkstra
 
 SOLVERS = ('sparse_emd', 'emd', 'sinkhorn')
 
@@ -63,9 +64,6 @@ FEW_VIOLATING_ROWS = 0.01
 #: Pairs per point kept by :func:`_pruned_pairs` (those of least reduced
 #: cost), besides the plan's support and the new pairs.
 PRUNED_PAIRS = 2
-#: Label-correcting passes :func:`_repaired_potentials` may take before the
-#: round falls back to solving every candidate pair.
-REPAIR_PASSES = 1000
 #: Iteration cap handed to POT's network simplex (its default, 1e5, stops
 #: short of the optimum for a few thousand pixels).
 SIMPLEX_MAX_ITER = 1 << 30
@@ -357,42 +355,144 @@ def _pruned_pairs(costs: ReducedCosts, plan: coo_array, u: torch.Tensor,
         torch.cat([support_cols, cols[keep], new_cols]), m)
 
 
+def _residual_arcs(
+        costs: ReducedCosts, plan: coo_array, u: torch.Tensor, v: torch.Tensor,
+        rows: torch.Tensor,
+        cols: torch.Tensor) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The plan's residual graph on the candidates, arcs as ``(tails, heads,
+    lengths)``: nodes are the rows ``0 .. n - 1`` and the columns ``n ..
+    n + m - 1``; a candidate pair is an arc column -> row of length its
+    reduced cost ``c_ij - u_i - v_j``, a pair of the plan's support an arc
+    row -> column of length minus its reduced cost."""
+    n = len(costs.xs)
+    support_rows, support_cols = _support(plan, rows.device)
+    tails = torch.cat([cols + n, support_rows])
+    heads = torch.cat([rows, support_cols + n])
+    lengths = torch.cat([
+        costs.exact(rows, cols, u, v),
+        -costs.exact(support_rows, support_cols, u, v)
+    ])
+    return tails.cpu().numpy(), heads.cpu().numpy(), lengths.cpu().numpy()
+
+
+def _node_on_cycle(predecessors: np.ndarray) -> Optional[int]:
+    """A node on a cycle of the predecessor graph (``-1``: no predecessor),
+    found by pointer doubling, or ``None`` if the graph is a forest."""
+    nodes = np.arange(len(predecessors))
+    jump = np.where(predecessors < 0, nodes, predecessors)
+    for _ in range(int(np.log2(len(nodes))) + 1):
+        jump = jump[jump]
+    on_cycle = jump[predecessors[jump] >= 0]
+    return int(on_cycle[0]) if len(on_cycle) else None
+
+
+def _cycle_length(node: int, predecessors: np.ndarray, tails: np.ndarray,
+                  heads: np.ndarray, lengths: np.ndarray) -> float:
+    """Total length of the predecessor cycle through ``node``."""
+    cycle = [node]
+    while predecessors[cycle[-1]] != node:
+        cycle.append(predecessors[cycle[-1]])
+    cycle = np.array(cycle)
+    num_nodes = len(predecessors)
+    keys = tails * num_nodes + heads
+    order = np.argsort(keys)
+    found = np.searchsorted(keys[order],
+                            predecessors[cycle] * num_nodes + cycle)
+    return float(lengths[order[found]].sum())
+
+
+def _dijkstra_from(distance: np.ndarray, tails: np.ndarray, heads: np.ndarray,
+                   lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Shortest paths over arcs of non-negative length (scipy's Dijkstra)
+    from a virtual source joined to each node by an arc of length its
+    ``distance``: distances and predecessors (``-1``: the source)."""
+    num_nodes = len(distance)
+    lowest = distance.min()
+    graph = csr_array(
+        (np.concatenate([lengths, distance - lowest]),
+         (np.concatenate([tails, np.full(num_nodes, num_nodes)]),
+          np.concatenate([heads, np.arange(num_nodes)]))),
+        shape=(num_nodes + 1, num_nodes + 1))
+    reached, previous = dijkstra(
+        graph, indices=num_nodes, return_predecessors=True)
+    previous = previous[:num_nodes]
+    return (reached[:num_nodes] + lowest,
+            np.where(previous == num_nodes, -1, previous))
+
+
+def _shortest_path_shifts(tails: np.ndarray, heads: np.ndarray,
+                          lengths: np.ndarray, num_nodes: int,
+                          step: float) -> Optional[np.ndarray]:
+    """Shortest-path distances to every node from a virtual source joined
+    to each by an arc of length 0, or ``None`` if a cycle of length below
+    ``-step`` is found.
+
+    In rounds: the arcs shorter than ``-step`` are relaxed once, then
+    every other arc (clamped at 0) by :func:`_dijkstra_from`. A shortest
+    path takes each negative arc at most once, so without a negative cycle
+    the rounds end after at most one more than there are negative arcs,
+    however many arcs the path has (a Bellman-Ford pass per arc, the
+    repair this replaced, took up to 1,000 passes and a second each on
+    FRRN-A logits). A cycle of the predecessor graph is a negative cycle;
+    its length is checked, so float rounding of a tight cycle does not
+    end the search. A move smaller than ``step`` along a negative arc is
+    not taken.
+    """
+    negative = lengths < -step
+    others = (tails[~negative], heads[~negative],
+              np.maximum(lengths[~negative], 0.0))
+    tails_n, heads_n, lengths_n = (tails[negative], heads[negative],
+                                   lengths[negative])
+    distance = np.zeros(num_nodes)
+    predecessors = np.full(num_nodes, -1)
+    for _ in range(int(negative.sum()) + 1):
+        through = distance[tails_n] + lengths_n
+        relaxed = distance.copy()
+        np.minimum.at(relaxed, heads_n, through)
+        moved = relaxed < distance - step
+        if not moved.any():
+            return distance
+        last = moved[heads_n] & (through == relaxed[heads_n])
+        predecessors[heads_n[last]] = tails_n[last]
+        distance = np.where(moved, relaxed, distance)
+        reached, previous = _dijkstra_from(distance, *others)
+        shorter = (reached < distance) & (previous >= 0)
+        predecessors[shorter] = previous[shorter]
+        distance = np.minimum(distance, reached)
+        node = _node_on_cycle(predecessors)
+        if node is not None and _cycle_length(node, predecessors, tails, heads,
+                                              lengths) < -step:
+            return None
+    return None
+
+
 def _repaired_potentials(
         costs: ReducedCosts, plan: coo_array, u: torch.Tensor, v: torch.Tensor,
         rows: torch.Tensor,
         cols: torch.Tensor) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
     """Potentials feasible on the candidate pairs and tight on the plan's
     support, from those of a solve on fewer pairs; ``None`` if the plan is
-    not optimal on the candidates (or not shown so in
-    :data:`REPAIR_PASSES` passes).
+    not optimal on the candidates.
 
-    Label correcting (Bellman-Ford passes started from ``(u, v)``) on the
-    residual graph of the plan: ``u_i <- min_j c_ij - v_j`` over the
-    candidates and ``v_j <- max_i c_ij - u_i`` over the support, until no
-    potential would move by more than ``costs.tol / 2`` (so every
-    candidate's reduced cost ends above ``-costs.tol / 2``, within the
-    checks' tolerance, and a cycle whose cost is float rounding of the
-    simplex's optimum does not keep the passes going). They end when the
-    plan has no negative cycle on the candidates, i.e. is optimal there;
-    the solve on fewer pairs gives the plan, whose own potentials are
-    degenerate and need not hold off the pairs it did not see.
+    The solve on fewer pairs gives the plan, whose own potentials are
+    degenerate and need not hold off the pairs it did not see. Shifted by
+    the shortest-path distances of the plan's residual graph on the
+    candidates (:func:`_residual_arcs`, :func:`_shortest_path_shifts`),
+    ``u_i + d_i`` and ``v_j - d_{n+j}``, every candidate's reduced cost
+    ends above ``-costs.tol / 2`` and every support pair's below
+    ``costs.tol / 2`` (within the checks' tolerance; a shift smaller than
+    ``costs.tol / 2`` is not taken, so a cycle whose length is float
+    rounding of the simplex's optimum does not keep the search going). The
+    distances exist when the residual graph has no negative cycle, i.e.
+    the plan is optimal on the candidates.
     """
-    costs_all = squared_distances(costs.xs[rows], costs.xt[cols])
-    support_rows, support_cols = _support(plan, rows.device)
-    costs_support = squared_distances(costs.xs[support_rows],
-                                      costs.xt[support_cols])
-    step = costs.tol / 2
-    for _ in range(REPAIR_PASSES):
-        lowered = u.scatter_reduce(0, rows, costs_all - v[cols], 'amin')
-        lowered = torch.where(lowered < u - step, lowered, u)
-        raised = v.scatter_reduce(0, support_cols,
-                                  costs_support - lowered[support_rows],
-                                  'amax')
-        raised = torch.where(raised > v + step, raised, v)
-        if torch.equal(lowered, u) and torch.equal(raised, v):
-            return u, v
-        u, v = lowered, raised
-    return None
+    n = len(costs.xs)
+    arcs = _residual_arcs(costs, plan, u, v, rows, cols)
+    shifts = _shortest_path_shifts(*arcs, n + len(costs.xt), costs.tol / 2)
+    if shifts is None:
+        return None
+    shifts = torch.from_numpy(shifts).to(u)
+    return u + shifts[:n], v - shifts[n:]
 
 
 def _solve_candidates(

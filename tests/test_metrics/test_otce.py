@@ -3,6 +3,7 @@ import ot
 import pytest
 import torch
 from scipy.sparse import coo_array
+from scipy.sparse.csgraph import bellman_ford, dijkstra
 
 from mmseg_trf.metrics import optimal_transport, otce, otce_label_joint
 from mmseg_trf.metrics.optimal_transport import sparse_emd
@@ -178,29 +179,92 @@ def test_repair_refuses_a_plan_that_is_not_optimal_on_the_candidates():
                                                   *every_pair(n, m)) is None
 
 
-@pytest.mark.parametrize('passes', [optimal_transport.REPAIR_PASSES, 0])
-def test_rounds_on_pruned_pairs_reach_the_dense_optimum(monkeypatch, passes):
+def test_shortest_path_shifts_match_bellman_ford():
+    """Distances from a virtual source joined to every node by length 0,
+    on a random graph with negative arcs and no negative cycle (lengths are
+    reduced costs of node potentials: a cycle's length is that of its
+    non-negative base lengths)."""
+    rng = np.random.default_rng(2)
+    nodes, arcs = 300, 3000
+    tails = rng.integers(0, nodes, size=arcs)
+    heads = rng.integers(0, nodes, size=arcs)
+    keep = np.unique(tails * nodes + heads)
+    tails, heads = keep // nodes, keep % nodes
+    potential = rng.normal(size=nodes)
+    lengths = rng.random(len(tails)) + potential[tails] - potential[heads]
+    assert (lengths < 0).sum() > 100
+    shifts = optimal_transport._shortest_path_shifts(tails, heads, lengths,
+                                                     nodes, 1e-12)
+    graph = coo_array(
+        (np.concatenate([lengths, np.zeros(nodes)]),
+         (np.concatenate([tails, np.full(nodes, nodes)
+                          ]), np.concatenate([heads, np.arange(nodes)]))),
+        shape=(nodes + 1, nodes + 1)).tocsr()
+    expected = bellman_ford(graph, indices=nodes)[:nodes]
+    np.testing.assert_allclose(shifts, expected, atol=1e-9)
+
+
+def test_shortest_path_shifts_end_in_two_rounds_on_a_long_chain(monkeypatch):
+    """One negative arc before a chain of 5,000 zero-length arcs (a plan's
+    tight support): Bellman-Ford passes would take one per arc."""
+    nodes = 5001
+    tails, heads = np.arange(nodes - 1), np.arange(1, nodes)
+    lengths = np.zeros(nodes - 1)
+    lengths[0] = -1.0
+    calls = []
+    monkeypatch.setattr(
+        optimal_transport, 'dijkstra',
+        lambda *args, **kwargs: calls.append(1) or dijkstra(*args, **kwargs))
+    shifts = optimal_transport._shortest_path_shifts(tails, heads, lengths,
+                                                     nodes, 1e-12)
+    assert shifts[0] == 0 and (shifts[1:] == -1).all()
+    assert len(calls) == 1
+
+
+def test_shortest_path_shifts_stop_at_a_negative_cycle_only():
+    # 0 -> 1 -> 2 -> 0, plus a chain 2 -> 3
+    tails, heads = np.array([0, 1, 2, 2]), np.array([1, 2, 0, 3])
+    negative = np.array([-1.0, 0.5, 0.3, 0.0])
+    assert optimal_transport._shortest_path_shifts(tails, heads, negative, 4,
+                                                   1e-9) is None
+    # a cycle whose length is rounding, within the step: not a failure
+    rounding = np.array([-1.0, 0.5, 0.5 - 1e-12, 0.0])
+    shifts = optimal_transport._shortest_path_shifts(tails, heads, rounding, 4,
+                                                     1e-9)
+    np.testing.assert_allclose(shifts, [0, -1, -0.5, -0.5], atol=1e-9)
+
+
+def test_node_on_cycle_of_a_predecessor_graph():
+    forest = np.array([-1, 0, 1, 1, -1, 4])
+    assert optimal_transport._node_on_cycle(forest) is None
+    # 5 -> 4 -> 3 -> 2 -> 1 -> 3: the tail leads into the cycle 1, 2, 3
+    tail_and_cycle = np.array([-1, 3, 1, 2, 3, 4])
+    assert optimal_transport._node_on_cycle(tail_and_cycle) in (1, 2, 3)
+
+
+@pytest.mark.parametrize('repairs_fail', [False, True])
+def test_rounds_on_pruned_pairs_reach_the_dense_optimum(
+        monkeypatch, repairs_fail):
     """Every round after the first solves a pruned problem (whatever the
-    number of violating rows); with no repair passes allowed each repair
-    fails and the round solves every candidate instead."""
+    number of violating rows); where a repair fails the round solves every
+    candidate instead."""
     n, m = 1600, 1500
     xs, _ = make_features(n=n, d=6, classes=5, seed=11, separation=3.0)
     xt, _ = make_features(n=m, d=6, classes=4, seed=12, separation=3.0)
     monkeypatch.setattr(optimal_transport, 'FEW_VIOLATING_ROWS', 1.0)
     monkeypatch.setattr(optimal_transport, 'STALLED_ROWS', 1.0)
-    monkeypatch.setattr(optimal_transport, 'REPAIR_PASSES', passes)
     repairs = []
     repair = optimal_transport._repaired_potentials
 
     def spy(*args):
-        repaired = repair(*args)
+        repaired = None if repairs_fail else repair(*args)
         repairs.append(repaired is not None)
         return repaired
 
     monkeypatch.setattr(optimal_transport, '_repaired_potentials', spy)
     # two candidates per point: several rounds
     plan = sparse_emd(torch.from_numpy(xs), torch.from_numpy(xt), candidates=2)
-    assert repairs and any(repairs) == (passes > 0)
+    assert repairs and any(repairs) != repairs_fail
     cost = ot.dist(xs, xt)
     optimum = ot.emd2(ot.unif(n), ot.unif(m), cost, numItermax=10**8)
     assert float((plan.toarray() * cost).sum()) == pytest.approx(
