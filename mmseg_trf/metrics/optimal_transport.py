@@ -425,7 +425,8 @@ def _shortest_path_shifts(tails: np.ndarray, heads: np.ndarray,
                           step: float) -> Optional[np.ndarray]:
     """Shortest-path distances to every node from a virtual source joined
     to each by an arc of length 0, or ``None`` if a cycle of length below
-    ``-step`` is found.
+    ``-step`` is found or the rounds run out (which only a negative cycle
+    makes them do).
 
     In rounds: the arcs shorter than ``-step`` are relaxed once, then
     every other arc (clamped at 0) by :func:`_dijkstra_from`. A shortest
