@@ -2,7 +2,8 @@
 POT's dense ``ot.emd`` on the same pixels, per feature set.
 
     python benchmarks/feature_zoo.py [--out-dir demo_out] [--pixels 10000]
-        [--reps 3] [--sets SUBSTRING ...] [--list] [--export FILE.npz]
+        [--reps 3] [--sets SUBSTRING ...] [--against REV] [--list]
+        [--export FILE.npz]
 
 The zoo is every source model the demo's runs have trained under
 ``<out-dir>/scenario_*-seed*/`` (``make demo``, ``bench_selection.py``):
@@ -17,16 +18,23 @@ kept there too (per pixel count and version of the solvers' code), so a
 rerun only reports. Writes ``otce_zoo.md`` and
 ``.json`` there: per set, both solvers' time (mean and range over the
 repetitions), their ratio and the largest difference between their OTCE
-values (0 up to rounding when the optimum is unique).
+values (0 up to rounding when the optimum is unique). ``--against REV``
+also times ``sparse_emd`` as it was at git revision ``REV`` on the same
+pixels, in turn with today's within each repetition (a change to the
+solver beside the code it replaces, in one run).
 """
 import argparse
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
+import tempfile
 import time
+from unittest import mock
 
 import numpy as np
 
@@ -83,16 +91,35 @@ def extract(name: str, entry: tuple, pixels: int, reps: int,
     return arrays
 
 
-def solve(arrays: dict, rep: int, solver: str) -> dict:
-    """One OTCE solve, timed."""
+def revision_solver(rev: str):
+    """``sparse_emd`` as the solvers' module was at git revision ``rev``."""
+    code = subprocess.run(
+        ['git', 'show', f'{rev}:mmseg_trf/metrics/optimal_transport.py'],
+        cwd=ROOT,
+        check=True,
+        capture_output=True).stdout
+    with tempfile.NamedTemporaryFile(suffix='.py') as f:
+        f.write(code)
+        f.flush()
+        spec = importlib.util.spec_from_file_location(
+            f'optimal_transport_{rev}', f.name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module.sparse_emd
+
+
+def solve(arrays: dict, rep: int, solver: str, sparse=None) -> dict:
+    """One OTCE solve, timed; ``sparse`` replaces ``sparse_emd``."""
     from mmseg_trf.metrics import otce
-    tic = time.perf_counter()
-    value = otce(
-        arrays[f'source_logits_{rep}'],
-        arrays[f'source_labels_{rep}'],
-        arrays[f'target_logits_{rep}'],
-        arrays[f'target_labels_{rep}'],
-        solver=solver)
+    module = sys.modules['mmseg_trf.metrics.otce']
+    with mock.patch.object(module, 'sparse_emd', sparse or module.sparse_emd):
+        tic = time.perf_counter()
+        value = otce(
+            arrays[f'source_logits_{rep}'],
+            arrays[f'source_labels_{rep}'],
+            arrays[f'target_logits_{rep}'],
+            arrays[f'target_labels_{rep}'],
+            solver=solver)
     return dict(seconds=time.perf_counter() - tic, value=value)
 
 
@@ -107,33 +134,45 @@ def solver_version() -> str:
     return hashlib.sha256(code).hexdigest()[:12]
 
 
-def set_row(name: str, arrays: dict, pixels: int, reps: int,
-            folder: str) -> dict:
+def set_row(name: str,
+            arrays: dict,
+            pixels: int,
+            reps: int,
+            folder: str,
+            against: tuple = None) -> dict:
     """Both solvers on every repetition of one set (each solve cached, per
-    pixel count and :func:`solver_version`)."""
+    pixel count and :func:`solver_version`), and ``sparse_emd`` at the
+    revision of ``against`` (``(rev, its sparse_emd)``) if given."""
     path = osp.join(
         folder,
         name.replace('/', '__') + f'-{pixels}-{solver_version()}-solves.json')
     done = json.load(open(path)) if osp.isfile(path) else {}
+    runs = {solver: (solver, None) for solver in SOLVERS}
+    if against:
+        runs = {
+            'sparse_emd': runs['sparse_emd'],
+            f'sparse_emd@{against[0]}': ('sparse_emd', against[1]),
+            'emd': runs['emd']
+        }
     for rep in range(reps):
-        for solver in SOLVERS:
-            key = f'{solver}-{rep}'
+        for key_solver, (solver, sparse) in runs.items():
+            key = f'{key_solver}-{rep}'
             if key not in done:
-                done[key] = solve(arrays, rep, solver)
+                done[key] = solve(arrays, rep, solver, sparse)
                 print(
-                    f'[zoo] {name} rep {rep} {solver}: '
+                    f'[zoo] {name} rep {rep} {key_solver}: '
                     f'{done[key]["seconds"]:.1f} s',
                     flush=True)
                 with open(path, 'w') as f:
                     json.dump(done, f)
     seconds = {
         s: np.array([done[f'{s}-{r}']['seconds'] for r in range(reps)])
-        for s in SOLVERS
+        for s in runs
     }
     diff = max(
         abs(done[f'sparse_emd-{r}']['value'] - done[f'emd-{r}']['value'])
         for r in range(reps))
-    return dict(
+    row = dict(
         dim=int(arrays['source_logits_0'].shape[1]),
         classes=[
             int(len(np.unique(arrays[f'{side}_labels_0'])))
@@ -145,26 +184,43 @@ def set_row(name: str, arrays: dict, pixels: int, reps: int,
         },
         ratio=(seconds['emd'] / seconds['sparse_emd']).tolist(),
         max_value_diff=diff)
+    if against:
+        previous = f'sparse_emd@{against[0]}'
+        row.update(
+            against=against[0],
+            against_ratio=(seconds[previous] / seconds['sparse_emd']).tolist(),
+            against_value_diff=max(
+                abs(done[f'sparse_emd-{r}']['value'] -
+                    done[f'{previous}-{r}']['value']) for r in range(reps)))
+    return row
+
+
+def span(values) -> str:
+    """Mean (lowest to highest)."""
+    values = np.asarray(values)
+    return f'{values.mean():.1f} ({values.min():.1f} to {values.max():.1f})'
 
 
 def table(rows: dict) -> list:
-
-    def span(values):
-        values = np.asarray(values)
-        return (f'{values.mean():.1f} ({values.min():.1f} to '
-                f'{values.max():.1f})')
-
+    """Markdown table of :func:`set_row` rows."""
+    against = next(iter(rows.values())).get('against')
+    extra = (f' sparse_emd at {against} s | at {against} / now | '
+             f'max abs OTCE difference to {against} |' if against else '')
     lines = [
         '| feature set | d | classes (source / target) | sparse_emd s | '
-        'dense ot.emd s | dense / sparse | max abs OTCE difference |',
-        '|---|---|---|---|---|---|---|'
+        'dense ot.emd s | dense / sparse | max abs OTCE difference |' + extra,
+        '|---|---|---|---|---|---|---|' + '---|' * (3 if against else 0)
     ]
     for name, row in rows.items():
-        lines.append(
-            f"| {name} | {row['dim']} | {row['classes'][0]} / "
-            f"{row['classes'][1]} | {span(row['seconds']['sparse_emd'])} | "
-            f"{span(row['seconds']['emd'])} | {span(row['ratio'])} | "
-            f"{row['max_value_diff']:.1e} |")
+        line = (f"| {name} | {row['dim']} | {row['classes'][0]} / "
+                f"{row['classes'][1]} | {span(row['seconds']['sparse_emd'])} "
+                f"| {span(row['seconds']['emd'])} | {span(row['ratio'])} | "
+                f"{row['max_value_diff']:.1e} |")
+        if against:
+            line += (f" {span(row['seconds'][f'sparse_emd@{against}'])} | "
+                     f"{span(row['against_ratio'])} | "
+                     f"{row['against_value_diff']:.1e} |")
+        lines.append(line)
     return lines
 
 
@@ -175,6 +231,10 @@ def main():
     parser.add_argument('--reps', type=int, default=3)
     parser.add_argument(
         '--sets', nargs='+', help='only sets whose name holds one of these')
+    parser.add_argument(
+        '--against',
+        metavar='REV',
+        help='also time sparse_emd as it was at this git revision')
     parser.add_argument(
         '--list', action='store_true', help='list the sets and stop')
     parser.add_argument(
@@ -207,15 +267,17 @@ def main():
             })
         return
     torch.set_num_threads(2)
+    against = args.against and (args.against, revision_solver(args.against))
     rows = {
         name:
         set_row(name, extract(name, entry, args.pixels, args.reps, folder),
-                args.pixels, args.reps, folder)
+                args.pixels, args.reps, folder, against)
         for name, entry in sets.items()
     }
     command = (f'`python benchmarks/feature_zoo.py --pixels {args.pixels} '
                f'--reps {args.reps}' +
-               (f' --sets {" ".join(args.sets)}' if args.sets else '') + '`')
+               (f' --sets {" ".join(args.sets)}' if args.sets else '') +
+               (f' --against {args.against}' if args.against else '') + '`')
     text = [
         f'# OTCE on trained logits: N = {args.pixels} per side, '
         f'{args.reps} repetitions', '', command, '', *table(rows)

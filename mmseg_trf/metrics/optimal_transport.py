@@ -14,11 +14,14 @@ Three solvers of the squared-L2 problem between two empirical measures:
   merged in pairs), solved the same way, level by level. A point too
   heavy for its candidates (merged duplicates: one
   logit vector may hold half the pixels) gets all its pairs from the start.
+  Every restricted solve is warm-started from the latest potentials (it
+  runs on the reduced costs, which POT's sparse simplex pivots through
+  about ten times faster than the raw ones).
   A round after a check that found few rows violating solves only the
   plan's support, the new pairs and the tightest candidates, and repairs
   that solve's potentials on every candidate by shortest paths on the
-  plan's residual graph (a cold restricted solve costs the same for three
-  violating rows as for thousands).
+  plan's residual graph (a solve of every candidate costs about as much
+  for three violating rows as for thousands).
   Where the first round leaves most rows violating (the candidates
   were guessed badly, as on logits whose plan is far from local), the
   problem goes to the dense simplex warm-started from the round's
@@ -38,6 +41,8 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import dijkstra
 
 SOLVERS = ('sparse_emd', 'emd', 'sinkhorn')
+#: Row and column potentials, or pair rows and columns.
+TensorPair = Tuple[torch.Tensor, torch.Tensor]
 
 #: Reduced-cost block size (elements) of the column-generation checks.
 BLOCK_ELEMENTS = 1 << 23
@@ -50,16 +55,17 @@ REFINE_CANDIDATES = 256
 #: Column generation hands the problem to the dense simplex, warm-started
 #: from its potentials, when more than this share of the rows still violate
 #: dual feasibility after its first round (their best pairs were guessed
-#: badly: then every round adds pairs for most rows and the cold-started
-#: restricted solves cost more than one dense solve).
+#: badly: then every round adds pairs for most rows; measured when the
+#: restricted solves were cold-started, their rounds cost more than one
+#: dense solve).
 STALLED_ROWS = 0.5
 #: ... if the dense cost matrix has at most this many entries (2 GiB).
 DENSE_FALLBACK_PAIRS = 1 << 28
 #: A round whose check finds at most this share of the rows violating
 #: solves a pruned problem (:func:`_pruned_pairs`) and repairs its
 #: potentials (:func:`_repaired_potentials`) instead of solving every
-#: candidate pair again: a cold restricted solve costs the same for three
-#: violating rows as for thousands.
+#: candidate pair again: a solve of every candidate costs about as much for
+#: three violating rows as for thousands.
 FEW_VIOLATING_ROWS = 0.01
 #: Pairs per point kept by :func:`_pruned_pairs` (those of least reduced
 #: cost), besides the plan's support and the new pairs.
@@ -284,17 +290,30 @@ def _heavy_pairs(a: torch.Tensor, b: torch.Tensor,
 
 def _solve_restricted(
         xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
-        rows: torch.Tensor,
-        cols: torch.Tensor) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
-    """Exact OT restricted to the candidate pairs (POT sparse simplex)."""
-    cost = squared_distances(xs[rows], xt[cols]).cpu().numpy()
+        rows: torch.Tensor, cols: torch.Tensor, potentials: TensorPair
+) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
+    """Exact OT restricted to the candidate pairs (POT sparse simplex),
+    warm-started from ``potentials``.
+
+    POT's sparse solver takes no starting potentials, so it solves the
+    problem on the reduced costs ``c_ij - u_i - v_j`` instead: the same
+    plan (the shift changes every feasible plan's cost by the same
+    ``sum u_i a_i + sum v_j b_j``), whose duals plus ``(u, v)`` are the
+    problem's. Near-optimal potentials leave the pairs of the optimum
+    near zero reduced cost, where the simplex's pivots find them: about
+    ten times fewer pivots than on the raw costs, measured on trained
+    logits (3.1 s -> 0.3 s for 214,000 pairs of 10,000 points).
+    """
+    u, v = potentials
+    cost = (squared_distances(xs[rows], xt[cols]) - u[rows] -
+            v[cols]).cpu().numpy()
     graph = coo_array((cost, (rows.cpu().numpy(), cols.cpu().numpy())),
                       shape=(len(xs), len(xt)))
     plan, log = network_simplex(
         a.cpu().numpy(), b.cpu().numpy(), graph, center_dual=False)
     device = xs.device
-    return (coo_array(plan), torch.from_numpy(log['u']).to(device),
-            torch.from_numpy(log['v']).to(device))
+    return (coo_array(plan), u + torch.from_numpy(log['u']).to(device),
+            v + torch.from_numpy(log['v']).to(device))
 
 
 def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor,
@@ -499,17 +518,18 @@ def _repaired_potentials(
 def _solve_candidates(
     xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
     costs: ReducedCosts, rows: torch.Tensor, cols: torch.Tensor,
-    pruned: Optional[Tuple[torch.Tensor, torch.Tensor]]
+    potentials: TensorPair, pruned: Optional[TensorPair]
 ) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
     """The optimum restricted to the candidates, with potentials feasible
-    on them: solved on the ``pruned`` pairs with repaired potentials where
-    given and the repair succeeds, else on every candidate."""
+    on them, warm-started from ``potentials``: solved on the ``pruned``
+    pairs with repaired potentials where given and the repair succeeds,
+    else on every candidate."""
     if pruned is not None:
-        plan, u, v = _solve_restricted(xs, xt, a, b, *pruned)
+        plan, u, v = _solve_restricted(xs, xt, a, b, *pruned, potentials)
         repaired = _repaired_potentials(costs, plan, u, v, rows, cols)
         if repaired is not None:
             return (plan, ) + repaired
-    return _solve_restricted(xs, xt, a, b, rows, cols)
+    return _solve_restricted(xs, xt, a, b, rows, cols, potentials)
 
 
 def _stalled(violating_rows: int, rows: int, cols: int) -> bool:
@@ -566,7 +586,7 @@ def _exact_with_duals(
     pruned = None
     for round_index in range(max_rounds):
         plan, u, v = _solve_candidates(xs, xt, a, b, forward, rows, cols,
-                                       pruned)
+                                       (u, v), pruned)
         new_rows, new_cols = _violations(
             forward, u, v,
             max(candidates, REFINE_CANDIDATES) if round_index else candidates)

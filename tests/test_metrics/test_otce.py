@@ -128,8 +128,35 @@ def solved_on(pairs, xs, xt):
     costs (and tolerance) of :func:`sparse_emd`'s checks."""
     a = optimal_transport.uniform(len(xs), xs)
     b = optimal_transport.uniform(len(xt), xt)
-    plan, u, v = optimal_transport._solve_restricted(xs, xt, a, b, *pairs)
+    no_potentials = (torch.zeros_like(a), torch.zeros_like(b))
+    plan, u, v = optimal_transport._solve_restricted(xs, xt, a, b, *pairs,
+                                                     no_potentials)
     return plan, u, v, optimal_transport.ReducedCosts(xs, xt)
+
+
+def test_restricted_solve_returns_the_problems_duals_from_any_warm_start():
+    """Solved on reduced costs, the plan's cost is the optimum of the
+    restricted problem and the returned duals are those of the raw costs:
+    feasible on the pairs and tight on the plan's support."""
+    rng = np.random.default_rng(3)
+    n, m = 120, 100
+    xs = torch.from_numpy(rng.normal(size=(n, 3)))
+    xt = torch.from_numpy(rng.normal(size=(m, 3)))
+    a = optimal_transport.uniform(n, xs)
+    b = optimal_transport.uniform(m, xt)
+    rows, cols = every_pair(n, m)
+    cost = ((xs[:, None] - xt[None])**2).sum(-1)
+    optimum = ot.emd2(a.numpy(), b.numpy(), cost.numpy())
+    for potentials in [(torch.zeros(n).double(), torch.zeros(m).double()),
+                       (torch.from_numpy(rng.normal(size=n) * 5),
+                        torch.from_numpy(rng.normal(size=m) * 5))]:
+        plan, u, v = optimal_transport._solve_restricted(
+            xs, xt, a, b, rows, cols, potentials)
+        reduced = cost - u[:, None] - v[None]
+        assert float((plan.toarray() * cost.numpy()).sum()) == pytest.approx(
+            optimum, rel=1e-12)
+        assert float(reduced.min()) > -1e-9
+        assert float(reduced[plan.row, plan.col].abs().max()) < 1e-9
 
 
 def every_pair(n, m):
