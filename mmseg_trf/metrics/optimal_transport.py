@@ -618,7 +618,8 @@ def sparse_emd(xs: torch.Tensor,
     this way, down to a dense solve of at most :data:`DENSE_PAIRS` pairs)
     give the first candidate pairs, with every
     pair of a point too heavy for its candidates; each round
-    solves the problem restricted to the candidates and adds the pairs that
+    solves the problem restricted to the candidates, warm-started from the
+    latest potentials (:func:`_solve_restricted`), and adds the pairs that
     violate dual feasibility, until none is left (the optimum is then
     certified); after a round that left at most :data:`FEW_VIOLATING_ROWS`
     of the rows violating, the next solves a pruned problem and repairs its
