@@ -40,7 +40,6 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-SOLVERS = ('sparse_emd', 'emd')
 
 
 def zoo_sets(out_dir: str) -> dict:
@@ -91,13 +90,19 @@ def extract(name: str, entry: tuple, pixels: int, reps: int,
     return arrays
 
 
-def revision_solver(rev: str):
-    """``sparse_emd`` as the solvers' module was at git revision ``rev``."""
-    code = subprocess.run(
-        ['git', 'show', f'{rev}:mmseg_trf/metrics/optimal_transport.py'],
-        cwd=ROOT,
-        check=True,
-        capture_output=True).stdout
+def revision_solver(rev: str) -> tuple:
+    """The commit ``rev`` names (the cache key of its solves: a branch name
+    moves) and ``sparse_emd`` as the solvers' module was there."""
+
+    def git(*args):
+        return subprocess.run(['git', *args],
+                              cwd=ROOT,
+                              check=True,
+                              capture_output=True).stdout
+
+    commit = git('rev-parse', '--short=12',
+                 f'{rev}^{{commit}}').decode().strip()
+    code = git('show', f'{commit}:mmseg_trf/metrics/optimal_transport.py')
     with tempfile.NamedTemporaryFile(suffix='.py') as f:
         f.write(code)
         f.flush()
@@ -105,7 +110,7 @@ def revision_solver(rev: str):
             f'optimal_transport_{rev}', f.name)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    return module.sparse_emd
+    return commit, module.sparse_emd
 
 
 def solve(arrays: dict, rep: int, solver: str, sparse=None) -> dict:
@@ -142,18 +147,16 @@ def set_row(name: str,
             against: tuple = None) -> dict:
     """Both solvers on every repetition of one set (each solve cached, per
     pixel count and :func:`solver_version`), and ``sparse_emd`` at the
-    revision of ``against`` (``(rev, its sparse_emd)``) if given."""
+    commit of ``against`` (``(commit, its sparse_emd)``) if given."""
     path = osp.join(
         folder,
         name.replace('/', '__') + f'-{pixels}-{solver_version()}-solves.json')
     done = json.load(open(path)) if osp.isfile(path) else {}
-    runs = {solver: (solver, None) for solver in SOLVERS}
+    # key in the cache -> (solver, the sparse_emd to use)
+    runs = {'sparse_emd': ('sparse_emd', None)}
     if against:
-        runs = {
-            'sparse_emd': runs['sparse_emd'],
-            f'sparse_emd@{against[0]}': ('sparse_emd', against[1]),
-            'emd': runs['emd']
-        }
+        runs[f'sparse_emd@{against[0]}'] = ('sparse_emd', against[1])
+    runs['emd'] = ('emd', None)
     for rep in range(reps):
         for key_solver, (solver, sparse) in runs.items():
             key = f'{key_solver}-{rep}'
@@ -267,7 +270,7 @@ def main():
             })
         return
     torch.set_num_threads(2)
-    against = args.against and (args.against, revision_solver(args.against))
+    against = args.against and revision_solver(args.against)
     rows = {
         name:
         set_row(name, extract(name, entry, args.pixels, args.reps, folder),

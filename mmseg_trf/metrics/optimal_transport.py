@@ -202,8 +202,7 @@ def _neighbour_cells(x: torch.Tensor) -> torch.Tensor:
         cells = torch.unique(split, return_inverse=True)[1]
 
 
-def _coarsened(x: torch.Tensor,
-               w: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def _coarsened(x: torch.Tensor, w: torch.Tensor) -> TensorPair:
     """The measure with each cell of :func:`_neighbour_cells` merged into
     one point (the cell's weighted mean, holding the cell's mass)."""
     cells = _neighbour_cells(x)
@@ -237,15 +236,14 @@ def _coarse_potentials(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
     return ReducedCosts(xt, coarse_s).row_minima(u_coarse, 1)[0]
 
 
-def _support(plan: coo_array,
-             device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+def _support(plan: coo_array, device: torch.device) -> TensorPair:
     """Rows and columns of a sparse plan's entries, as index tensors."""
     return (torch.from_numpy(plan.row.astype(np.int64)).to(device),
             torch.from_numpy(plan.col.astype(np.int64)).to(device))
 
 
 def _feasible_pairs(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
-                    b: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+                    b: torch.Tensor) -> TensorPair:
     """Support of a feasible plan: the monotone coupling along the first
     principal axis (POT's 1-D OT), so the restricted problem is never
     infeasible."""
@@ -260,7 +258,7 @@ def _feasible_pairs(xs: torch.Tensor, xt: torch.Tensor, a: torch.Tensor,
 
 
 def _heavy_pairs(a: torch.Tensor, b: torch.Tensor,
-                 candidates: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                 candidates: int) -> TensorPair:
     """Every pair of the points too heavy for their candidate lists.
 
     A point whose mass is more than ``candidates`` times the other side's
@@ -317,7 +315,7 @@ def _solve_restricted(
 
 
 def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor,
-                k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                k: int) -> TensorPair:
     """Pairs to add, or ``(None, None)`` when the potentials are feasible.
 
     Entries whose float32 reduced cost is within the rounding bound of
@@ -358,7 +356,7 @@ def _violations(costs: ReducedCosts, u: torch.Tensor, v: torch.Tensor,
 def _pruned_pairs(costs: ReducedCosts, plan: coo_array, u: torch.Tensor,
                   v: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                   new_rows: torch.Tensor,
-                  new_cols: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+                  new_cols: torch.Tensor) -> TensorPair:
     """Pairs for a round after few rows violated: the plan's support, the
     new pairs and the :data:`PRUNED_PAIRS` ``* (n + m)`` candidates of least
     reduced cost under the last potentials (the next optimum is a local
@@ -486,10 +484,9 @@ def _shortest_path_shifts(tails: np.ndarray, heads: np.ndarray,
     return None
 
 
-def _repaired_potentials(
-        costs: ReducedCosts, plan: coo_array, u: torch.Tensor, v: torch.Tensor,
-        rows: torch.Tensor,
-        cols: torch.Tensor) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+def _repaired_potentials(costs: ReducedCosts, plan: coo_array, u: torch.Tensor,
+                         v: torch.Tensor, rows: torch.Tensor,
+                         cols: torch.Tensor) -> Optional[TensorPair]:
     """Potentials feasible on the candidate pairs and tight on the plan's
     support, from those of a solve on fewer pairs; ``None`` if the plan is
     not optimal on the candidates.
@@ -541,7 +538,7 @@ def _stalled(violating_rows: int, rows: int, cols: int) -> bool:
 
 
 def _unique_pairs(rows: torch.Tensor, cols: torch.Tensor,
-                  num_cols: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                  num_cols: int) -> TensorPair:
     key = torch.unique(rows * num_cols + cols)
     return key // num_cols, key % num_cols
 
@@ -551,7 +548,7 @@ def _dense_with_duals(
     xt: torch.Tensor,
     a: torch.Tensor,
     b: torch.Tensor,
-    potentials: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+    potentials: Optional[TensorPair] = None
 ) -> Tuple[coo_array, torch.Tensor, torch.Tensor]:
     """Dense network simplex, warm-started from ``potentials`` if given
     (POT's ``potentials_init`` guides the first pivots; the optimum is the
