@@ -11,7 +11,7 @@ every shorter budget's result: :func:`best_by`.
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,13 +27,31 @@ def best_by(curve: Curve, iters: int) -> float:
 
 
 def truth_at(curves: Mapping[str, Sequence[Curve]],
-             iters: int) -> Dict[str, float]:
+             iters: int,
+             without: Optional[int] = None) -> Dict[str, float]:
     """Per source, the mean over its seeds' curves of :func:`best_by`: the
-    ground truth that a protocol stopped at ``iters`` would have given."""
-    return {
-        name: float(np.mean([best_by(c, iters) for c in runs]))
-        for name, runs in curves.items()
-    }
+    ground truth that a protocol stopped at ``iters`` would have given.
+
+    Args:
+        curves (Mapping): Per source, one learning curve per finetuning
+            seed (in the same seed order for every source).
+        iters (int): The protocol's budget.
+        without (int, optional): A seed's index left out of the mean: the
+            truth to judge a choice made on that seed's own curves by, so
+            that its luck on that seed is not also in its yardstick
+            (needs two or more seeds).
+
+    Returns:
+        dict: Source -> truth.
+    """
+    truth = {}
+    for name, runs in curves.items():
+        kept = [c for seed, c in enumerate(runs) if seed != without]
+        if not kept:
+            raise ValueError(f'{name}: no seed is left once seed {without} '
+                             f'is left out ({len(runs)} seeds)')
+        truth[name] = float(np.mean([best_by(c, iters) for c in kept]))
+    return truth
 
 
 def curve_budget(curve: Curve) -> int:

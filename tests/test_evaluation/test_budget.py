@@ -30,6 +30,20 @@ def test_truth_at_averages_the_seeds_best_by_a_budget():
     assert truth_at(curves, 200) == pytest.approx(dict(a=0.25, b=0.5))
 
 
+def test_truth_without_a_seed_averages_the_other_seeds_only():
+    curves = dict(
+        a=[curve(0.1, 0.3), curve(0.2, 0.1),
+           curve(0.6, 0.2)],
+        b=[curve(0.4, 0.5), curve(0.0, 0.9),
+           curve(0.2, 0.1)])
+    assert truth_at(
+        curves, 200, without=0) == pytest.approx(dict(a=0.4, b=0.55))
+    assert truth_at(
+        curves, 200, without=2) == pytest.approx(dict(a=0.25, b=0.7))
+    with pytest.raises(ValueError, match='no seed is left'):
+        truth_at(dict(a=[curve(0.1, 0.3)]), 200, without=0)
+
+
 def test_plateau_compares_the_last_quarters_gain_with_seed_noise():
     # budget 800: first three quarters = up to 600
     flat = [
