@@ -90,7 +90,7 @@ LONGER_DESIGN_USE = 'on the longer truth; not select_source.py\'s default'
 # select_source.py ranks by fusion-zscore (it takes no architecture history):
 # its default design is the one chosen when that fusion seeded every run
 DESIGN_USE = ('seeded by the protocol\'s choice; select_source.py\'s '
-              'default, top 2/3, 1/10 to 1/2 of the budget, 1/2 kept, was '
+              'default, top 2/3, 1/10 to 1/2 of the budget, 1/3 kept, was '
               'chosen with fusion-zscore seeding every run')
 
 #: How every regret of the cost tables is judged.
@@ -716,7 +716,8 @@ def figure(costs: dict, path: str, truth: str = 'long-budget truth') -> None:
     ax.axhline(1.0, color='grey', ls=':', lw=1)
     ax.set_xlabel('cost: wall time as a fraction of finetuning every source '
                   'fully')
-    ax.set_ylabel(f'top-1 regret (mIoU points; {truth})')
+    ax.set_ylabel('top-1 regret (mIoU points)\n'
+                  f'{truth}; judged by other seeds')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc='upper right')
     fig.tight_layout()

@@ -1,16 +1,19 @@
 """Pick a source for a target with a finetuning budget: rank by a metric,
-then finetune the top candidates briefly and keep the better half until
+then finetune the top candidates briefly and keep the better share until
 one is left (metric-seeded successive halving).
 
     python tools/select_source.py SPEC.yaml --target aachen \
         --max-iters 10000 --min-iters 2000 [--width 2/3] [--metric nce]
         [--work-dir DIR] [--executor slurm]
 
-The default width, the top two thirds by the metric, is the design the
-source-selection study chose over its scenarios (docs/en/source_selection.md:
+The defaults, the top two thirds by the metric with a third kept per rung
+(``--eta 3``), are the design the source-selection study chooses over its
+scenarios when the tools' fusion seeds every run (docs/en/source_selection.md:
 two thirds, first rung a tenth and last rung half of a full budget F,
-i.e. ``--min-iters F/10 --max-iters F/2``); ``auto`` (the sources holding 90%
-of the probability of being best) was the study's worst design.
+i.e. ``--min-iters F/10 --max-iters F/2``; every regret judged by a
+finetuning seed the search did not run on). ``auto`` keeps the sources
+holding 90% of the probability of being best; the study's regret-cost table
+shows how each width fares.
 
 SPEC is a benchmark spec (``configs/benchmark/*.yaml``: sources with their
 configs, checkpoints, training data and finetuning configs; targets; the
@@ -87,7 +90,11 @@ def main():
         help='candidates searched: a number, a share of the sources by the '
         'metric (default 2/3), or auto: the fewest top sources holding 90%% '
         'of the probability of being best over the repetitions')
-    parser.add_argument('--eta', type=int, default=2)
+    parser.add_argument(
+        '--eta',
+        type=int,
+        default=3,
+        help='1/eta of each rung continues (default 3)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--work-dir', help='default: work_dirs/benchmark/<spec name>')
