@@ -521,12 +521,12 @@ def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
                                 [truth[n] for n in names])['spearman']
         best = max(truth, key=truth.get)
         pick = max(record['truth'], key=record['truth'].get)
+        verdict = (f'its best {pick} is {top1_regret(truth, pick):.1f} '
+                   f'points below the longer truth\'s best {best}')
         lines.append(
             f"- {run}: the {record['budget']}-iteration truth against the "
             f"{longer[run]['budget']}-iteration one: Spearman {rho:.3f}; " +
-            ('the same best source' if pick == best else
-             f'its best {pick} is {100 * (truth[best] - truth[pick]):.1f} '
-             f'points below the longer truth\'s best {best}'))
+            ('the same best source' if pick == best else verdict))
         others = other_scenarios(records, run)
         for method, row in run_criteria(longer[run], metrics, others).items():
             rows.setdefault(method, {})[run] = (study[run][method], row)
