@@ -31,6 +31,7 @@ from fractions import Fraction
 
 import mmseg_trf  # noqa: F401
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, budgeted_search
+from mmseg_trf.benchmark.search import DEFAULT_ETA, DEFAULT_WIDTH
 
 
 def width_arg(value: str):
@@ -86,15 +87,16 @@ def main():
     parser.add_argument(
         '--width',
         type=width_arg,
-        default=Fraction(2, 3),
+        default=DEFAULT_WIDTH,
         help='candidates searched: a number, a share of the sources by the '
-        'metric (default 2/3), or auto: the fewest top sources holding 90%% '
-        'of the probability of being best over the repetitions')
+        f'metric (default {DEFAULT_WIDTH}), or auto: the fewest top '
+        'sources holding 90%% of the probability of being best over the '
+        'repetitions')
     parser.add_argument(
         '--eta',
         type=int,
-        default=3,
-        help='1/eta of each rung continues (default 3)')
+        default=DEFAULT_ETA,
+        help=f'1/eta of each rung continues (default {DEFAULT_ETA})')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--work-dir', help='default: work_dirs/benchmark/<spec name>')

@@ -1,6 +1,10 @@
 """Source selection as a budgeted search on the runner: rank by a metric,
-then finetune the top candidates briefly, keep the better half, continue
-them, and pick the best (metric-seeded successive halving)."""
+then finetune the top candidates briefly, keep the better share, continue
+them, and pick the best (metric-seeded successive halving).
+
+The defaults (the top two thirds by the metric, a third kept per rung) are
+the design docs/en/source_selection.md's study chooses over its scenarios;
+``tools/select_source.py`` uses them too."""
 from fractions import Fraction
 from typing import Dict, Union
 
@@ -9,14 +13,18 @@ from ..evaluation import (probability_best, rung_budgets, search_width,
                           share_count, successive_halving)
 from .runner import BenchmarkRunner
 
+#: Candidates searched and the share kept per rung by default.
+DEFAULT_WIDTH = Fraction(2, 3)
+DEFAULT_ETA = 3
+
 
 def budgeted_search(runner: BenchmarkRunner,
                     target: str,
                     metric: str,
                     min_iters: int,
                     max_iters: int,
-                    width: Union[int, str, Fraction] = 'auto',
-                    eta: int = 2,
+                    width: Union[int, str, Fraction] = DEFAULT_WIDTH,
+                    eta: int = DEFAULT_ETA,
                     seed: int = 0) -> Dict:
     """Pick a source for ``target`` with a finetuning budget.
 
@@ -100,4 +108,4 @@ def budgeted_search(runner: BenchmarkRunner,
         seconds=sum(seconds))
 
 
-__all__ = ['budgeted_search']
+__all__ = ['budgeted_search', 'DEFAULT_WIDTH', 'DEFAULT_ETA']
