@@ -467,14 +467,18 @@ def strategies(record: dict, order: list, method: str,
 
 
 def plateau_lines(records: dict) -> list:
-    """The plateau rule per run, and how far the ranking still moves in
-    the budget's last quarter (Spearman between the truths at 3/4 of the
-    budget and at the end, and whether the best source changes)."""
-    from mmseg_trf.evaluation import plateau, rank_correlations, truth_at
+    """The plateau rule per run, how far the ranking still moves in the
+    budget's last quarter (Spearman between the truths at 3/4 of the
+    budget and at the end, and whether the best source changes), and how
+    well the finetuning seeds' rankings agree (the most a metric's
+    Spearman can be read to)."""
+    from mmseg_trf.evaluation import (plateau, rank_correlations,
+                                      seed_agreement, truth_at)
     lines = [
         '| run | budget | plateaued sources | seed noise (points) | '
         'largest last-quarter gain (points) | converged | ranking at 3/4 '
-        'vs full: Spearman | same best |', '|---|---|---|---|---|---|---|---|'
+        'vs full: Spearman | same best | seeds agree: Spearman |',
+        '|---|---|---|---|---|---|---|---|---|'
     ]
     for run, record in records.items():
         verdict = plateau(record['curves'])
@@ -491,7 +495,8 @@ def plateau_lines(records: dict) -> list:
             f'{100 * verdict.noise:.2f} | '
             f'{100 * max(verdict.gains.values()):.2f} | '
             f"{'yes' if verdict.converged else 'no'} | {rho:.3f} | "
-            f"{'yes' if same else 'no'} |")
+            f"{'yes' if same else 'no'} | "
+            f"{seed_agreement(record['curves'], budget):.3f} |")
     return lines
 
 
@@ -728,7 +733,8 @@ def figure(costs: dict, path: str, truth: str = 'long-budget truth') -> None:
 def analyse(records: dict, metrics: list) -> dict:
     """Leave-one-scenario-out choice, per-scenario tables, cost curve."""
     from mmseg_trf.evaluation import (choose_default, leave_one_group_out,
-                                      mean_interval, summarise_runs)
+                                      mean_interval, seed_agreement,
+                                      summarise_runs)
     scenarios = list(dict.fromkeys(map(scenario_of, records)))
     runs = [(scenario_of(run),
              run_criteria(record, metrics, other_scenarios(records, run)))
@@ -758,6 +764,14 @@ def analyse(records: dict, metrics: list) -> dict:
         for name, point in points.items():
             costs.setdefault(name, []).append(point)
     per_scenario = {s: [row for g, row in runs if g == s] for s in scenarios}
+    agreement = {
+        s:
+        np.mean([
+            seed_agreement(r['curves'], r['budget'])
+            for run, r in records.items() if scenario_of(run) == s
+        ])
+        for s in scenarios
+    }
     cost_rows = {
         name: [mean_interval(np.array(points)[:, i]) for i in range(3)]
         for name, points in costs.items()
@@ -769,6 +783,7 @@ def analyse(records: dict, metrics: list) -> dict:
         without_history=without_history,
         designs=designs,
         per_scenario=per_scenario,
+        agreement=agreement,
         costs=costs,
         cost_runs=list(records),
         cost_rows=cost_rows)
@@ -899,7 +914,8 @@ def loso_lines(analysis: dict, use: str) -> list:
     lines = [
         f"- {scenario}: chosen {out['chosen']}; left-out Spearman "
         f"{cell(out['left_out']['spearman'], 2)}, regret "
-        f"{cell(out['left_out']['regret'], 1)}"
+        f"{cell(out['left_out']['regret'], 1)} (the truth's finetuning "
+        f"seeds agree at Spearman {analysis['agreement'][scenario]:.2f})"
         for scenario, out in loso.items()
     ]
     without = analysis['without_history']
@@ -1099,7 +1115,10 @@ def main():
         'A run has converged when, for at least 3/4 of its sources, the best '
         'validation mIoU of the budget\'s last quarter gains less than the '
         'seed-to-seed noise (std over the finetuning seeds of the best '
-        'mIoU over the first three quarters, averaged over sources).', '',
+        'mIoU over the first three quarters, averaged over sources). The '
+        'last column is the Spearman between the rankings the finetuning '
+        'seeds give alone (`evaluation.seed_agreement`): where it is low the '
+        'truth is partly finetuning noise no metric can predict.', '',
         *plateau_lines(records), '',
         *continued_lines(records, metrics, analysis),
         *longer_loso_lines(longer_analysis),

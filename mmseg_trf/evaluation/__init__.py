@@ -1,7 +1,8 @@
 """Evaluation of transferability rankings (no MMSeg import)."""
 from .budget import (Plateau, SearchDesign, SearchResult, best_by,
                      choose_search_design, curve_budget, plateau, rung_budgets,
-                     search_width, share_count, successive_halving, truth_at)
+                     search_width, seed_agreement, share_count,
+                     successive_halving, truth_at)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         architecture_prior, bootstrap_interval,
@@ -18,5 +19,5 @@ __all__ = [
     'choose_default', 'mean_interval', 'leave_one_group_out', 'best_by',
     'curve_budget', 'Plateau', 'plateau', 'SearchResult', 'rung_budgets',
     'successive_halving', 'share_count', 'SearchDesign',
-    'choose_search_design', 'search_width', 'truth_at'
+    'choose_search_design', 'search_width', 'truth_at', 'seed_agreement'
 ]

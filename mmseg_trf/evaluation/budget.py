@@ -8,12 +8,14 @@ protocol here: Adam, no schedule), a run stopped after ``b`` iterations is
 the same run as a longer one up to ``b``, so one long run's curve also gives
 every shorter budget's result: :func:`best_by`.
 """
+import itertools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from scipy import stats
 
 Curve = Sequence[Tuple[int, float]]
 
@@ -52,6 +54,36 @@ def truth_at(curves: Mapping[str, Sequence[Curve]],
                              f'is left out ({len(runs)} seeds)')
         truth[name] = float(np.mean([best_by(c, iters) for c in kept]))
     return truth
+
+
+def seed_agreement(curves: Mapping[str, Sequence[Curve]], iters: int) -> float:
+    """How well the ground truth agrees with itself: the Spearman
+    correlation between the source rankings that two finetuning seeds
+    alone give at ``iters``, averaged over every pair of seeds.
+
+    A metric's Spearman against the truth can only be read against this:
+    where the seeds disagree, the truth's ranking is partly finetuning
+    noise that no metric can predict.
+
+    Args:
+        curves (Mapping): Per source, one learning curve per finetuning
+            seed (two or more, in the same seed order for every source).
+        iters (int): The protocol's budget.
+
+    Returns:
+        float: Mean Spearman over the pairs of seeds.
+    """
+    seeds = {len(runs) for runs in curves.values()}
+    if len(seeds) != 1 or seeds.pop() < 2:
+        raise ValueError('seed agreement needs the same two or more seeds '
+                         'for every source')
+    per_seed = np.array([[best_by(c, iters) for c in runs]
+                         for runs in curves.values()])
+    return float(
+        np.mean([
+            stats.spearmanr(per_seed[:, i], per_seed[:, j]).statistic
+            for i, j in itertools.combinations(range(per_seed.shape[1]), 2)
+        ]))
 
 
 def curve_budget(curve: Curve) -> int:

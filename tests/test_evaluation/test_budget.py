@@ -7,7 +7,7 @@ import pytest
 
 from mmseg_trf.evaluation import (SearchDesign, best_by, choose_search_design,
                                   leave_one_group_out, plateau, rung_budgets,
-                                  search_width, share_count,
+                                  search_width, seed_agreement, share_count,
                                   successive_halving, truth_at)
 
 
@@ -42,6 +42,25 @@ def test_truth_without_a_seed_averages_the_other_seeds_only():
         curves, 200, without=2) == pytest.approx(dict(a=0.25, b=0.7))
     with pytest.raises(ValueError, match='no seed is left'):
         truth_at(dict(a=[curve(0.1, 0.3)]), 200, without=0)
+
+
+def test_seed_agreement_is_the_mean_spearman_over_pairs_of_seeds():
+    # at 200 iterations seed 0 ranks a > b > c, seed 1 the same, seed 2
+    # c > b > a: pairs (0, 1) 1, (0, 2) -1, (1, 2) -1
+    curves = dict(
+        a=[curve(0.1, 0.9), curve(0.8),
+           curve(0.1)],
+        b=[curve(0.5), curve(0.5), curve(0.2)],
+        c=[curve(0.2, 0.3), curve(0.1),
+           curve(0.3)])
+    assert seed_agreement(curves, 200) == pytest.approx(-1 / 3)
+    # at 100 iterations seed 0 ranks b > c > a: pairs -0.5, 0.5, -1
+    assert seed_agreement(curves, 100) == pytest.approx(-1 / 3)
+    two = {n: runs[:2] for n, runs in curves.items()}
+    assert seed_agreement(two, 200) == pytest.approx(1.0)
+    assert seed_agreement(two, 100) == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match='two or more seeds'):
+        seed_agreement({n: runs[:1] for n, runs in curves.items()}, 200)
 
 
 def test_plateau_compares_the_last_quarters_gain_with_seed_noise():
