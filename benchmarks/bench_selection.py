@@ -86,7 +86,8 @@ DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
 # what the search design chosen on every longer-truth scenario is: evidence,
 # not tools/select_source.py's default (chosen on every scenario's 1,000
 # iteration truth)
-LONGER_DESIGN_USE = 'on the longer truth; not select_source.py\'s default'
+LONGER_DESIGN_USE = ('on the longer truth; not the rule that sets '
+                     'select_source.py\'s default')
 # select_source.py ranks by fusion-zscore (it takes no architecture history):
 # its default design is the one chosen when that fusion seeded every run
 DESIGN_USE = ('seeded by the protocol\'s choice; select_source.py\'s '
