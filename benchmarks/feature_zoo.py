@@ -24,6 +24,7 @@ pixels, in turn with today's within each repetition (a change to the
 solver beside the code it replaces, in one run).
 """
 import argparse
+import contextlib
 import glob
 import hashlib
 import importlib.util
@@ -117,7 +118,8 @@ def solve(arrays: dict, rep: int, solver: str, sparse=None) -> dict:
     """One OTCE solve, timed; ``sparse`` replaces ``sparse_emd``."""
     from mmseg_trf.metrics import otce
     module = sys.modules['mmseg_trf.metrics.otce']
-    with mock.patch.object(module, 'sparse_emd', sparse or module.sparse_emd):
+    with (mock.patch.object(module, 'sparse_emd', sparse)
+          if sparse else contextlib.nullcontext()):
         tic = time.perf_counter()
         value = otce(
             arrays[f'source_logits_{rep}'],
