@@ -15,7 +15,8 @@ from fractions import Fraction
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from scipy import stats
+
+from .ranking import rank_correlations
 
 Curve = Sequence[Tuple[int, float]]
 
@@ -81,7 +82,7 @@ def seed_agreement(curves: Mapping[str, Sequence[Curve]], iters: int) -> float:
                          for runs in curves.values()])
     return float(
         np.mean([
-            stats.spearmanr(per_seed[:, i], per_seed[:, j]).statistic
+            rank_correlations(per_seed[:, i], per_seed[:, j])['spearman']
             for i, j in itertools.combinations(range(per_seed.shape[1]), 2)
         ]))
 
