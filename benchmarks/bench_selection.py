@@ -50,7 +50,7 @@ sys.path.insert(0, ROOT)
 SCENARIOS = [
     osp.join(ROOT, 'configs', 'demo', f'scenario_{name}.yaml')
     for name in ('default', 'shared_arch', 'six_arch', 'domain_task',
-                 'training_length', 'subset_target', 'local_shift')
+                 'training_length', 'subset_target', 'local_shift', 'zoo_mix')
 ]
 #: One record per finished (scenario, seed) part, committed with the docs,
 #: so a report over parts run in other sessions needs no rerun.

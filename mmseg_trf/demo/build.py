@@ -263,7 +263,7 @@ class DemoBuilder:
                                               s.training.batch)
             training = replace(
                 s.training, iters=data.training_iters or s.training.iters)
-            for arch in s.architectures:
+            for arch in data.architectures or s.architectures:
                 name = self.source_name(arch, data)
                 sources.append(
                     dict(

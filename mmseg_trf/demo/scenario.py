@@ -20,11 +20,15 @@ class SourceData:
         training_iters (int, optional): Train its models this long instead
             of ``Scenario.training.iters`` (a source trained longer or
             shorter than the others).
+        architectures (list[str], optional): Train only these of
+            ``Scenario.architectures`` on it (a zoo whose checkpoints differ
+            in architecture and data at once); all of them by default.
     """
 
     domain: str
     task: str
     training_iters: Optional[int] = None
+    architectures: Optional[List[str]] = None
 
     @property
     def data_name(self) -> str:
@@ -137,6 +141,10 @@ class Scenario:
             if source.task not in self.tasks:
                 raise ValueError(f'source task {source.task!r} is not in '
                                  'tasks')
+            for arch in source.architectures or ():
+                if arch not in self.architectures:
+                    raise ValueError(f'source {source.name!r}: architecture '
+                                     f'{arch!r} is not in architectures')
         if self.target_domain not in self.domains:
             raise ValueError(f'target domain {self.target_domain!r} is not '
                              'in domains')

@@ -123,6 +123,21 @@ def test_a_scenario_inherits_its_base():
     assert shared.finetune == default.finetune
 
 
+def test_a_source_may_be_trained_on_some_architectures_only(tmp_path):
+    zoo = Scenario.from_file(
+        osp.join(ROOT, 'configs', 'demo', 'scenario_zoo_mix.yaml'))
+    spec = read_yaml(DemoBuilder(zoo, str(tmp_path), seed=0).write_configs())
+    names = [source['name'] for source in spec['sources']]
+    assert len(names) == 8 and len(set(names)) == 8
+    assert 'unet_far-fine-900it' in names and 'fcn8s_far-fine-900it' \
+        not in names
+    assert {n.split('_')[0] for n in names} == set(zoo.architectures)
+    raw = read_yaml(DEFAULT)
+    raw['source_data'][0]['architectures'] = ['unet']  # not in the zoo
+    with pytest.raises(ValueError, match="architecture 'unet' is not in"):
+        Scenario.from_dict(raw)
+
+
 @pytest.fixture(scope='module')
 def quick_demo(tmp_path_factory):
     work = tmp_path_factory.mktemp('demo')
