@@ -1,6 +1,7 @@
 """The embedded demo: scene generator, scenarios, and the quick mode end to
 end (which is also the benchmark runner's toy grid: 2 sources x 1 target).
 """
+import glob
 import hashlib
 import os
 import os.path as osp
@@ -136,6 +137,19 @@ def test_a_source_may_be_trained_on_some_architectures_only(tmp_path):
     raw['source_data'][0]['architectures'] = ['unet']  # not in the zoo
     with pytest.raises(ValueError, match="architecture 'unet' is not in"):
         Scenario.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    'path',
+    sorted(glob.glob(osp.join(ROOT, 'configs', 'demo', 'scenario_*.yaml'))),
+    ids=osp.basename)
+def test_every_scenario_writes_a_benchmark_of_distinct_sources(path, tmp_path):
+    scenario = Scenario.from_file(path)
+    spec = read_yaml(
+        DemoBuilder(scenario, str(tmp_path), seed=0).write_configs())
+    names = [source['name'] for source in spec['sources']]
+    assert len(names) >= 2 and len(set(names)) == len(names)
+    assert {n.split('_')[0] for n in names} <= set(scenario.architectures)
 
 
 @pytest.fixture(scope='module')
