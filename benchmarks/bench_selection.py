@@ -917,12 +917,18 @@ def loso_lines(analysis: dict, use: str) -> list:
         f"- {scenario}: chosen {out['chosen']}; left-out Spearman "
         f"{cell(out['left_out']['spearman'], 2)}, regret "
         f"{cell(out['left_out']['regret'], 1)} (the truth's finetuning "
-        f"seeds agree at Spearman {analysis['agreement'][scenario]:.2f})"
+        f"seeds agree at Spearman {analysis['agreement'][scenario]:.2f}); "
+        f"runner-up {out['runner_up']}: Spearman "
+        f"{out['runner_up_left_out']['spearman']['mean']:.2f}, regret "
+        f"{out['runner_up_left_out']['regret']['mean']:.1f}"
         for scenario, out in loso.items()
     ]
     without = analysis['without_history']
     return lines + [
         '', f'Mean over left-out scenarios: {loso_mean(loso)}', '',
+        'Had every fold chosen its runner-up instead (how much the figure '
+        'hangs on the fold\'s choice): '
+        f"{loso_mean(loso, 'runner_up_left_out')}", '',
         f"Chosen on every scenario ({use}): **{analysis['chosen']}**", '',
         f'Without a history ({ARCH_FUSION} not a candidate): chosen ' +
         ', '.join(f"{o['chosen']} without {s}" for s, o in without.items()) +
@@ -930,10 +936,12 @@ def loso_lines(analysis: dict, use: str) -> list:
     ]
 
 
-def loso_mean(loso: dict) -> str:
-    """The mean over left-out scenarios of Spearman and regret."""
+def loso_mean(loso: dict, figures: str = 'left_out') -> str:
+    """The mean over left-out scenarios of Spearman and regret (of the
+    fold's choice, or with ``figures='runner_up_left_out'`` its
+    runner-up's)."""
     from mmseg_trf.evaluation import mean_interval
-    rho, regret = ([o['left_out'][c]['mean'] for o in loso.values()]
+    rho, regret = ([o[figures][c]['mean'] for o in loso.values()]
                    for c in ('spearman', 'regret'))
     return (f'Spearman {cell(mean_interval(rho), 2)}, regret '
             f'{cell(mean_interval(regret), 1)}')

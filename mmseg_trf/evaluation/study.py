@@ -136,7 +136,10 @@ def leave_one_group_out(
     Returns:
         dict: Per left-out group, ``chosen`` (the method chosen on the
         others) and ``left_out`` (its :func:`summarise_runs` criteria on
-        the left-out runs).
+        the left-out runs); ``runner_up`` and ``runner_up_left_out``, the
+        same for the method chosen on the others once ``chosen`` is taken
+        away (None and ``{}`` with one candidate): how much the left-out
+        figure hangs on the choice between the two.
     """
     groups = list(dict.fromkeys(group for group, _ in runs))
     if len(groups) < 2:
@@ -148,9 +151,16 @@ def leave_one_group_out(
             (g, row) for g, row in runs if g != held
         ]
         others = summarise_runs([row for _, row in chosen_on], criteria)
-        chosen = choose_default(others, [c for c in candidates if c in others])
+        eligible = [c for c in candidates if c in others]
+        chosen = choose_default(others, eligible)
+        rest = [c for c in eligible if c != chosen]
+        runner_up = choose_default(others, rest) if rest else None
         left = summarise_runs([row for g, row in runs if g == held], criteria)
-        out[held] = dict(chosen=chosen, left_out=left.get(chosen, {}))
+        out[held] = dict(
+            chosen=chosen,
+            left_out=left.get(chosen, {}),
+            runner_up=runner_up,
+            runner_up_left_out=left.get(runner_up, {}))
     return out
 
 

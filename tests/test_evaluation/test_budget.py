@@ -255,6 +255,11 @@ def test_leave_one_group_out_chooses_on_the_others_only():
     assert out['s3']['left_out']['regret']['mean'] == pytest.approx(4.0)
     assert out['s1']['chosen'] == 'm1'  # s2 + s3: m1 (0.4, 2.0) vs m2
     assert out['s1']['left_out']['spearman']['runs'] == 2
+    # the runner-up is the choice without the chosen, reported the same way
+    assert out['s3']['runner_up'] == 'm2'
+    assert out['s3']['runner_up_left_out']['regret']['mean'] == 0.0
+    lone = leave_one_group_out(runs, ['m1'])['s3']
+    assert lone['runner_up'] is None and lone['runner_up_left_out'] == {}
     with pytest.raises(ValueError, match='two or more groups'):
         leave_one_group_out(runs[:2], ['m1'])
 
