@@ -995,16 +995,22 @@ def registered_lines(analysis: dict) -> list:
             for out in (analysis['loso'][scenario],
                         analysis['without_history'][scenario])
         ]
-        search = [
-            point
-            for run, point in zip(analysis['cost_runs'], analysis['costs'].get(
-                DESIGN_ROW, [])) if scenario_of(run) == scenario
-        ]
-        _, wall, regret = np.mean(search, 0) if search else (0, 0, np.nan)
+        _, wall, regret = scenario_point(
+            analysis, DESIGN_ROW,
+            scenario) if DESIGN_ROW in analysis['costs'] else (0, 0, np.nan)
         runs = analysis['loso'][scenario]['left_out']['spearman']['runs']
         lines.append(f'| {scenario} ({REGISTERED[scenario]}) | {runs} | '
                      f'{cells[0]} | {cells[1]} | {regret:.1f} ({wall:.2f}) |')
     return lines + ['']
+
+
+def scenario_point(analysis: dict, strategy: str, scenario: str):
+    """A strategy's ``(iterations, wall time, regret)`` on a scenario: the
+    mean of its points over the scenario's runs."""
+    return np.mean([
+        point for run, point in zip(analysis['cost_runs'], analysis['costs']
+                                    [strategy]) if scenario_of(run) == scenario
+    ], 0)
 
 
 def cost_table(analysis: dict) -> list:
@@ -1058,10 +1064,7 @@ def scenario_cost_table(analysis: dict) -> list:
     meeting = []
     for name, points in analysis['costs'].items():
         means = np.array([
-            np.mean([
-                point for run, point in zip(analysis['cost_runs'], points)
-                if scenario_of(run) == scenario
-            ], 0) for scenario in scenarios
+            scenario_point(analysis, name, scenario) for scenario in scenarios
         ])
         lines.append(f'| {name} | ' +
                      ' | '.join(f'{regret:.1f} ({wall:.2f})'
