@@ -34,7 +34,7 @@ from ..utils.yaml_files import read_yaml
 from .executor import STATES, LocalExecutor, SlurmExecutor
 from .fingerprint import checkpoint_fingerprint, config_fingerprint
 from .runs import (best_miou, copy_run, last_checkpoint, latest_checkpoint,
-                   miou_curve)
+                   miou_curve, resume_or_set_aside)
 from .spec import (BenchmarkSource, BenchmarkSpec, BenchmarkTarget,
                    FinetuneVariant)
 
@@ -158,7 +158,7 @@ class BenchmarkRunner:
 
         def train():
             args = [source.config, '--work-dir', work]
-            if latest_checkpoint(work):
+            if resume_or_set_aside(work, self.echo):
                 args.append('--resume')
             if source.train_options:
                 args += ['--cfg-options', *_options(source.train_options)]
@@ -208,11 +208,13 @@ class BenchmarkRunner:
             options['train_cfg.max_iters'] = iters
 
         def run():
-            if start_from and not latest_checkpoint(work):
+            resume = resume_or_set_aside(work, self.echo)
+            if start_from and not resume:
                 copy_run(start_from, work)
+                resume = True
             args = [config, '--work-dir', work]
             start = dict(options, load_from=checkpoint)
-            if latest_checkpoint(work):
+            if resume:
                 args.append('--resume')
                 start['load_from'] = None
             args += ['--cfg-options', *_options(start)]

@@ -5,8 +5,9 @@ import json
 import os
 import os.path as osp
 import shutil
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
+from ..utils.checkpoint import resumable_checkpoint
 from .executor import StepFailed
 
 
@@ -45,6 +46,36 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
         return None
     with open(marker) as f:
         return f.read().strip()
+
+
+def resume_or_set_aside(work_dir: str, echo: Callable[[str], None]) -> bool:
+    """Whether a training run goes on in ``work_dir`` with ``--resume``.
+
+    A run with a checkpoint to continue from (see
+    :func:`~mmseg_trf.utils.resumable_checkpoint`) resumes. A run that left
+    files but none to continue from (stopped before its first checkpoint,
+    or while MMEngine replaced its only one) is moved to
+    ``<work_dir>.interrupted<n>``, kept for inspection, so that the fresh
+    run's learning curve is its own.
+
+    Args:
+        work_dir (str): The run's work dir.
+        echo (callable): Says where an interrupted run was moved.
+
+    Returns:
+        bool: Whether to pass ``--resume``.
+    """
+    if resumable_checkpoint(work_dir):
+        return True
+    if osp.isdir(work_dir) and os.listdir(work_dir):
+        number = 1
+        while osp.exists(f'{work_dir}.interrupted{number}'):
+            number += 1
+        aside = f'{work_dir}.interrupted{number}'
+        os.rename(work_dir, aside)
+        echo(f'[benchmark] {work_dir} has no checkpoint to resume from '
+             f'(it was stopped); moved to {aside}, starting afresh')
+    return False
 
 
 def copy_run(source_dir: str, work_dir: str) -> None:
@@ -90,5 +121,5 @@ def copy_run(source_dir: str, work_dir: str) -> None:
 
 __all__ = [
     'miou_curve', 'best_miou', 'latest_checkpoint', 'last_checkpoint',
-    'copy_run'
+    'resume_or_set_aside', 'copy_run'
 ]

@@ -1,5 +1,6 @@
 """MMSeg-side utilities: trusted checkpoint loading, config checks."""
-from .checkpoint import (is_trusted, load_local_checkpoint, trust_checkpoint,
+from .checkpoint import (is_trusted, load_local_checkpoint,
+                         resumable_checkpoint, trust_checkpoint,
                          trust_resumed_checkpoint)
 from .config_checks import (check_checkpoint_path, check_data_paths,
                             dataset_paths)
@@ -11,9 +12,9 @@ from .run_config import load_run_config
 from .yaml_files import read_yaml
 
 __all__ = [
-    'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',
-    'load_local_checkpoint', 'check_data_paths', 'check_checkpoint_path',
-    'dataset_paths', 'init_distributed', 'finalize_distributed',
-    'load_run_config', 'checked_fields', 'build_checked', 'read_yaml',
-    'KeyValueAction', 'hold_work_dir'
+    'trust_checkpoint', 'trust_resumed_checkpoint', 'resumable_checkpoint',
+    'is_trusted', 'load_local_checkpoint', 'check_data_paths',
+    'check_checkpoint_path', 'dataset_paths', 'init_distributed',
+    'finalize_distributed', 'load_run_config', 'checked_fields',
+    'build_checked', 'read_yaml', 'KeyValueAction', 'hold_work_dir'
 ]

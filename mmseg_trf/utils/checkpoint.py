@@ -20,12 +20,17 @@ runner's globals instead would mean allowing ``builtins.getattr`` (numpy and
 the history buffers pickle method references), a real loosening for every
 file. Plain state dicts load either way.
 """
+import glob
 import os.path as osp
 import pickle
+import re
+import zipfile
 from typing import Optional, Set
 
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader, find_latest_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from ..fileio import atomic_write_text
 
 _TRUSTED: Set[str] = set()
 
@@ -49,14 +54,63 @@ def trust_resumed_checkpoint(cfg) -> None:
     """Trust the checkpoint a ``--resume`` run will load.
 
     That is ``cfg.load_from`` when given, else the latest checkpoint the
-    runner finds in ``cfg.work_dir`` (MMEngine's own rule).
+    runner finds in ``cfg.work_dir`` (MMEngine's own rule), its marker
+    repaired by :func:`resumable_checkpoint` first.
 
     Args:
         cfg (mmengine.Config): The run's config.
     """
     trust_checkpoint(cfg.get('load_from'))
     if cfg.get('resume') and not cfg.get('load_from'):
-        trust_checkpoint(find_latest_checkpoint(cfg.work_dir))
+        resumed = resumable_checkpoint(cfg.work_dir)
+        if resumed is None and osp.isfile(
+                osp.join(cfg.work_dir, 'last_checkpoint')):
+            raise FileNotFoundError(
+                f'{cfg.work_dir} was stopped while MMEngine replaced its only '
+                'checkpoint (it deletes the old one first): no checkpoint is '
+                'left to resume. Move the work dir aside and train without '
+                '--resume; max_keep_ckpts >= 2 keeps one to resume from.')
+        trust_checkpoint(resumed)
+
+
+def resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` continues from in ``work_dir``, or None.
+
+    MMEngine's ``CheckpointHook`` deletes the oldest kept checkpoint
+    *before* it writes the new one, so a run stopped in between leaves its
+    ``last_checkpoint`` marker naming a deleted file, and every later
+    ``--resume`` fails. Such a marker (or a missing one) is pointed at the
+    newest whole ``iter_*.pth`` (or ``epoch_*.pth``) left; with none left
+    (``max_keep_ckpts=1``) the run cannot be continued.
+
+    Args:
+        work_dir (str): A training run's work dir.
+
+    Returns:
+        str | None: The checkpoint the marker now names, or None.
+    """
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            named = f.read().strip()
+        if _is_whole_checkpoint(named):
+            return named
+    left = {}
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(?:iter|epoch)_(\d+)\.pth', osp.basename(path))
+        if match:
+            left[int(match.group(1))] = path
+    for _, path in sorted(left.items(), reverse=True):
+        if _is_whole_checkpoint(path):
+            atomic_write_text(marker, path)
+            return path
+    return None
+
+
+def _is_whole_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a complete ``torch.save`` archive (a file cut
+    off while being written lacks the zip's closing directory)."""
+    return osp.isfile(path) and zipfile.is_zipfile(path)
 
 
 def is_trusted(path: str) -> bool:
@@ -109,6 +163,6 @@ def _install_loader() -> None:
 
 
 __all__ = [
-    'trust_checkpoint', 'trust_resumed_checkpoint', 'is_trusted',
-    'load_local_checkpoint'
+    'trust_checkpoint', 'trust_resumed_checkpoint', 'resumable_checkpoint',
+    'is_trusted', 'load_local_checkpoint'
 ]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mmseg_trf.benchmark import StepFailed
-from mmseg_trf.benchmark.runs import copy_run
+from mmseg_trf.benchmark.runs import copy_run, resume_or_set_aside
 
 
 def finished_run(path):
@@ -56,3 +56,47 @@ def test_a_copy_interrupted_before_it_was_complete_is_made_again(tmp_path):
         tmp_path / 'continued' / 'iter_10.pth',
         weights_only=False)['message_hub']['runtime_info']
     assert info['last_ckpt'] == str(tmp_path / 'continued' / 'iter_10.pth')
+
+
+def stopped_while_replacing(path, older=True):
+    """A run stopped inside MMEngine's window: the kept checkpoint deleted,
+    the next one cut off while written, the marker naming the deleted one
+    (with ``older``, a second kept checkpoint is left: max_keep_ckpts=2)."""
+    path.mkdir()
+    if older:
+        torch.save(dict(state_dict={}), path / 'iter_40.pth')
+    (path / 'iter_60.pth').write_bytes(b'PK\x03\x04cut off')
+    (path / 'last_checkpoint').write_text(str(path / 'iter_50.pth'))
+    (path / '20261204_000012').mkdir()
+    return path
+
+
+def test_a_run_stopped_mid_checkpoint_resumes_from_the_last_whole_one(
+        tmp_path):
+    run = stopped_while_replacing(tmp_path / 'run')
+    said = []
+    assert resume_or_set_aside(str(run), said.append)
+    assert (run / 'last_checkpoint').read_text() == str(run / 'iter_40.pth')
+    assert not said
+
+
+def test_a_run_with_nothing_left_to_resume_is_set_aside_and_starts_afresh(
+        tmp_path):
+    said = []
+    for number in (1, 2):
+        run = stopped_while_replacing(tmp_path / 'run', older=False)
+        assert not resume_or_set_aside(str(run), said.append)
+        assert not run.exists()
+        aside = tmp_path / f'run.interrupted{number}'
+        assert (aside / 'iter_60.pth').exists()
+        assert str(aside) in said[-1]
+    assert not resume_or_set_aside(
+        str(tmp_path / 'never_started'), said.append)
+    assert len(said) == 2
+
+
+def test_a_run_whose_marker_names_a_whole_checkpoint_resumes_untouched(
+        tmp_path):
+    run = finished_run(tmp_path / 'run')
+    assert resume_or_set_aside(str(run), print)
+    assert (run / 'last_checkpoint').read_text() == str(run / 'iter_10.pth')

@@ -5,6 +5,7 @@ import re
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from mmseg_trf.utils import checkpoint as trusted_loading
 from ..conftest import run_tool
@@ -58,6 +59,31 @@ def test_resume_continues_from_latest_checkpoint(trained, tmp_path):
     assert re.search(r'Iter\(train\) \[5/6\]', log)
     assert not re.search(r'Iter\(train\) \[1/6\]', log)
     assert osp.isfile(run / 'iter_6.pth')
+
+
+def test_resume_after_a_stop_inside_the_checkpoint_window(trained, tmp_path):
+    """MMEngine deletes the kept checkpoint before writing the next: the
+    marker is repaired to the last whole one, or the error says why."""
+    config, run = trained
+    copy = tmp_path / 'run'
+    copy.mkdir()
+    whole = torch.load(run / 'iter_4.pth', weights_only=False)
+    torch.save(whole, copy / 'iter_2.pth')
+    (copy / 'iter_6.pth').write_bytes(b'cut off')
+    (copy / 'last_checkpoint').write_text(str(copy / 'iter_4.pth'))
+    proc = run_tool('train.py', config, '--work-dir', copy, '--resume',
+                    '--cfg-options', 'train_cfg.max_iters=6',
+                    'train_cfg.val_interval=6')
+    assert 'resumed' in (proc.stdout + proc.stderr).lower()
+    assert osp.isfile(copy / 'iter_6.pth')
+    torch.load(copy / 'iter_6.pth', weights_only=False)
+
+    (copy / 'last_checkpoint').write_text(str(copy / 'iter_8.pth'))
+    for left in copy.glob('iter_*.pth'):
+        left.unlink()
+    with pytest.raises(FileNotFoundError, match='no checkpoint is left'):
+        trusted_loading.trust_resumed_checkpoint(
+            Config(dict(work_dir=str(copy), resume=True)))
 
 
 def test_load_from_runner_checkpoint(trained, tmp_path):
