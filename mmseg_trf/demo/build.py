@@ -220,7 +220,9 @@ class DemoBuilder:
                         interval=interval,
                         save_best='mIoU',
                         rule='greater',
-                        max_keep_ckpts=1)),
+                        # two: MMEngine deletes the older before writing
+                        # the next; a run stopped between keeps one
+                        max_keep_ckpts=2)),
                 randomness=dict(seed=0)))
         return path
 

@@ -18,6 +18,8 @@ default_hooks = dict(
         interval=1000,
         save_best='mIoU',
         rule='greater',
-        max_keep_ckpts=1),
+        # two: MMEngine deletes the older before writing the next,
+        # so a run stopped in between still has one to resume from
+        max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
