@@ -86,7 +86,11 @@ ARCH_FUSION = 'fusion-zscore + architecture'
 DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
 # scenarios written and committed before any of their results (the commit
 # that registered each): their folds test the protocol chosen on the others
-REGISTERED = {'zoo_mix': '11edfc8', 'night_target': '167e726'}
+REGISTERED = {
+    'zoo_mix': '11edfc8',
+    'night_target': '167e726',
+    'scale_shift': 'ae4ec64'
+}
 # what the search design chosen on every longer-truth scenario is: evidence,
 # not tools/select_source.py's default (chosen on every scenario's 1,000
 # iteration truth)
