@@ -91,16 +91,13 @@ REGISTERED = {
     'night_target': '167e726',
     'scale_shift': 'ae4ec64'
 }
-# what the search design chosen on every longer-truth scenario is: evidence,
-# not tools/select_source.py's default (chosen on every scenario's 1,000
-# iteration truth)
-LONGER_DESIGN_USE = ('on the longer truth; not the rule that sets '
-                     'select_source.py\'s default')
-# select_source.py ranks by fusion-zscore (it takes no architecture history):
-# its default design is the one chosen when that fusion seeded every run
-DESIGN_USE = ('seeded by the protocol\'s choice; select_source.py\'s '
-              'default, top 2/3, 1/10 to 1/2 of the budget, 1/3 kept, was '
-              'chosen with fusion-zscore seeding every run')
+# tools/select_source.py orders candidates by fusion-zscore (it takes no
+# architecture history): its default design is the one chosen on every run
+# with that fusion seeding every run, against the longer truth (the
+# yardstick of every figure) since 2026-12-04, the 1,000-iteration one before
+TOOLS_ORDER = 'fusion-zscore'
+LONGER_TOOLS_USE = 'select_source.py\'s default since 2026-12-04'
+TOOLS_USE = 'the rule behind select_source.py\'s default until 2026-12-04'
 
 #: How every regret of the cost tables is judged.
 COST_YARDSTICK = (
@@ -835,8 +832,9 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         choices (dict): :func:`choice_runs` of ``records``.
 
     Returns:
-        dict: ``left_out`` (scenario -> design), ``all`` (design) and
-        ``row`` (run -> the left-out design's point on that run).
+        dict: ``left_out`` (scenario -> design), ``all`` (design),
+        ``tools`` (the design chosen with :data:`TOOLS_ORDER` seeding every
+        run) and ``row`` (run -> the left-out design's point on that run).
     """
     from mmseg_trf.evaluation import choose_search_design, leave_one_group_out
     cache = {}
@@ -867,6 +865,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
     return dict(
         left_out=left_out,
         all=choose(own.items()),
+        tools=choose([(run, TOOLS_ORDER) for run in records]),
         row={
             run: points(run, method)[left_out[scenario_of(run)]]
             for run, method in own.items()
@@ -972,7 +971,7 @@ def longer_loso_lines(analysis: dict) -> list:
         'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source to the longer budget).', '',
         *run_cost_table(analysis), '',
-        *design_lines(analysis['designs'], LONGER_DESIGN_USE), ''
+        *design_lines(analysis['designs'], LONGER_TOOLS_USE, True), ''
     ]
 
 
@@ -1028,12 +1027,18 @@ def cost_table(analysis: dict) -> list:
     return lines
 
 
-def design_lines(designs: dict, use: str) -> list:
-    """Which search design each left-out scenario got, and the one chosen
-    on every scenario, with ``use`` saying what that choice is for."""
+def design_lines(designs: dict, tools_use: str, command: bool) -> list:
+    """Which search design each left-out scenario got, the one chosen on
+    every scenario, and the one chosen with the tools' order seeding every
+    run (``tools_use`` says what that choice is for; ``command``: give the
+    select_source.py command line for it)."""
     if not designs:
         return []
     count = len(search_designs())
+    tools = designs['tools']
+    line = ('`tools/select_source.py --width {0.width} --min-iters <{0.first} '
+            'of F> --max-iters <{0.last} of F> --eta {0.eta}` for a full '
+            'budget of F iterations.'.format(tools)) if command else ''
     return [
         '### The search design, chosen leave-one-scenario-out', '',
         f'{count} designs simulated (share of the metric\'s top sources '
@@ -1046,12 +1051,9 @@ def design_lines(designs: dict, use: str) -> list:
         f'- without {scenario}: {design.name}'
         for scenario, design in designs['left_out'].items()
     ] + [
-        '', f"Chosen on every scenario ({use}): "
-        f"**{designs['all'].name}**; "
-        f"`tools/select_source.py --width {designs['all'].width} "
-        f"--min-iters <{designs['all'].first} of F> --max-iters "
-        f"<{designs['all'].last} of F> --eta {designs['all'].eta}` for a "
-        f'full budget of F iterations.'
+        '', 'Chosen on every scenario (seeded by the protocol\'s choice): '
+        f"**{designs['all'].name}**; with {TOOLS_ORDER} seeding every run "
+        f'({tools_use}): **{tools.name}**. {line}'.rstrip()
     ]
 
 
@@ -1199,7 +1201,7 @@ def main():
         *scenario_cost_table(analysis), '',
         'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source).', '', *run_cost_table(analysis), '',
-        *design_lines(analysis['designs'], DESIGN_USE)
+        *design_lines(analysis['designs'], TOOLS_USE, False)
     ]
     os.makedirs(args.out_dir, exist_ok=True)
     report = osp.join(args.out_dir, 'selection_study.md')
@@ -1213,6 +1215,7 @@ def main():
                 loso=analysis['loso'],
                 designs=dict(
                     all=analysis['designs']['all'].name,
+                    tools=analysis['designs']['tools'].name,
                     left_out={
                         g: d.name
                         for g, d in analysis['designs']['left_out'].items()
