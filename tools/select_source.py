@@ -8,7 +8,8 @@ one is left (metric-seeded successive halving).
 
 The defaults, the top two thirds by the metric with a third kept per rung
 (``--eta 3``), are the design the source-selection study chooses over its
-scenarios when the tools' fusion seeds every run (docs/en/source_selection.md:
+scenarios when the tools' fusion seeds every run, against its
+3,000-iteration truth (docs/en/source_selection.md:
 two thirds, first rung a tenth and last rung half of a full budget F,
 i.e. ``--min-iters F/10 --max-iters F/2``; every regret judged by a
 finetuning seed the search did not run on). ``auto`` keeps the sources
