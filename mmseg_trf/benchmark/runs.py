@@ -7,7 +7,7 @@ import os.path as osp
 import shutil
 from typing import Callable, List, Optional, Tuple
 
-from ..utils.checkpoint import resumable_checkpoint
+from ..utils.checkpoint import last_checkpoint, resumable_checkpoint
 from .executor import StepFailed
 
 
@@ -36,16 +36,6 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     """The best-mIoU checkpoint of a run, else its last one."""
     best = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
     return best[-1] if best else last_checkpoint(work_dir)
-
-
-def last_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint a run saved last (MMEngine's ``last_checkpoint``
-    marker: the one ``--resume`` continues from), or None."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        return f.read().strip()
 
 
 def resume_or_set_aside(work_dir: str, echo: Callable[[str], None]) -> bool:

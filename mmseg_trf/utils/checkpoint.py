@@ -63,14 +63,24 @@ def trust_resumed_checkpoint(cfg) -> None:
     trust_checkpoint(cfg.get('load_from'))
     if cfg.get('resume') and not cfg.get('load_from'):
         resumed = resumable_checkpoint(cfg.work_dir)
-        if resumed is None and osp.isfile(
-                osp.join(cfg.work_dir, 'last_checkpoint')):
+        if resumed is None and last_checkpoint(cfg.work_dir):
             raise FileNotFoundError(
                 f'{cfg.work_dir} was stopped while MMEngine replaced its only '
                 'checkpoint (it deletes the old one first): no checkpoint is '
                 'left to resume. Move the work dir aside and train without '
                 '--resume; max_keep_ckpts >= 2 keeps one to resume from.')
         trust_checkpoint(resumed)
+
+
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint a run saved last (MMEngine's ``last_checkpoint``
+    marker: the one ``--resume`` continues from), or None; unlike MMEngine's
+    ``find_latest_checkpoint`` it logs nothing when there is none."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        return f.read().strip()
 
 
 def resumable_checkpoint(work_dir: str) -> Optional[str]:
@@ -89,12 +99,9 @@ def resumable_checkpoint(work_dir: str) -> Optional[str]:
     Returns:
         str | None: The checkpoint the marker now names, or None.
     """
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            named = f.read().strip()
-        if _is_whole_checkpoint(named):
-            return named
+    named = last_checkpoint(work_dir)
+    if named and _is_whole_checkpoint(named):
+        return named
     left = {}
     for path in glob.glob(osp.join(work_dir, '*.pth')):
         match = re.fullmatch(r'(?:iter|epoch)_(\d+)\.pth', osp.basename(path))
@@ -102,7 +109,7 @@ def resumable_checkpoint(work_dir: str) -> Optional[str]:
             left[int(match.group(1))] = path
     for _, path in sorted(left.items(), reverse=True):
         if _is_whole_checkpoint(path):
-            atomic_write_text(marker, path)
+            atomic_write_text(osp.join(work_dir, 'last_checkpoint'), path)
             return path
     return None
 
@@ -163,6 +170,6 @@ def _install_loader() -> None:
 
 
 __all__ = [
-    'trust_checkpoint', 'trust_resumed_checkpoint', 'resumable_checkpoint',
-    'is_trusted', 'load_local_checkpoint'
+    'trust_checkpoint', 'trust_resumed_checkpoint', 'last_checkpoint',
+    'resumable_checkpoint', 'is_trusted', 'load_local_checkpoint'
 ]
