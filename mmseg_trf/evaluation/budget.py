@@ -282,20 +282,28 @@ class SearchDesign:
 
 def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
                                                                     float]]],
-                         max_cost: float = 0.25) -> SearchDesign:
-    """The search design to recommend from simulated runs: among the
+                         max_cost: float = 0.25,
+                         rule: str = 'worst') -> SearchDesign:
+    """The search design to recommend from simulated runs, among the
     designs that cost at most ``max_cost`` (a fraction of finetuning every
-    source fully) in every run, the lowest worst top-1 regret, then the
-    lowest mean regret, then the lowest mean cost.
+    source fully) in every run.
 
     Args:
         runs (Sequence[Mapping]): Per run (e.g. a scenario), design ->
             ``(cost, regret)``.
         max_cost (float): The affordable cost.
+        rule (str): ``'worst'``: the lowest worst-run top-1 regret, then
+            the lowest mean regret; ``'mean'``: the lowest mean regret,
+            then the lowest worst. Either then takes the lowest mean cost.
+            The worst-run rule hangs on the few runs where a design fails
+            and so can change with a single added run; the mean rule
+            weighs every run alike.
 
     Returns:
         SearchDesign: The chosen design.
     """
+    if rule not in ('worst', 'mean'):
+        raise ValueError(f"rule must be 'worst' or 'mean', not {rule!r}")
     designs = [
         d for d in runs[0] if all(run[d][0] <= max_cost for run in runs)
     ]
@@ -304,8 +312,9 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
 
     def key(design):
         regret = [run[design][1] for run in runs]
-        return (max(regret), np.mean(regret),
-                np.mean([run[design][0] for run in runs]))
+        first = (max(regret), np.mean(regret))
+        return (first if rule == 'worst' else first[::-1]) + (np.mean(
+            [run[design][0] for run in runs]), )
 
     return min(designs, key=key)
 

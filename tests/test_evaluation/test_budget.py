@@ -225,6 +225,31 @@ def test_the_chosen_design_is_affordable_everywhere_and_best_at_worst():
         choose_search_design(runs, max_cost=0.01)
 
 
+def test_the_mean_rule_weighs_every_run_alike():
+    steady, spiky = (
+        SearchDesign(Fraction(1), Fraction(f, 20)) for f in (1, 2))
+    runs = [{
+        steady: (0.1, 1.0),
+        spiky: (0.1, 0.0)
+    }] * 3 + [{
+        steady: (0.1, 1.0),
+        spiky: (0.2, 2.0)
+    }]
+    assert choose_search_design(runs) == steady  # worst 1.0 < 2.0
+    assert choose_search_design(runs, rule='mean') == spiky  # 0.5 < 1.0
+    # equal means: the lower worst run wins
+    level = [{
+        steady: (0.1, 0.25),
+        spiky: (0.1, 0.0)
+    }, {
+        steady: (0.1, 0.25),
+        spiky: (0.1, 0.5)
+    }]
+    assert choose_search_design(level, rule='mean') == steady
+    with pytest.raises(ValueError, match='rule'):
+        choose_search_design(runs, rule='median')
+
+
 def test_search_width_covers_the_probability_of_being_best():
     order = ['a', 'b', 'c', 'd']
     assert search_width(dict(a=1.0), order) == 2  # the minimum
