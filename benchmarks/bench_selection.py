@@ -92,7 +92,8 @@ MEAN_RULE_ROW = DESIGN_ROW + ', mean rule'
 REGISTERED = {
     'zoo_mix': '11edfc8',
     'night_target': '167e726',
-    'scale_shift': 'ae4ec64'
+    'scale_shift': 'ae4ec64',
+    'fog_target': '3050270'
 }
 # tools/select_source.py orders candidates by fusion-zscore (it takes no
 # architecture history): its default design is the one chosen on every run
