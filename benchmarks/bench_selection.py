@@ -913,6 +913,10 @@ def closest_design(points: dict, max_cost: float = 0.25) -> tuple:
 
     Args:
         points (dict): Run -> :func:`design_points` on it.
+        max_cost (float): The affordable cost.
+
+    Returns:
+        tuple: ``(design, regret on its worst scenario, that scenario)``.
     """
 
     def worst(design):
