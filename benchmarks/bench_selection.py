@@ -909,7 +909,8 @@ def closest_design(points: dict, max_cost: float = 0.25) -> tuple:
     """Whether any design meets the search goal in hindsight: among the
     designs costing at most ``max_cost`` on every run (the larger of
     iterations and wall time), the one whose worst scenario (mean regret
-    over its runs) is lowest: ``(design, that regret, that scenario)``.
+    over its runs) is lowest (:func:`choose_search_design` with each
+    scenario as one run).
 
     Args:
         points (dict): Run -> :func:`design_points` on it.
@@ -918,19 +919,21 @@ def closest_design(points: dict, max_cost: float = 0.25) -> tuple:
     Returns:
         tuple: ``(design, regret on its worst scenario, that scenario)``.
     """
-
-    def worst(design):
-        per = {}
-        for run, run_points in points.items():
-            per.setdefault(scenario_of(run), []).append(run_points[design][2])
-        return max((np.mean(v), s) for s, v in per.items())
-
-    affordable = [
-        d for d in search_designs() if all(
-            max(p[d][0], p[d][1]) <= max_cost for p in points.values())
-    ]
-    design = min(affordable, key=worst)
-    return (design, *worst(design))
+    from mmseg_trf.evaluation import choose_search_design
+    scenarios = {}
+    for run, run_points in points.items():
+        scenarios.setdefault(scenario_of(run), []).append(run_points)
+    per_scenario = {
+        scenario: {
+            d: (max(max(p[d][0], p[d][1])
+                    for p in runs), np.mean([p[d][2] for p in runs]))
+            for d in search_designs()
+        }
+        for scenario, runs in scenarios.items()
+    }
+    design = choose_search_design(list(per_scenario.values()), max_cost)
+    return (design, *max((table[design][1], scenario)
+                         for scenario, table in per_scenario.items()))
 
 
 def write_history(records: dict, path: str) -> None:

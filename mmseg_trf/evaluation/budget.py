@@ -312,9 +312,9 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
 
     def key(design):
         regret = [run[design][1] for run in runs]
-        first = (max(regret), np.mean(regret))
-        return (first if rule == 'worst' else first[::-1]) + (np.mean(
-            [run[design][0] for run in runs]), )
+        worst, mean = max(regret), np.mean(regret)
+        cost = np.mean([run[design][0] for run in runs])
+        return (worst, mean, cost) if rule == 'worst' else (mean, worst, cost)
 
     return min(designs, key=key)
 
