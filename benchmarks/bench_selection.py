@@ -4,7 +4,7 @@ budget buys on top of it.
 
     python benchmarks/bench_selection.py [--scenarios A.yaml ...]
         [--seeds 0 1] [--out-dir demo_out] [--only SCENARIO-SEED ...]
-        [--continue-truth ITERS]
+        [--continue-truth ITERS] [--docs]
 
 Each (scenario, seed) is the demo's benchmark (sources trained, finetuned
 to a plateau for the ground truth with their learning curves, finetuned
@@ -13,8 +13,10 @@ finetuning), run in ``<out-dir>/<scenario>-seed<S>`` with the demo's cache:
 every step is cached, so the study resumes where it stopped and a rerun
 only reprints (``--only`` runs some parts, e.g. one per session; a
 finished part's record is kept in ``docs/data/selection_study/``, so the
-report covers parts run elsewhere). Writes
-``<out-dir>/selection_study.{md,json}`` and its figures:
+report covers parts run elsewhere; ``--only none`` only reports). Writes
+``<out-dir>/selection_study.{md,json}`` and its figures (with ``--docs``
+the report and figures go to ``docs/en/selection_report.md`` and
+``docs/figures/``, the ones the docs show):
 
 * the plateau rule per run (:func:`mmseg_trf.evaluation.plateau`) and the
   agreement of the short-budget truth with the long-budget one;
@@ -56,6 +58,9 @@ SCENARIOS = [
 #: One record per finished (scenario, seed) part, committed with the docs,
 #: so a report over parts run in other sessions needs no rerun.
 RECORDS = osp.join(ROOT, 'docs', 'data', 'selection_study')
+# where --docs writes the report and its figures (the ones the docs show)
+DOCS_REPORT = osp.join(ROOT, 'docs', 'en', 'selection_report.md')
+DOCS_FIGURES = osp.join(ROOT, 'docs', 'figures')
 FUSION_RULES = ('rank', 'zscore')
 # the fusions' members, fixed before the study (CC-FV is compared alone)
 FUSED = ('nce', 'otce', 'leep', 'logme', 'hscore')
@@ -1017,10 +1022,11 @@ def loso_mean(loso: dict, figures: str = 'left_out') -> str:
             f'{cell(mean_interval(regret), 1)}')
 
 
-def longer_loso_lines(analysis: dict) -> list:
+def longer_loso_lines(analysis: dict, image: str) -> list:
     """Leave-one-scenario-out among the runs with a longer truth, judged
     on it alone: the metric and the search design chosen on the other such
-    scenarios against their longer truth, reported on the one left out."""
+    scenarios against their longer truth, reported on the one left out
+    (``image``: the Markdown line of its regret-cost figure)."""
     if not analysis['loso']:
         return []
     return [
@@ -1030,8 +1036,8 @@ def longer_loso_lines(analysis: dict) -> list:
         'other such scenarios and reported on the one left out (the '
         'architecture prior too is learnt on them alone).', '',
         *loso_lines(analysis, ranking_use('longer')), '',
-        *registered_lines(analysis), COST_YARDSTICK, '', *cost_table(analysis),
-        '', *scenario_cost_table(analysis), '',
+        *registered_lines(analysis), image, '', COST_YARDSTICK, '',
+        *cost_table(analysis), '', *scenario_cost_table(analysis), '',
         'Per run: top-1 regret in points (wall-time cost as a fraction of '
         'finetuning every source to the longer budget).', '',
         *run_cost_table(analysis), '',
@@ -1175,6 +1181,22 @@ def run_cost_table(analysis: dict) -> list:
     return lines
 
 
+def report_paths(out_dir: str, docs: bool) -> tuple:
+    """Where the report and its two regret-cost figures (every truth, the
+    longer truth) go: ``out_dir``, or the docs with ``docs``."""
+    if docs:
+        return (DOCS_REPORT, osp.join(DOCS_FIGURES, 'selection_cost.png'),
+                osp.join(DOCS_FIGURES, 'selection_cost_longer.png'))
+    return tuple(
+        osp.join(out_dir, f'selection_study{end}')
+        for end in ('.md', '_cost.png', '_cost_longer.png'))
+
+
+def image_line(report: str, path: str, title: str) -> str:
+    """A Markdown image of ``path`` as the report at ``report`` links it."""
+    return f'![{title}]({osp.relpath(path, osp.dirname(report))})'
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--scenarios', nargs='+', default=SCENARIOS)
@@ -1191,6 +1213,12 @@ def main():
         metavar='ITERS',
         help='continue the ground-truth runs of the parts run to ITERS '
         'iterations: a check of the truth at a longer budget')
+    parser.add_argument(
+        '--docs',
+        action='store_true',
+        help='write the report to docs/en/selection_report.md and its '
+        'figures to docs/figures/ (the ones the docs show) instead of '
+        '--out-dir')
     args = parser.parse_args()
     import mmseg_trf  # noqa: F401
     from mmseg_trf.apis.report import FUSION
@@ -1240,9 +1268,12 @@ def main():
     longer_analysis = analyse(longer, metrics) if len(
         set(map(scenario_of, longer))) > 1 else dict(loso={})
     methods = list(analysis['runs'][0][1])
-    command = ('`python benchmarks/bench_selection.py --scenarios ' +
-               ' '.join(osp.relpath(p, ROOT) for p in args.scenarios) +
-               f' --seeds {" ".join(map(str, args.seeds))}`')
+    report, costs, longer_costs_png = report_paths(args.out_dir, args.docs)
+    command = 'Written by `{}`'.format(' '.join(
+        ['python benchmarks/bench_selection.py', *sys.argv[1:]]))
+    longer_image = image_line(
+        report, longer_costs_png,
+        'Regret against cost on the longer truth, left-out scenarios')
     text = [
         '# Source selection on left-out scenarios, long-budget truth', '',
         command, '', f'{len(records)} runs: {", ".join(records)}', '',
@@ -1256,7 +1287,7 @@ def main():
         'truth is partly finetuning noise no metric can predict.', '',
         *plateau_lines(records), '',
         *continued_lines(records, metrics, analysis),
-        *longer_loso_lines(longer_analysis),
+        *longer_loso_lines(longer_analysis, longer_image),
         *family_out_lines(longer, metrics, 'longer'),
         '## The old short-budget truth against the long-budget one', '',
         *proxy_lines(records), '',
@@ -1272,7 +1303,8 @@ def main():
         '(leave-one-scenario-out); cost 0 iterations for a metric alone, '
         'whose wall time is its scoring. Cells: mean [95% interval of the '
         'mean, from 3 runs] (lowest to highest run) over runs.', '',
-        COST_YARDSTICK, '', *cost_table(analysis), '',
+        image_line(report, costs, 'Regret against cost'), '', COST_YARDSTICK,
+        '', *cost_table(analysis), '',
         'Per scenario: top-1 regret in points (wall-time cost as a fraction '
         'of finetuning every source), mean over its runs.', '',
         *scenario_cost_table(analysis), '',
@@ -1281,7 +1313,6 @@ def main():
         *design_lines(analysis['designs'], TOOLS_USE, False)
     ]
     os.makedirs(args.out_dir, exist_ok=True)
-    report = osp.join(args.out_dir, 'selection_study.md')
     with open(report, 'w') as f:
         f.write('\n'.join(text) + '\n')
     with open(osp.join(args.out_dir, 'selection_study.json'), 'w') as f:
@@ -1302,11 +1333,9 @@ def main():
             f,
             indent=1)
     write_history(records, osp.join(args.out_dir, 'architecture_history.yaml'))
-    figure(analysis['costs'], osp.join(args.out_dir,
-                                       'selection_study_cost.png'))
+    figure(analysis['costs'], costs)
     if longer_analysis['loso']:
-        figure(longer_analysis['costs'],
-               osp.join(args.out_dir, 'selection_study_cost_longer.png'),
+        figure(longer_analysis['costs'], longer_costs_png,
                'longer truth, left-out scenarios')
     print('\n'.join(text))
     print(f'[study] {report}; wall time {time.time() - start:.0f} s')
