@@ -1218,7 +1218,7 @@ def main():
         action='store_true',
         help='write the report to docs/en/selection_report.md and its '
         'figures to docs/figures/ (the ones the docs show) instead of '
-        '--out-dir')
+        '--out-dir (the JSON summary and the history stay there)')
     args = parser.parse_args()
     import mmseg_trf  # noqa: F401
     from mmseg_trf.apis.report import FUSION
