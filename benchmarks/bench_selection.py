@@ -1269,7 +1269,7 @@ def main():
     longer_analysis = analyse(longer, metrics) if len(
         set(map(scenario_of, longer))) > 1 else dict(loso={})
     methods = list(analysis['runs'][0][1])
-    report, costs, longer_costs_png = report_paths(args.out_dir, args.docs)
+    report, costs_png, longer_costs_png = report_paths(args.out_dir, args.docs)
     command = 'Written by `{}`'.format(' '.join(
         ['python benchmarks/bench_selection.py', *sys.argv[1:]]))
     longer_image = image_line(
@@ -1304,8 +1304,8 @@ def main():
         '(leave-one-scenario-out); cost 0 iterations for a metric alone, '
         'whose wall time is its scoring. Cells: mean [95% interval of the '
         'mean, from 3 runs] (lowest to highest run) over runs.', '',
-        image_line(report, costs, 'Regret against cost'), '', COST_YARDSTICK,
-        '', *cost_table(analysis), '',
+        image_line(report, costs_png, 'Regret against cost'), '',
+        COST_YARDSTICK, '', *cost_table(analysis), '',
         'Per scenario: top-1 regret in points (wall-time cost as a fraction '
         'of finetuning every source), mean over its runs.', '',
         *scenario_cost_table(analysis), '',
@@ -1334,7 +1334,7 @@ def main():
             f,
             indent=1)
     write_history(records, osp.join(args.out_dir, 'architecture_history.yaml'))
-    figure(analysis['costs'], costs)
+    figure(analysis['costs'], costs_png)
     if longer_analysis['loso']:
         figure(longer_analysis['costs'], longer_costs_png,
                'longer truth, left-out scenarios')
