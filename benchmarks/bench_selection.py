@@ -44,6 +44,7 @@ import os.path as osp
 import sys
 import time
 from fractions import Fraction
+from typing import Optional
 
 import numpy as np
 
@@ -123,14 +124,20 @@ COST_YARDSTICK = (
     'full finetuning judged by the others.')
 
 
-def scenario_runner(path: str, seed: int, out_dir: str):
+def scenario_runner(path: str,
+                    seed: int,
+                    out_dir: str,
+                    finetune_seeds: Optional[list] = None):
     """The demo's benchmark runner for one scenario and seed (its steps
-    cached in the run's work dir)."""
+    cached in the run's work dir), finetuning with the scenario's seeds or
+    ``finetune_seeds``."""
     from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
     from mmseg_trf.demo import DemoBuilder, Scenario
     work_dir = run_dir(path, seed, out_dir)
     spec = BenchmarkSpec.from_file(
         DemoBuilder(Scenario.from_file(path), work_dir, seed).build())
+    if finetune_seeds:
+        spec.finetune.seeds = list(finetune_seeds)
     spec.weighted.sources = 'none'
     spec.scoring.pixel_sweep = []
     return BenchmarkRunner(
@@ -193,6 +200,94 @@ def continue_truth(runner, checkpoints: dict, record: dict,
             float(np.mean([r['seconds'] for r in done]))
             for n, done in per_source.items()
         })
+
+
+def finetune_seeds_of(record: dict, scenario_seeds: list) -> list:
+    """The finetuning seeds behind a record's truth: the scenario's, or
+    more where seeds were added (:func:`with_added_seeds`)."""
+    return record.get('finetune_seeds', list(scenario_seeds))
+
+
+def check_same_sources(before: dict, added: dict) -> None:
+    """Raise unless two records of a run hold the same trained sources:
+    the same names, own-data mIoU and metric scores (a rebuild on another
+    machine kind trains other weights, whose seeds cannot be pooled)."""
+
+    def scores(record):
+        return {
+            (s['name'], m): v['mean']
+            for s in record['ranking']['sources']
+            for m, v in s['metrics'].items()
+        }
+
+    for what, get in (('sources\' own mIoU', lambda r: r['source_miou']),
+                      ('metric scores', scores)):
+        old, new = get(before), get(added)
+        differ = [
+            k for k in old.keys() | new.keys()
+            if k not in old or k not in new or
+            not np.isclose(old[k], new[k], rtol=1e-6, atol=0, equal_nan=True)
+        ]
+        if differ:
+            raise SystemExit(
+                f'the rebuilt sources are not the record\'s ({what} differ '
+                f'on {sorted(map(str, differ))[:3]}...; record made on '
+                f"{before.get('machine')}, this one {added['machine']}): "
+                'seeds can only be added where the sources reproduce')
+
+
+def with_added_seeds(before: dict, added: dict, seeds: list) -> dict:
+    """A record with more finetuning seeds: ``added`` (the same sources,
+    checked, finetuned with other seeds) pooled into ``before``. Curves
+    are appended; every mean (truth, proxies, finetune seconds, at each
+    budget) is the mean over all seeds. The ranking and the machine stay
+    ``before``'s (the analysis takes the truth from ``truth``).
+
+    Args:
+        before (dict): The stored record.
+        added (dict): The same run's record with only the added seeds.
+        seeds (list[int]): The finetuning seeds of both, in curve order.
+
+    Returns:
+        dict: The pooled record, ``finetune_seeds`` set to ``seeds``.
+    """
+    check_same_sources(before, added)
+    if before['budget'] != added['budget'] or (before.get(
+            'continued', {}).get('budget') != added.get('continued',
+                                                        {}).get('budget')):
+        raise SystemExit('the added seeds were run to other budgets than '
+                         'the record (pass the same --continue-truth)')
+    n_before, n_added = seeds_of(before), seeds_of(added)
+    if n_before + n_added != len(seeds):
+        raise ValueError(f'{len(seeds)} seeds named for {n_before} + '
+                         f'{n_added} curves per source')
+
+    def pooled_mean(old, new):
+        return {
+            s: (n_before * old[s] + n_added * new[s]) / (n_before + n_added)
+            for s in old
+        }
+
+    def pooled(old, new):
+        out = dict(
+            old,
+            curves={
+                s: old['curves'][s] + new['curves'][s]
+                for s in old['curves']
+            })
+        for key in ('truth', 'finetune_seconds'):
+            out[key] = pooled_mean(old[key], new[key])
+        return out
+
+    record = pooled(before, added)
+    record['proxies'] = {
+        name: pooled_mean(truth, added['proxies'][name])
+        for name, truth in before['proxies'].items()
+    }
+    if 'continued' in before:
+        record['continued'] = pooled(before['continued'], added['continued'])
+    record['finetune_seeds'] = list(seeds)
+    return record
 
 
 def run_dir(path: str, seed: int, out_dir: str) -> str:
@@ -966,6 +1061,64 @@ def write_history(records: dict, path: str) -> None:
         yaml.safe_dump(history, f, sort_keys=False)
 
 
+def first_seeds(record: dict, seeds: int) -> dict:
+    """A record's truth from its first ``seeds`` finetuning seeds only
+    (what it held before seeds were added; the costs stay pooled)."""
+    from mmseg_trf.evaluation import truth_at
+    curves = {s: runs[:seeds] for s, runs in record['curves'].items()}
+    return dict(
+        record, curves=curves, truth=truth_at(curves, record['budget']))
+
+
+def added_seed_lines(longer: dict, analysis: dict) -> list:
+    """Per run with finetuning seeds added (``--add-finetune-seeds``), its
+    longer truth and its regrets from the first two seeds and from all:
+    does a less noisy yardstick move the noise floor and the search?"""
+    from mmseg_trf.evaluation import rank_correlations, seed_agreement
+    runs = [run for run, r in longer.items() if seeds_of(r) > 2]
+    if not runs or not analysis['loso']:
+        return []
+    lines = [
+        '## A less noisy truth: finetuning seeds added', '',
+        'Runs whose sources were finetuned with more seeds '
+        '(`--add-finetune-seeds`; the sources rebuilt and checked to '
+        'reproduce the record\'s). Each cell: from the first two seeds -> '
+        'from all. Regrets (points) on the longer truth as in the cost '
+        'tables, each strategy judged by the seeds it did not run on '
+        '(with two seeds the other one, with three the mean of the other '
+        'two); the metric and the search design are the left-out fold\'s.', '',
+        '| run | seeds | truth: Spearman two vs all | same best | seeds '
+        'agree | noise floor (finetune all, 1 seed) | chosen metric | '
+        'search (left-out design) |', '|---|---|---|---|---|---|---|---|'
+    ]
+    for run in runs:
+        scenario, record = scenario_of(run), longer[run]
+        method = analysis['loso'][scenario]['chosen']
+        design = analysis['designs']['left_out'][scenario]
+        order, width = metric_order(record, method,
+                                    other_scenarios(longer, run))
+        cells = []
+        for r in (first_seeds(record, 2), record):
+            points = strategies(r, order, 'chosen metric', width)
+            cells.append((seed_agreement(r['curves'], r['budget']),
+                          points['finetune all, 1 seed'][2],
+                          points['metric: chosen metric'][2],
+                          design_point(r, order, design)[2]))
+        two = first_seeds(record, 2)['truth']
+        names = list(two)
+        rho = rank_correlations([two[n] for n in names],
+                                [record['truth'][n] for n in names])
+        same = max(
+            two, key=two.get) == max(
+                record['truth'], key=record['truth'].get)
+        lines.append(f'| {run} | {seeds_of(record)} | {rho["spearman"]:.2f} '
+                     f'| {"yes" if same else "no"} | ' + ' | '.join(
+                         f'{a:.{d}f} -> {b:.{d}f}'
+                         for (a, b), d in zip(zip(*cells), (2, 1, 1, 1))) +
+                     ' |')
+    return lines + ['']
+
+
 def longer_records(records: dict) -> dict:
     """The runs with a truth at a longer budget, each record's truth,
     curves, budget and costs replaced by the longer ones."""
@@ -1206,6 +1359,53 @@ def image_line(report: str, path: str, title: str) -> str:
     return f'![{title}]({osp.relpath(path, osp.dirname(report))})'
 
 
+def run_part(path: str, seed: int, args, before: Optional[dict]) -> dict:
+    """One (scenario, seed) part's record, its truth continued to
+    ``args.continue_truth`` where given; ``before`` is its stored record,
+    whose longer truth is kept when the rebuild reproduces it."""
+    run = f'{scenario_name(path)}-seed{seed}'
+    runner = scenario_runner(path, seed, args.out_dir)
+    results = run_scenario(runner)
+    record = run_record(results)
+    gap = None
+    if before is not None:
+        gap = truth_gap(before, record)
+        print(reproduction_line(run, gap, before, record))
+    if args.continue_truth:
+        print(f'[study] {run}: the truth continued to '
+              f'{args.continue_truth} iterations')
+        record['continued'] = continue_truth(runner, results['checkpoints'],
+                                             record, args.continue_truth)
+    elif gap == 0 and 'continued' in before:  # a check run before
+        record['continued'] = before['continued']
+    return record
+
+
+def add_seeds_part(path: str, seed: int, args, before: Optional[dict]) -> dict:
+    """A stored part's record with ``args.add_finetune_seeds`` pooled into
+    its truth (:func:`with_added_seeds`): its sources rebuilt (they must
+    reproduce the record's) and finetuned with the added seeds only."""
+    from mmseg_trf.demo import Scenario
+    run = f'{scenario_name(path)}-seed{seed}'
+    if before is None:
+        raise SystemExit(f'{run}: no stored record to add seeds to')
+    have = finetune_seeds_of(before, Scenario.from_file(path).finetune.seeds)
+    if set(have) & set(args.add_finetune_seeds):
+        raise SystemExit(f'{run}: the record already has seeds {have}')
+    runner = scenario_runner(path, seed, args.out_dir, args.add_finetune_seeds)
+    results = run_scenario(runner)
+    added = run_record(results)
+    check_same_sources(before, added)
+    print(f'[study] {run}: the sources reproduce the record; finetuning '
+          f'seeds {args.add_finetune_seeds} added to {have}')
+    if 'continued' in before:
+        added['continued'] = continue_truth(runner, results['checkpoints'],
+                                            added,
+                                            before['continued']['budget'])
+    return with_added_seeds(before, added,
+                            have + list(args.add_finetune_seeds))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--scenarios', nargs='+', default=SCENARIOS)
@@ -1222,6 +1422,14 @@ def main():
         metavar='ITERS',
         help='continue the ground-truth runs of the parts run to ITERS '
         'iterations: a check of the truth at a longer budget')
+    parser.add_argument(
+        '--add-finetune-seeds',
+        nargs='+',
+        type=int,
+        metavar='SEED',
+        help='pool these finetuning seeds into the stored records of the '
+        'parts run (a less noisy truth at every budget the record holds); '
+        'their sources must reproduce the record\'s')
     parser.add_argument(
         '--docs',
         action='store_true',
@@ -1251,23 +1459,14 @@ def main():
                         records[run] = json.load(f)
                 continue
             print(f'[study] {run} ({time.time() - start:.0f} s so far)')
-            runner = scenario_runner(path, seed, args.out_dir)
-            results = run_scenario(runner)
-            records[run] = run_record(results)
-            before, gap = None, None
+            before = None
             if osp.isfile(stored):
                 with open(stored) as f:
                     before = json.load(f)
-                gap = truth_gap(before, records[run])
-                print(reproduction_line(run, gap, before, records[run]))
-            if args.continue_truth:
-                print(f'[study] {run}: the truth continued to '
-                      f'{args.continue_truth} iterations')
-                records[run]['continued'] = continue_truth(
-                    runner, results['checkpoints'], records[run],
-                    args.continue_truth)
-            elif gap == 0 and 'continued' in before:  # a check run before
-                records[run]['continued'] = before['continued']
+            if args.add_finetune_seeds:
+                records[run] = add_seeds_part(path, seed, args, before)
+            else:
+                records[run] = run_part(path, seed, args, before)
             os.makedirs(RECORDS, exist_ok=True)
             with open(stored, 'w') as f:
                 json.dump(records[run], f)
@@ -1297,6 +1496,7 @@ def main():
         *plateau_lines(records), '',
         *continued_lines(records, metrics, analysis),
         *longer_loso_lines(longer_analysis, longer_image),
+        *added_seed_lines(longer, longer_analysis),
         *family_out_lines(longer, metrics, 'longer'),
         '## The old short-budget truth against the long-budget one', '',
         *proxy_lines(records), '',
