@@ -4,7 +4,7 @@ budget buys on top of it.
 
     python benchmarks/bench_selection.py [--scenarios A.yaml ...]
         [--seeds 0 1] [--out-dir demo_out] [--only SCENARIO-SEED ...]
-        [--continue-truth ITERS] [--docs]
+        [--continue-truth ITERS] [--add-finetune-seeds SEED ...] [--docs]
 
 Each (scenario, seed) is the demo's benchmark (sources trained, finetuned
 to a plateau for the ground truth with their learning curves, finetuned
