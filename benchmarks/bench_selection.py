@@ -252,9 +252,11 @@ def with_added_seeds(before: dict, added: dict, seeds: list) -> dict:
         dict: The pooled record, ``finetune_seeds`` set to ``seeds``.
     """
     check_same_sources(before, added)
-    if before['budget'] != added['budget'] or (before.get(
-            'continued', {}).get('budget') != added.get('continued',
-                                                        {}).get('budget')):
+
+    def budgets(record):
+        return record['budget'], record.get('continued', {}).get('budget')
+
+    if budgets(before) != budgets(added):
         raise SystemExit('the added seeds were run to other budgets than '
                          'the record (pass the same --continue-truth)')
     n_before, n_added = seeds_of(before), seeds_of(added)
@@ -579,14 +581,23 @@ def strategies(record: dict, order: list, method: str,
     return out
 
 
+def truth_agreement(truth: dict, other: dict) -> tuple:
+    """How two truths of the same sources agree: (Spearman between them,
+    ``truth``'s best source, ``other``'s best source)."""
+    from mmseg_trf.evaluation import rank_correlations
+    names = list(truth)
+    rho = rank_correlations([truth[n] for n in names],
+                            [other[n] for n in names])['spearman']
+    return rho, max(truth, key=truth.get), max(other, key=other.get)
+
+
 def plateau_lines(records: dict) -> list:
     """The plateau rule per run, how far the ranking still moves in the
     budget's last quarter (Spearman between the truths at 3/4 of the
     budget and at the end, and whether the best source changes), and how
     well the finetuning seeds' rankings agree (the most a metric's
     Spearman can be read to)."""
-    from mmseg_trf.evaluation import (plateau, rank_correlations,
-                                      seed_agreement, truth_at)
+    from mmseg_trf.evaluation import plateau, seed_agreement, truth_at
     lines = [
         '| run | budget | plateaued sources | seed noise (points) | '
         'largest last-quarter gain (points) | converged | ranking at 3/4 '
@@ -597,11 +608,9 @@ def plateau_lines(records: dict) -> list:
         verdict = plateau(record['curves'])
         budget = record['budget']
         early = truth_at(record['curves'], 0.75 * budget)
-        final = truth_at(record['curves'], budget)
-        names = list(final)
-        rho = rank_correlations([early[n] for n in names],
-                                [final[n] for n in names])['spearman']
-        same = max(early, key=early.get) == max(final, key=final.get)
+        rho, early_best, best = truth_agreement(
+            early, truth_at(record['curves'], budget))
+        same = early_best == best
         lines.append(
             f"| {run} | {budget} | "
             f"{sum(verdict.plateaued.values())}/{len(verdict.plateaued)} | "
@@ -618,7 +627,6 @@ def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
     its plateau rule, its agreement with the study's truth, every method's
     Spearman and regret against both, and regret against cost on the
     longer budget."""
-    from mmseg_trf.evaluation import rank_correlations
     checked = {run: r for run, r in records.items() if 'continued' in r}
     if not checked:
         return []
@@ -634,11 +642,7 @@ def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
     rows = {}
     for run, record in checked.items():
         truth = longer[run]['truth']
-        names = list(truth)
-        rho = rank_correlations([record['truth'][n] for n in names],
-                                [truth[n] for n in names])['spearman']
-        best = max(truth, key=truth.get)
-        pick = max(record['truth'], key=record['truth'].get)
+        rho, pick, best = truth_agreement(record['truth'], truth)
         verdict = (f'its best {pick} is {top1_regret(truth, pick):.1f} '
                    f'points below the longer truth\'s best {best}')
         lines.append(
@@ -1074,7 +1078,7 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
     """Per run with finetuning seeds added (``--add-finetune-seeds``), its
     longer truth and its regrets from the first two seeds and from all:
     does a less noisy yardstick move the noise floor and the search?"""
-    from mmseg_trf.evaluation import rank_correlations, seed_agreement
+    from mmseg_trf.evaluation import seed_agreement
     runs = [run for run, r in longer.items() if seeds_of(r) > 2]
     if not runs or not analysis['loso']:
         return []
@@ -1097,21 +1101,17 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
         design = analysis['designs']['left_out'][scenario]
         order, width = metric_order(record, method,
                                     other_scenarios(longer, run))
+        two = first_seeds(record, 2)
         cells = []
-        for r in (first_seeds(record, 2), record):
+        for r in (two, record):
             points = strategies(r, order, 'chosen metric', width)
             cells.append((seed_agreement(r['curves'], r['budget']),
                           points['finetune all, 1 seed'][2],
                           points['metric: chosen metric'][2],
                           design_point(r, order, design)[2]))
-        two = first_seeds(record, 2)['truth']
-        names = list(two)
-        rho = rank_correlations([two[n] for n in names],
-                                [record['truth'][n] for n in names])
-        same = max(
-            two, key=two.get) == max(
-                record['truth'], key=record['truth'].get)
-        lines.append(f'| {run} | {seeds_of(record)} | {rho["spearman"]:.2f} '
+        rho, two_best, best = truth_agreement(two['truth'], record['truth'])
+        same = two_best == best
+        lines.append(f'| {run} | {seeds_of(record)} | {rho:.2f} '
                      f'| {"yes" if same else "no"} | ' + ' | '.join(
                          f'{a:.{d}f} -> {b:.{d}f}'
                          for (a, b), d in zip(zip(*cells), (2, 1, 1, 1))) +
