@@ -4,7 +4,7 @@ one is left (metric-seeded successive halving).
 
     python tools/select_source.py SPEC.yaml --target aachen \
         --max-iters 10000 --min-iters 2000 [--width 2/3] [--metric nce]
-        [--work-dir DIR] [--executor slurm]
+        [--rung-score level] [--work-dir DIR] [--executor slurm]
 
 The defaults, the top two thirds by the metric with a third kept per rung
 (``--eta 3``), are the design the source-selection study chooses over its
@@ -33,6 +33,7 @@ from fractions import Fraction
 import mmseg_trf  # noqa: F401
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, budgeted_search
 from mmseg_trf.benchmark.search import DEFAULT_ETA, DEFAULT_WIDTH
+from mmseg_trf.evaluation import RUNG_SCORES
 
 
 def width_arg(value: str):
@@ -48,6 +49,11 @@ def width_arg(value: str):
     return int(value)
 
 
+#: What a rung's cells are, per --rung-score.
+SCORE_NAMES = dict(
+    best='best validation mIoU', level='mean validation mIoU, second half')
+
+
 def summary(found: dict, max_iters: int) -> str:
     lines = [
         f"# Source selection for a budget ({found['metric']} first, top "
@@ -56,13 +62,13 @@ def summary(found: dict, max_iters: int) -> str:
         f"iterations ({100 * found['cost']:.1f}% of finetuning all "
         f"{len(found['order'])} sources for {max_iters}), "
         f"{found['seconds']:.0f} s of finetuning.", '',
-        '| rung (iterations) | ' +
+        f"| rung (iterations; {SCORE_NAMES[found['score']]}) | " +
         ' | '.join(found['order'][:found['width']]) + ' |',
         '|---|' + '---|' * found['width']
     ]
     for rung in found['rungs']:
         lines.append(f"| {rung['iters']} | " + ' | '.join(
-            f"{100 * rung['miou'][n]:.2f}" if n in rung['miou'] else '-'
+            f"{100 * rung['score'][n]:.2f}" if n in rung['score'] else '-'
             for n in found['order'][:found['width']]) + ' |')
     lines += ['', 'Metric order: ' + ', '.join(found['order'])]
     return '\n'.join(lines) + '\n'
@@ -98,6 +104,13 @@ def main():
         type=int,
         default=DEFAULT_ETA,
         help=f'1/eta of each rung continues (default {DEFAULT_ETA})')
+    parser.add_argument(
+        '--rung-score',
+        choices=list(RUNG_SCORES),
+        default='best',
+        help='how a rung compares its candidates: the best validation so '
+        'far, or level: the mean validation of the rung\'s second half '
+        '(less favour to a noisy run; default best)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--work-dir', help='default: work_dirs/benchmark/<spec name>')
@@ -115,7 +128,7 @@ def main():
         osp.splitext(osp.basename(args.spec))[0])
     found = budgeted_search(
         BenchmarkRunner(spec, work_dir), target, metric, args.min_iters,
-        args.max_iters, args.width, args.eta, args.seed)
+        args.max_iters, args.width, args.eta, args.seed, args.rung_score)
     out = osp.join(work_dir, 'selection')
     os.makedirs(out, exist_ok=True)
     with open(osp.join(out, f'{target}.json'), 'w') as f:

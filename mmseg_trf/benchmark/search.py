@@ -9,8 +9,8 @@ from fractions import Fraction
 from typing import Dict, Union
 
 from ..apis.report import ranking_order, results_from_ranking
-from ..evaluation import (probability_best, rung_budgets, search_width,
-                          share_count, successive_halving)
+from ..evaluation import (RUNG_SCORES, probability_best, rung_budgets,
+                          search_width, share_count, successive_halving)
 from .runner import BenchmarkRunner
 
 #: Candidates searched and the share kept per rung by default.
@@ -25,7 +25,8 @@ def budgeted_search(runner: BenchmarkRunner,
                     max_iters: int,
                     width: Union[int, str, Fraction] = DEFAULT_WIDTH,
                     eta: int = DEFAULT_ETA,
-                    seed: int = 0) -> Dict:
+                    seed: int = 0,
+                    score: str = 'best') -> Dict:
     """Pick a source for ``target`` with a finetuning budget.
 
     Sources are trained if they have no checkpoint and scored (cached runner
@@ -48,13 +49,19 @@ def budgeted_search(runner: BenchmarkRunner,
             repetitions adds up to 0.9 (at least 2).
         eta (int): ``1 / eta`` of each rung continues.
         seed (int): Finetuning seed.
+        score (str): How a rung compares its candidates: ``'best'``
+            validation so far or ``'level'``, the mean validation of the
+            rung's second half (:data:`~mmseg_trf.evaluation.RUNG_SCORES`).
 
     Returns:
-        dict: ``order`` (by the metric), ``width``, ``rungs`` (budget and
-        mIoU per source), ``pick``, ``iterations`` spent and ``cost`` (as a
-        fraction of finetuning every source ``max_iters``), ``seconds`` of
-        finetuning.
+        dict: ``order`` (by the metric), ``width``, ``score``, ``rungs``
+        (budget and each source's score there), ``pick``, ``iterations``
+        spent and ``cost`` (as a fraction of finetuning every source
+        ``max_iters``), ``seconds`` of finetuning.
     """
+    if score not in RUNG_SCORES:
+        raise ValueError(f'score must be one of {sorted(RUNG_SCORES)}, not '
+                         f'{score!r}')
     spec = runner.spec
     targets = {t.name: t for t in spec.targets}
     if target not in targets:
@@ -93,15 +100,16 @@ def budgeted_search(runner: BenchmarkRunner,
             raise RuntimeError(f'finetuning {name} to {iters} iterations '
                                f'failed: {runner.failures}')
         seconds.append(result['seconds'])
-        return result['miou']
+        return RUNG_SCORES[score](result['curve'], iters)
 
     found = successive_halving(order[:int(width)], finetune,
                                rung_budgets(min_iters, max_iters, eta), eta)
     return dict(
         metric=metric,
+        score=score,
         order=order,
         width=int(width),
-        rungs=[dict(iters=b, miou=r) for b, r in found.rungs],
+        rungs=[dict(iters=b, score=r) for b, r in found.rungs],
         pick=found.pick,
         iterations=found.iterations,
         cost=found.cost(len(order), max_iters),

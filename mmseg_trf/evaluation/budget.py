@@ -29,6 +29,30 @@ def best_by(curve: Curve, iters: int) -> float:
     return max(values) if values else math.nan
 
 
+def level_by(curve: Curve, iters: int) -> float:
+    """The level a run has reached by ``iters``: the mean validation mIoU
+    over the second half of that budget, ``(iters / 2, iters]`` (the last
+    validation at or before ``iters`` where none falls there; NaN if the
+    run was not validated by then).
+
+    :func:`best_by` is the max of noisy validations, so between two runs of
+    the same level it favours the noisier; a mean over several validations
+    is not biased that way and varies less. A rung of a search compares
+    candidates by either (:data:`RUNG_SCORES`); the ground truth stays the
+    best checkpoint (:func:`best_by`)."""
+    values = [miou for it, miou in curve if iters / 2 < it <= iters]
+    if values:
+        return float(np.mean(values))
+    earlier = [(it, miou) for it, miou in curve if it <= iters]
+    return max(earlier)[1] if earlier else math.nan
+
+
+#: How a search's rung compares its candidates: the best validation so far
+#: (:func:`best_by`) or the level of the rung's second half
+#: (:func:`level_by`).
+RUNG_SCORES = {'best': best_by, 'level': level_by}
+
+
 def truth_at(curves: Mapping[str, Sequence[Curve]],
              iters: int,
              without: Optional[int] = None) -> Dict[str, float]:
@@ -250,24 +274,31 @@ class SearchDesign:
         last (Fraction): The last rung, a share of the full budget (the
             survivors are compared there).
         eta (int): ``1 / eta`` of each rung continues.
+        score (str): How a rung compares its candidates, a key of
+            :data:`RUNG_SCORES`.
     """
 
     width: Fraction
     first: Fraction
     last: Fraction = Fraction(1)
     eta: int = 2
+    score: str = 'best'
 
     def __post_init__(self):
         if not (0 < self.width <= 1 and 0 < self.first <= self.last <= 1
                 and self.eta >= 2):
             raise ValueError('need 0 < width <= 1, 0 < first <= last <= 1 '
                              f'and eta >= 2; got {self}')
+        if self.score not in RUNG_SCORES:
+            raise ValueError(f'score must be one of {sorted(RUNG_SCORES)}, '
+                             f'not {self.score!r}')
 
     @property
     def name(self) -> str:
         entering = 'all sources' if self.width == 1 else f'top {self.width}'
+        ranked = ', ranked by level' if self.score == 'level' else ''
         return (f'{entering}, {self.first} to {self.last} of the budget, '
-                f'1/{self.eta} kept')
+                f'1/{self.eta} kept{ranked}')
 
     def candidates(self, order: Sequence[str]) -> List[str]:
         """The sources that enter: the top ``ceil(width * n)``."""

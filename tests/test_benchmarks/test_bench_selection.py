@@ -1,7 +1,8 @@
 import pytest
 
 from benchmarks.bench_selection import (check_same_sources, first_seeds,
-                                        seeds_of, with_added_seeds)
+                                        halving_point, seeds_of,
+                                        with_added_seeds)
 
 
 def record(curves, budget=4, scores=(0.5, 0.2), own=(0.6, 0.3)):
@@ -15,7 +16,10 @@ def record(curves, budget=4, scores=(0.5, 0.2), own=(0.6, 0.3)):
 
     return dict(
         ranking=dict(sources=[
-            dict(name=n, metrics=dict(nce=dict(mean=s, seconds=1.0)))
+            dict(
+                name=n,
+                extract_seconds=1.0,
+                metrics=dict(nce=dict(mean=s, seconds=1.0)))
             for n, s in zip(names, scores)
         ]),
         truth={
@@ -104,3 +108,21 @@ def test_added_seeds_need_the_same_sources_and_budgets():
     same = record({'a': [curve(0.1)], 'b': [curve(0.2)]})
     with pytest.raises(ValueError, match='2 seeds named'):
         with_added_seeds(before, same, [0, 1])
+
+
+def test_a_simulated_search_ranks_its_rungs_by_the_designs_score():
+    # seed 0: a spikes once, b holds its level; seed 1 (the yardstick of
+    # seed 0's search) has b far above a
+    runs = record(
+        {
+            'a': [curve(0.1, 0.6, 0.1, 0.1),
+                  curve(0.1, 0.1, 0.1, 0.1)],
+            'b': [curve(0.3, 0.3, 0.35, 0.35),
+                  curve(0.3, 0.3, 0.4, 0.4)]
+        },
+        budget=8)
+    regret = {
+        score: halving_point(runs, 0, ['a', 'b'], [8], 2, score)[2]
+        for score in ('best', 'level')
+    }
+    assert regret == pytest.approx(dict(best=30.0, level=0.0))

@@ -210,13 +210,23 @@ def test_budgeted_selection_runs_rungs_as_cached_steps(quick_demo):
     # both candidates to 10 iterations, the better one is picked
     assert found['width'] == 2 and len(found['rungs']) == 1
     rung = found['rungs'][0]
-    assert rung['iters'] == 10 and set(rung['miou']) == set(found['order'])
-    assert found['pick'] == max(found['order'], key=rung['miou'].get)
+    assert found['score'] == 'best'
+    assert rung['iters'] == 10 and set(rung['score']) == set(found['order'])
+    assert found['pick'] == max(found['order'], key=rung['score'].get)
     assert found['iterations'] == 20 and found['cost'] == 0.5
     assert '_iters10 ...' in out  # a progress line per rung step
     again = run_tool(*args, timeout=900).stdout
     assert ' ...' not in again  # every step cached
     assert f"**Pick: {found['pick']}**" in again
+    # ranked by level: the same cached steps, each rung scored by the mean
+    # validation of its second half
+    level = run_tool(*args, '--rung-score', 'level', timeout=900).stdout
+    assert ' ...' not in level and 'mean validation mIoU' in level
+    by_level = json.loads(
+        (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    assert by_level['score'] == 'level'
+    scores = by_level['rungs'][0]['score']
+    assert by_level['pick'] == max(scores, key=scores.get)
     # a share of the sources: the top half of two is the metric's first,
     # picked without finetuning
     run_tool(*args[:-1], '1/2', timeout=900)

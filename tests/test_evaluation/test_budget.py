@@ -5,8 +5,9 @@ from fractions import Fraction
 
 import pytest
 
-from mmseg_trf.evaluation import (SearchDesign, best_by, choose_search_design,
-                                  leave_one_group_out, plateau, rung_budgets,
+from mmseg_trf.evaluation import (RUNG_SCORES, SearchDesign, best_by,
+                                  choose_search_design, leave_one_group_out,
+                                  level_by, plateau, rung_budgets,
                                   search_width, seed_agreement, share_count,
                                   successive_halving, truth_at)
 
@@ -308,3 +309,31 @@ def test_leave_one_group_out_chooses_on_the_runs_given_for_each_group():
     assert out['s3']['left_out']['spearman']['mean'] == pytest.approx(0.6)
     assert leave_one_group_out(runs, ['m1', 'm2'])['s3']['chosen'] == 'm1'
     assert out['s1']['chosen'] == 'm1'  # s2 and s3 as given
+
+
+def test_level_is_the_mean_of_the_budgets_second_half():
+    curve = [(50, 0.1), (100, 0.5), (150, 0.2), (200, 0.3)]
+    assert level_by(curve, 200) == pytest.approx(0.25)  # 150 and 200
+    assert best_by(curve, 200) == 0.5
+    assert level_by(curve, 100) == 0.5  # (50, 100]: 100 alone
+    # nothing in (30, 60]: the last validation at or before 60
+    assert level_by([(10, 0.4), (20, 0.1)], 60) == 0.1
+    assert math.isnan(level_by(curve, 40))
+
+
+def test_ranking_by_level_keeps_a_steady_run_over_a_lucky_spike():
+    curves = {
+        'spiky': [(50, 0.1), (100, 0.6), (150, 0.1), (200, 0.1)],
+        'steady': [(50, 0.3), (100, 0.3), (150, 0.35), (200, 0.35)]
+    }
+    picks = {}
+    for score in RUNG_SCORES:
+        design = SearchDesign(Fraction(1), Fraction(1, 2), eta=2, score=score)
+        picks[score] = successive_halving(
+            design.candidates(['spiky', 'steady']),
+            lambda name, iters: RUNG_SCORES[score](curves[name], iters),
+            design.budgets(400), design.eta).pick
+    assert picks == dict(best='spiky', level='steady')
+    assert design.name.endswith('1/2 kept, ranked by level')
+    with pytest.raises(ValueError):
+        SearchDesign(Fraction(1), Fraction(1, 2), score='median')
