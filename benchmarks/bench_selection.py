@@ -336,12 +336,35 @@ def run_record(results: dict) -> dict:
 
 def machine() -> dict:
     """What a record was made on: trained weights, and so every truth, may
-    differ with the CPU's kernels and the threads per job."""
+    differ with the CPU's kernels and the threads per job. The kernels'
+    instruction set alone does not tell machines apart (an AVX512 record,
+    six_arch-seed0, did not rebuild on another AVX512 machine), so the CPU
+    model is kept too."""
     import torch
     return dict(
         cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        cpu=cpu_model(),
         cores=os.cpu_count(),
         torch=torch.__version__)
+
+
+def cpu_model() -> str:
+    """The CPU's name with its family and model numbers (which tell its
+    generation where a virtual machine's name does not), from
+    ``/proc/cpuinfo``; ``platform.processor()`` elsewhere."""
+    import platform
+    try:
+        with open('/proc/cpuinfo') as f:
+            fields = dict(
+                line.split(':', 1)
+                for line in f.read().split('\n\n')[0].splitlines()
+                if ':' in line)
+    except OSError:
+        return platform.processor()
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    return '{} (family {}, model {})'.format(
+        fields.get('model name', platform.processor()),
+        fields.get('cpu family', '?'), fields.get('model', '?'))
 
 
 def truth_gap(before: dict, after: dict) -> float:
