@@ -9,8 +9,9 @@ from fractions import Fraction
 from typing import Dict, Union
 
 from ..apis.report import ranking_order, results_from_ranking
-from ..evaluation import (RUNG_SCORES, probability_best, rung_budgets,
-                          search_width, share_count, successive_halving)
+from ..evaluation import (RUNG_SCORES, check_rung_score, probability_best,
+                          rung_budgets, search_width, share_count,
+                          successive_halving)
 from .runner import BenchmarkRunner
 
 #: Candidates searched and the share kept per rung by default.
@@ -59,9 +60,7 @@ def budgeted_search(runner: BenchmarkRunner,
         spent and ``cost`` (as a fraction of finetuning every source
         ``max_iters``), ``seconds`` of finetuning.
     """
-    if score not in RUNG_SCORES:
-        raise ValueError(f'score must be one of {sorted(RUNG_SCORES)}, not '
-                         f'{score!r}')
+    check_rung_score(score)
     spec = runner.spec
     targets = {t.name: t for t in spec.targets}
     if target not in targets:

@@ -53,6 +53,14 @@ def level_by(curve: Curve, iters: int) -> float:
 RUNG_SCORES = {'best': best_by, 'level': level_by}
 
 
+def check_rung_score(score: str) -> None:
+    """Raise ``ValueError`` unless ``score`` is a key of
+    :data:`RUNG_SCORES`."""
+    if score not in RUNG_SCORES:
+        raise ValueError(f'score must be one of {sorted(RUNG_SCORES)}, '
+                         f'not {score!r}')
+
+
 def truth_at(curves: Mapping[str, Sequence[Curve]],
              iters: int,
              without: Optional[int] = None) -> Dict[str, float]:
@@ -289,9 +297,7 @@ class SearchDesign:
                 and self.eta >= 2):
             raise ValueError('need 0 < width <= 1, 0 < first <= last <= 1 '
                              f'and eta >= 2; got {self}')
-        if self.score not in RUNG_SCORES:
-            raise ValueError(f'score must be one of {sorted(RUNG_SCORES)}, '
-                             f'not {self.score!r}')
+        check_rung_score(self.score)
 
     @property
     def name(self) -> str:
