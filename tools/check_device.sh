@@ -30,12 +30,17 @@ run)
       --target /tmp/device_deps "$WHEELS"/*.whl
     export PYTHONPATH=/tmp/device_deps${PYTHONPATH:+:$PYTHONPATH}
   fi
-  export PYTHONUNBUFFERED=1
+  # The image's jax and cupy make every `import ot` (one per benchmark
+  # worker process) take seconds; the project uses POT's numpy and torch
+  # backends only.
+  export PYTHONUNBUFFERED=1 POT_BACKEND_DISABLE_JAX=1 \
+    POT_BACKEND_DISABLE_CUPY=1 POT_BACKEND_DISABLE_TENSORFLOW=1
   nvidia-smi >"$OUT/nvidia-smi.txt" || true
   python3 -m pytest tests/test_metrics/test_device.py -q -rs \
     -p no:cacheprovider 2>&1 | tee "$OUT/device_tests.txt"
+  # Rows are printed as they finish: a run stopped at its limit keeps them.
   python3 benchmarks/bench_metrics.py --quick --device cuda \
-    --out "$OUT/bench_metrics_cuda.md"
+    --out "$OUT/bench_metrics_cuda.md" | tee "$OUT/bench_metrics_cuda.log"
   ;;
 *)
   echo "usage: $0 fetch | run [OUT]" >&2
