@@ -1,8 +1,9 @@
 """Evaluation of transferability rankings (no MMSeg import)."""
-from .budget import (RUNG_SCORES, Plateau, SearchDesign, SearchResult, best_by,
-                     check_rung_score, choose_search_design, curve_budget,
-                     level_by, plateau, rung_budgets, search_width,
-                     seed_agreement, share_count, successive_halving, truth_at)
+from .budget import (RUNG_SCORES, ArchitectureGains, Plateau, SearchDesign,
+                     SearchResult, best_by, check_rung_score,
+                     choose_search_design, curve_budget, level_by, plateau,
+                     rung_budgets, search_width, seed_agreement, share_count,
+                     successive_halving, truth_at)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         architecture_prior, bootstrap_interval,
@@ -17,8 +18,8 @@ __all__ = [
     'selection_criteria', 'bootstrap_interval', 'random_baseline',
     'probability_best', 'architecture_prior', 'fuse_scores', 'summarise_runs',
     'choose_default', 'mean_interval', 'leave_one_group_out', 'best_by',
-    'level_by', 'RUNG_SCORES', 'check_rung_score', 'curve_budget', 'Plateau',
-    'plateau', 'SearchResult', 'rung_budgets', 'successive_halving',
-    'share_count', 'SearchDesign', 'choose_search_design', 'search_width',
-    'truth_at', 'seed_agreement'
+    'level_by', 'RUNG_SCORES', 'ArchitectureGains', 'check_rung_score',
+    'curve_budget', 'Plateau', 'plateau', 'SearchResult', 'rung_budgets',
+    'successive_halving', 'share_count', 'SearchDesign',
+    'choose_search_design', 'search_width', 'truth_at', 'seed_agreement'
 ]

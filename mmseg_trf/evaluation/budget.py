@@ -12,7 +12,8 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterable, List, Mapping, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 
@@ -59,6 +60,66 @@ def check_rung_score(score: str) -> None:
     if score not in RUNG_SCORES:
         raise ValueError(f'score must be one of {sorted(RUNG_SCORES)}, '
                          f'not {score!r}')
+
+
+class ArchitectureGains:
+    """What past finetuning runs say of how much a family still gains after
+    a share of its budget, to compare a rung's fast and slow starters at
+    the full budget rather than at the rung's.
+
+    The expected gain of family ``a`` after a share ``s`` of a budget is the
+    median over the family's past runs ``c`` (each to its own full budget
+    ``B_c``, its last validation) of ``best_by(c, B_c) / best_by(c, s
+    B_c)``; a rung's score of a source of family ``a`` finetuned for ``b`` of
+    a full budget ``B`` is then ``score * gain(a, b / B)`` (a multiplicative
+    extrapolation learnt on other targets, not on the run's own noisy
+    curve). A family with fewer than ``min_runs`` past runs takes the gain
+    pooled over every family.
+
+    Args:
+        history (Iterable): ``(family, curve)`` of each past finetuning run
+            (one or more).
+        min_runs (int): Fewest runs of a family for its own gain.
+    """
+
+    def __init__(self,
+                 history: Iterable[Tuple[str, Curve]],
+                 min_runs: int = 4):
+        self.runs: Dict[str, List[Curve]] = {}
+        for family, curve in history:
+            self.runs.setdefault(family, []).append(curve)
+        if not self.runs:
+            raise ValueError('architecture gains need past runs')
+        self.min_runs = min_runs
+        self._cache: Dict[Tuple[Optional[str], Fraction], float] = {}
+
+    def gain(self, family: str, share: Fraction) -> float:
+        """Median past ratio of the full budget's best to the best after
+        ``share`` of it (pooled where ``family`` has too few runs)."""
+        if not 0 < share <= 1:
+            raise ValueError(
+                f'a share of the budget is in (0, 1]; got {share}')
+        if len(self.runs.get(family, ())) < self.min_runs:
+            family = None
+        key = (family, Fraction(share))
+        if key not in self._cache:
+            curves = (
+                self.runs[family] if family is not None else
+                [c for runs in self.runs.values() for c in runs])
+            ratios = []
+            for curve in curves:
+                full = curve_budget(curve)
+                early = best_by(curve, share * full)
+                if early > 0:
+                    ratios.append(best_by(curve, full) / early)
+            self._cache[key] = float(np.median(ratios)) if ratios else 1.0
+        return self._cache[key]
+
+    def scale(self, family: str, score: float, iters: int,
+              full_budget: int) -> float:
+        """A rung's ``score`` after ``iters`` of ``full_budget``, scaled by
+        the family's expected gain from there to the full budget."""
+        return score * self.gain(family, Fraction(iters, full_budget))
 
 
 def truth_at(curves: Mapping[str, Sequence[Curve]],
@@ -284,6 +345,8 @@ class SearchDesign:
         eta (int): ``1 / eta`` of each rung continues.
         score (str): How a rung compares its candidates, a key of
             :data:`RUNG_SCORES`.
+        scaled (bool): Whether a rung's scores are scaled by each family's
+            expected gain to the full budget (:class:`ArchitectureGains`).
     """
 
     width: Fraction
@@ -291,6 +354,7 @@ class SearchDesign:
     last: Fraction = Fraction(1)
     eta: int = 2
     score: str = 'best'
+    scaled: bool = False
 
     def __post_init__(self):
         if not (0 < self.width <= 1 and 0 < self.first <= self.last <= 1
@@ -303,8 +367,9 @@ class SearchDesign:
     def name(self) -> str:
         entering = 'all sources' if self.width == 1 else f'top {self.width}'
         ranked = ', ranked by level' if self.score == 'level' else ''
+        scaled = ', scaled by past gains' if self.scaled else ''
         return (f'{entering}, {self.first} to {self.last} of the budget, '
-                f'1/{self.eta} kept{ranked}')
+                f'1/{self.eta} kept{ranked}{scaled}')
 
     def candidates(self, order: Sequence[str]) -> List[str]:
         """The sources that enter: the top ``ceil(width * n)``."""
@@ -386,7 +451,8 @@ def _finite(value: float) -> float:
 
 
 __all__ = [
-    'Curve', 'best_by', 'truth_at', 'curve_budget', 'Plateau', 'plateau',
+    'Curve', 'best_by', 'level_by', 'RUNG_SCORES', 'check_rung_score',
+    'ArchitectureGains', 'truth_at', 'curve_budget', 'Plateau', 'plateau',
     'SearchResult', 'rung_budgets', 'successive_halving', 'share_count',
     'SearchDesign', 'choose_search_design', 'search_width'
 ]

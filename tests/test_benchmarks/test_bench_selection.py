@@ -1,8 +1,12 @@
+from fractions import Fraction
+
 import pytest
 
-from benchmarks.bench_selection import (check_same_sources, first_seeds,
-                                        halving_point, seeds_of,
+from benchmarks.bench_selection import (check_same_sources, design_point,
+                                        first_seeds, halving_point,
+                                        history_gains, seeds_of,
                                         with_added_seeds)
+from mmseg_trf.evaluation import SearchDesign
 
 
 def record(curves, budget=4, scores=(0.5, 0.2), own=(0.6, 0.3)):
@@ -126,3 +130,31 @@ def test_a_simulated_search_ranks_its_rungs_by_the_designs_score():
         for score in ('best', 'level')
     }
     assert regret == pytest.approx(dict(best=30.0, level=0.0))
+
+
+def test_halving_scaled_by_past_gains_learns_them_from_other_runs():
+    # fcn8s starts fast and stays; frrn starts slow and ends higher
+    live = record(
+        {
+            'fcn8s_a': [[(1, 0.3), (4, 0.3), (8, 0.3)]] * 2,
+            'frrn_b': [[(1, 0.2), (4, 0.3), (8, 0.5)]] * 2
+        },
+        budget=8)
+    past = record(
+        {
+            'fcn8s_c': [[(1, 0.4), (4, 0.4), (8, 0.4)]] * 4,
+            'frrn_d': [[(1, 0.1), (4, 0.2), (8, 0.4)]] * 4
+        },
+        budget=8)
+    gains = history_gains([past])
+    assert gains.gain('frrn', 1 / 8) == pytest.approx(4.0)
+    plain = halving_point(live, 0, ['fcn8s_a', 'frrn_b'], [1, 8], 2)
+    scaled = halving_point(
+        live, 0, ['fcn8s_a', 'frrn_b'], [1, 8], 2, gains=gains)
+    assert (plain[2], scaled[2]) == pytest.approx((20.0, 0.0))
+    design = SearchDesign(Fraction(1), Fraction(1, 8), scaled=True)
+    assert design_point(live, ['fcn8s_a', 'frrn_b'], design,
+                        gains)[2] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match='history'):
+        design_point(live, ['fcn8s_a', 'frrn_b'], design)
+    assert history_gains([]) is None

@@ -5,11 +5,11 @@ from fractions import Fraction
 
 import pytest
 
-from mmseg_trf.evaluation import (RUNG_SCORES, SearchDesign, best_by,
-                                  choose_search_design, leave_one_group_out,
-                                  level_by, plateau, rung_budgets,
-                                  search_width, seed_agreement, share_count,
-                                  successive_halving, truth_at)
+from mmseg_trf.evaluation import (RUNG_SCORES, ArchitectureGains, SearchDesign,
+                                  best_by, choose_search_design,
+                                  leave_one_group_out, level_by, plateau,
+                                  rung_budgets, search_width, seed_agreement,
+                                  share_count, successive_halving, truth_at)
 
 
 def curve(*values, step=100):
@@ -337,3 +337,51 @@ def test_ranking_by_level_keeps_a_steady_run_over_a_lucky_spike():
     assert design.name.endswith('1/2 kept, ranked by level')
     with pytest.raises(ValueError):
         SearchDesign(Fraction(1), Fraction(1, 2), score='median')
+
+
+def test_architecture_gains_are_the_familys_median_ratio_to_the_full_budget():
+    slow = [
+        curve(0.1, 0.2, 0.3, 0.4),
+        curve(0.2, 0.2, 0.3, 0.6),
+        curve(0.1, 0.3, 0.3, 0.5),
+        curve(0.1, 0.1, 0.2, 0.3)
+    ]
+    fast = [curve(0.3, 0.3, 0.3, 0.3)]
+    gains = ArchitectureGains([('slow', c) for c in slow] + [('fast', c)
+                                                             for c in fast])
+    # best at 400 over best at 100 (a quarter): 4, 3, 5, 3 -> median 3.5
+    assert gains.gain('slow', Fraction(1, 4)) == pytest.approx(3.5)
+    assert gains.gain('slow', Fraction(1)) == 1.0
+    # one run of 'fast' is too few: pooled over all five (4, 3, 5, 3, 1)
+    assert gains.gain('fast', Fraction(1, 4)) == pytest.approx(3.0)
+    assert gains.gain('unseen', Fraction(1, 4)) == pytest.approx(3.0)
+    # a rung of 500 of 2,000 iterations is a quarter of its budget
+    assert gains.scale('slow', 0.1, 500, 2000) == pytest.approx(0.35)
+    with pytest.raises(ValueError):
+        gains.gain('slow', Fraction(0))
+    with pytest.raises(ValueError):
+        ArchitectureGains([])
+
+
+def test_scaling_by_past_gains_keeps_a_slow_starter_of_a_slow_family():
+    history = ArchitectureGains([('slow', curve(0.1, 0.2, 0.3, 0.4))] * 4 +
+                                [('fast', curve(0.3, 0.3, 0.3, 0.3))] * 4)
+    live = {
+        'fast_a': curve(0.3, 0.3, 0.3, 0.3),
+        'slow_b': curve(0.15, 0.3, 0.45, 0.6)
+    }
+    picks = {}
+    for scaled in (False, True):
+        design = SearchDesign(
+            Fraction(1), Fraction(1, 4), Fraction(1, 4), scaled=scaled)
+
+        def finetune(name, iters, scaled=scaled):
+            value = best_by(live[name], iters)
+            return (history.scale(name.split('_')[0], value, iters, 400)
+                    if scaled else value)
+
+        picks[scaled] = successive_halving(
+            design.candidates(list(live)), finetune, design.budgets(400),
+            design.eta).pick
+    assert picks == {False: 'fast_a', True: 'slow_b'}
+    assert design.name.endswith('1/2 kept, scaled by past gains')
