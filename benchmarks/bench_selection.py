@@ -626,13 +626,18 @@ def top1_regret(truth: dict, pick: str) -> float:
     return 100 * (max(truth.values()) - truth[pick])
 
 
-def strategies(record: dict, order: list, method: str,
-               auto_width: int) -> dict:
+def strategies(record: dict,
+               order: list,
+               method: str,
+               auto_width: int,
+               gains=None) -> dict:
     """Strategy -> (iterations cost, wall-time cost, regret), each the mean
     over the finetuning seeds: a finetuning strategy is simulated on one
     seed's learning curves and judged by the truth of the other seeds, and
     so is a metric's pick (each seed's turn), so that every strategy meets
-    the same yardstick and none is judged by its own luck."""
+    the same yardstick and none is judged by its own luck. With ``gains``
+    (other runs' :func:`history_gains`), finetuning every source briefly is
+    also judged with each score scaled by its family's expected gain."""
     from mmseg_trf.evaluation import best_by, rung_budgets, truth_at
     budget, curves = record['budget'], record['curves']
     names = list(record['truth'])
@@ -649,14 +654,24 @@ def strategies(record: dict, order: list, method: str,
     for fraction in (8, 4, 2, 1):
         b = budget // fraction
 
-        def short(seed, b=b):
-            pick = max(names, key=lambda s: best_by(curves[s][seed], b))
+        def short(seed, b=b, gains=None):
+
+            def score(source):
+                value = best_by(curves[source][seed], b)
+                return (gains.scale(architecture(source), value, b, budget)
+                        if gains else value)
+
+            pick = max(names, key=score)
             return (b / budget, b / budget,
                     top1_regret(truth_at(curves, budget, seed), pick))
 
         out['finetune all, 1 seed' if fraction ==
             1 else f'finetune all to {b} it'] = tuple(
                 np.mean([short(seed) for seed in range(seeds)], 0))
+        if gains and fraction > 1:
+            out[f'finetune all to {b} it, scaled by past gains'] = tuple(
+                np.mean([short(seed, gains=gains) for seed in range(seeds)],
+                        0))
     widths = {
         'top 3': 3,
         'top half': math.ceil(len(names) / 2),
@@ -842,7 +857,8 @@ def longer_costs(longer: dict, analysis: dict) -> dict:
         order, width = metric_order(record,
                                     analysis['loso'][scenario]['chosen'],
                                     history)
-        points = strategies(record, order, 'chosen metric', width)
+        points = strategies(record, order, 'chosen metric', width,
+                            history_gains(history))
         for row, designs in design_rules(analysis['designs']):
             points[row] = design_point(record, order,
                                        designs['left_out'][scenario],
@@ -969,9 +985,10 @@ def analyse(records: dict, metrics: list) -> dict:
     for run, record in records.items():
         scenario = scenario_of(run)
         method = loso[scenario]['chosen'] if loso else metrics[0]
-        order, width = metric_order(record, method,
-                                    other_scenarios(records, run))
-        points = strategies(record, order, 'chosen metric', width)
+        history = other_scenarios(records, run)
+        order, width = metric_order(record, method, history)
+        points = strategies(record, order, 'chosen metric', width,
+                            history_gains(history))
         for row, rule in design_rules(designs):
             points[row] = rule['row'][run]
         for name, point in points.items():
@@ -1148,12 +1165,21 @@ def closest_design(points: dict, max_cost: float = GOAL_COST) -> tuple:
 
 def write_history(records: dict, path: str) -> None:
     """Every run's longest truth as a history of past targets for
-    ``score_sources.py --architecture-history`` (architecture family, mIoU
-    per source)."""
+    ``score_sources.py --architecture-history`` and ``select_source.py
+    --gain-history`` (architecture family, mIoU and the first finetuning
+    seed's curve per source)."""
     import yaml
+
+    def entry(name, miou, curves):
+        return dict(
+            architecture=architecture(name),
+            miou=round(miou, 4),
+            curve=[[it, round(m, 4)] for it, m in curves[name][0]])
+
     history = {
         run: [
-            dict(architecture=architecture(name), miou=round(miou, 4))
+            entry(name, miou,
+                  r.get('continued', r)['curves'])
             for name, miou in r.get('continued', r)['truth'].items()
         ]
         for run, r in records.items()

@@ -4,7 +4,8 @@ one is left (metric-seeded successive halving).
 
     python tools/select_source.py SPEC.yaml --target aachen \
         --max-iters 10000 --min-iters 2000 [--width 2/3] [--metric nce]
-        [--rung-score level] [--work-dir DIR] [--executor slurm]
+        [--rung-score level] [--gain-history history.yaml --full-iters F]
+        [--work-dir DIR] [--executor slurm]
 
 The defaults, the top two thirds by the metric with a third kept per rung
 (``--eta 3``), are the design the source-selection study chooses over its
@@ -23,6 +24,13 @@ step (training, scoring, each rung of each source's finetuning) is a
 cached runner step with a progress line, shared with ``tools/benchmark.py``
 in the same work dir; a rung goes on from the previous rung's checkpoint.
 Writes ``<work-dir>/selection/<target>.{json,md}``.
+
+``--gain-history`` (a history of past targets, as ``score_sources.py
+--architecture-history`` takes, whose entries also carry each run's
+``curve``) scales each rung's score by its source's family's median gain
+from the rung to a full budget of ``--full-iters`` on those curves, so
+that a family that starts slowly and ends high is not dropped at the first
+rung (each source names its ``architecture`` in the spec).
 """
 import argparse
 import json
@@ -31,6 +39,7 @@ import os.path as osp
 from fractions import Fraction
 
 import mmseg_trf  # noqa: F401
+from mmseg_trf.apis.scoring import read_gain_history
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, budgeted_search
 from mmseg_trf.benchmark.search import DEFAULT_ETA, DEFAULT_WIDTH
 from mmseg_trf.evaluation import RUNG_SCORES
@@ -55,6 +64,8 @@ SCORE_NAMES = dict(
 
 
 def summary(found: dict, max_iters: int) -> str:
+    scaled = (f", scaled by past gains to {found['scaled']} iterations"
+              if found['scaled'] else '')
     lines = [
         f"# Source selection for a budget ({found['metric']} first, top "
         f"{found['width']} searched)", '',
@@ -62,7 +73,7 @@ def summary(found: dict, max_iters: int) -> str:
         f"iterations ({100 * found['cost']:.1f}% of finetuning all "
         f"{len(found['order'])} sources for {max_iters}), "
         f"{found['seconds']:.0f} s of finetuning.", '',
-        f"| rung (iterations; {SCORE_NAMES[found['score']]}) | " +
+        f"| rung (iterations; {SCORE_NAMES[found['score']]}{scaled}) | " +
         ' | '.join(found['order'][:found['width']]) + ' |',
         '|---|' + '---|' * found['width']
     ]
@@ -111,11 +122,25 @@ def main():
         help='how a rung compares its candidates: the best validation so '
         'far, or level: the mean validation of the rung\'s second half '
         '(less favour to a noisy run; default best)')
+    parser.add_argument(
+        '--gain-history',
+        help='past targets\' finetuning curves ({target: [{architecture, '
+        'miou, curve: [[iters, miou], ...]}, ...]}): scale each rung by its '
+        'family\'s expected gain to --full-iters')
+    parser.add_argument(
+        '--full-iters',
+        type=int,
+        help='the full finetuning budget the gains extrapolate to (with '
+        '--gain-history)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--work-dir', help='default: work_dirs/benchmark/<spec name>')
     parser.add_argument('--executor', choices=['local', 'slurm'])
     args = parser.parse_args()
+    if bool(args.gain_history) != bool(args.full_iters):
+        parser.error('--gain-history and --full-iters go together')
+    gains = read_gain_history(args.gain_history) if args.gain_history \
+        else None
     spec = BenchmarkSpec.from_file(args.spec)
     spec.executor = args.executor or spec.executor
     target = args.target or spec.targets[0].name
@@ -128,7 +153,8 @@ def main():
         osp.splitext(osp.basename(args.spec))[0])
     found = budgeted_search(
         BenchmarkRunner(spec, work_dir), target, metric, args.min_iters,
-        args.max_iters, args.width, args.eta, args.seed, args.rung_score)
+        args.max_iters, args.width, args.eta, args.seed, args.rung_score,
+        gains, args.full_iters)
     out = osp.join(work_dir, 'selection')
     os.makedirs(out, exist_ok=True)
     with open(osp.join(out, f'{target}.json'), 'w') as f:

@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list
 from mmengine.logging import print_log
 
-from ..evaluation import architecture_prior
+from ..evaluation import ArchitectureGains, architecture_prior
 from ..pixels.cache import ArrayCache, cache_key, checkpoint_identity
 from ..pixels.features import build_dataset
 from ..pixels.pools import sampled_pixels
@@ -88,12 +88,67 @@ class SourceSpec:
         return spec
 
 
+def read_history(path: str) -> List[List[dict]]:
+    """A history file of past targets, checked before any scoring: a
+    YAML/JSON mapping of past targets to their finetuned sources, ``{target:
+    [{architecture: name, miou: fraction, curve: [[iters, miou], ...]},
+    ...]}``, two or more per target; ``curve`` (the finetuning run's
+    validation mIoU up to its full budget) is optional.
+
+    Args:
+        path (str): The history file.
+
+    Returns:
+        list: Per past target, its entries (``curve`` as a list of
+        ``(iters, miou)`` where given).
+    """
+    history = read_yaml(path)
+    if not isinstance(history, dict) or not history:
+        raise ValueError(f'{path} must map past targets to lists of '
+                         '{architecture, miou}')
+    targets = []
+    keys = {'architecture', 'miou'}
+    for target, entries in history.items():
+        where = f'{path}, {target}'
+        if not isinstance(entries, list) or len(entries) < 2 or not all(
+                isinstance(e, dict) and keys <= set(e) <= keys | {'curve'}
+                for e in entries):
+            raise ValueError(f'{where}: a past target lists two or more '
+                             f'{{architecture, miou}} (and optionally a '
+                             f'curve); got {entries!r}')
+        targets.append([checked_entry(e, where) for e in entries])
+    return targets
+
+
+def checked_entry(entry: dict, where: str) -> dict:
+    """A history entry with its mIoU and, where given, its curve checked."""
+    checked = dict(
+        architecture=str(entry['architecture']),
+        miou=checked_miou(entry['miou'], where))
+    if 'curve' in entry:
+        checked['curve'] = checked_curve(entry['curve'], where)
+    return checked
+
+
+def checked_curve(value, where: str) -> list:
+    """A learning curve ``[[iters, miou], ...]`` with increasing positive
+    iterations, or a ``ValueError``."""
+    try:
+        curve = [(int(it), checked_miou(miou, where)) for it, miou in value]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f'{where}: a curve is a list of [iters, miou] '
+                         f'pairs; got {value!r} ({error})') from None
+    iters = [it for it, _ in curve]
+    if not curve or iters[0] <= 0 or any(a >= b
+                                         for a, b in zip(iters, iters[1:])):
+        raise ValueError(f'{where}: a curve\'s iterations are positive and '
+                         f'increasing; got {iters}')
+    return curve
+
+
 def read_architecture_history(path: str) -> Dict[str, float]:
-    """The architecture prior of a history file, checked before any
-    scoring: a YAML/JSON mapping of past targets to the finetuned mIoU of
-    their sources, ``{target: [{architecture: name, miou: fraction}, ...]}``,
-    two or more per target
-    (:func:`~mmseg_trf.evaluation.architecture_prior`).
+    """The architecture prior of a history file (:func:`read_history`;
+    :func:`~mmseg_trf.evaluation.architecture_prior`).
 
     Args:
         path (str): The history file.
@@ -101,21 +156,27 @@ def read_architecture_history(path: str) -> Dict[str, float]:
     Returns:
         dict: Architecture -> prior.
     """
-    history = read_yaml(path)
-    if not isinstance(history, dict) or not history:
-        raise ValueError(f'{path} must map past targets to lists of '
-                         '{architecture, miou}')
-    targets = []
-    for target, entries in history.items():
-        where = f'{path}, {target}'
-        if not isinstance(entries, list) or len(entries) < 2 or not all(
-                isinstance(e, dict) and set(e) == {'architecture', 'miou'}
-                for e in entries):
-            raise ValueError(f'{where}: a past target lists two or more '
-                             f'{{architecture, miou}}; got {entries!r}')
-        targets.append([(str(e['architecture']),
-                         checked_miou(e['miou'], where)) for e in entries])
-    return architecture_prior(targets)
+    return architecture_prior([[(e['architecture'], e['miou'])
+                                for e in entries]
+                               for entries in read_history(path)])
+
+
+def read_gain_history(path: str) -> ArchitectureGains:
+    """The architecture gains of a history file's curves
+    (:func:`read_history`; :class:`~mmseg_trf.evaluation.ArchitectureGains`).
+
+    Args:
+        path (str): The history file; at least one entry has a curve.
+
+    Returns:
+        ArchitectureGains: Each family's expected gain to a full budget.
+    """
+    runs = [(e['architecture'], e['curve']) for entries in read_history(path)
+            for e in entries if 'curve' in e]
+    if not runs:
+        raise ValueError(f'{path}: no entry has a curve ([[iters, miou], '
+                         '...]), so it tells no gain to a full budget')
+    return ArchitectureGains(runs)
 
 
 def checked_miou(value, where: str) -> float:
@@ -290,7 +351,8 @@ def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
 
 
 __all__ = [
-    'SourceSpec', 'checked_miou', 'read_architecture_history',
-    'ScoringSettings', 'MetricResult', 'SourceResult', 'dataset_config',
-    'score_model', 'score_source', 'score_sources', 'source_data', 'LAYERS'
+    'SourceSpec', 'checked_miou', 'read_history', 'read_architecture_history',
+    'read_gain_history', 'ScoringSettings', 'MetricResult', 'SourceResult',
+    'dataset_config', 'score_model', 'score_source', 'score_sources',
+    'source_data', 'LAYERS'
 ]

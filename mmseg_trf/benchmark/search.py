@@ -6,12 +6,12 @@ The defaults (the top two thirds by the metric, a third kept per rung) are
 the design docs/en/source_selection.md's study chooses over its scenarios;
 ``tools/select_source.py`` uses them too."""
 from fractions import Fraction
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 from ..apis.report import ranking_order, results_from_ranking
-from ..evaluation import (RUNG_SCORES, check_rung_score, probability_best,
-                          rung_budgets, search_width, share_count,
-                          successive_halving)
+from ..evaluation import (RUNG_SCORES, ArchitectureGains, check_rung_score,
+                          probability_best, rung_budgets, search_width,
+                          share_count, successive_halving)
 from .runner import BenchmarkRunner
 
 #: Candidates searched and the share kept per rung by default.
@@ -27,7 +27,9 @@ def budgeted_search(runner: BenchmarkRunner,
                     width: Union[int, str, Fraction] = DEFAULT_WIDTH,
                     eta: int = DEFAULT_ETA,
                     seed: int = 0,
-                    score: str = 'best') -> Dict:
+                    score: str = 'best',
+                    gains: Optional[ArchitectureGains] = None,
+                    full_iters: Optional[int] = None) -> Dict:
     """Pick a source for ``target`` with a finetuning budget.
 
     Sources are trained if they have no checkpoint and scored (cached runner
@@ -53,14 +55,25 @@ def budgeted_search(runner: BenchmarkRunner,
         score (str): How a rung compares its candidates: ``'best'``
             validation so far or ``'level'``, the mean validation of the
             rung's second half (:data:`~mmseg_trf.evaluation.RUNG_SCORES`).
+        gains (ArchitectureGains, optional): Past runs' gains: each rung's
+            score of a source is scaled by its family's expected gain from
+            the rung to ``full_iters`` (each source names its
+            ``architecture`` in the spec).
+        full_iters (int, optional): The full finetuning budget the gains
+            extrapolate to (needed with ``gains``).
 
     Returns:
-        dict: ``order`` (by the metric), ``width``, ``score``, ``rungs``
+        dict: ``order`` (by the metric), ``width``, ``score``, ``scaled``
+        (the full budget the rungs were scaled to, or None), ``rungs``
         (budget and each source's score there), ``pick``, ``iterations``
         spent and ``cost`` (as a fraction of finetuning every source
         ``max_iters``), ``seconds`` of finetuning.
     """
     check_rung_score(score)
+    if gains is not None and not (full_iters and full_iters >= max_iters):
+        raise ValueError('scaling by past gains needs the full budget they '
+                         'extrapolate to, at least max_iters; got '
+                         f'{full_iters}')
     spec = runner.spec
     targets = {t.name: t for t in spec.targets}
     if target not in targets:
@@ -86,6 +99,10 @@ def budgeted_search(runner: BenchmarkRunner,
         width = search_width(probability_best(repetitions), order)
     elif isinstance(width, Fraction):
         width = share_count(width, len(order))
+    unnamed = [n for n in order[:int(width)] if not sources[n].architecture]
+    if gains is not None and unnamed:
+        raise ValueError('scaling by past gains needs each candidate\'s '
+                         f'architecture in the spec; none for {unnamed}')
     seconds = []
 
     def finetune(name: str, iters: int) -> float:
@@ -99,13 +116,16 @@ def budgeted_search(runner: BenchmarkRunner,
             raise RuntimeError(f'finetuning {name} to {iters} iterations '
                                f'failed: {runner.failures}')
         seconds.append(result['seconds'])
-        return RUNG_SCORES[score](result['curve'], iters)
+        value = RUNG_SCORES[score](result['curve'], iters)
+        return (gains.scale(sources[name].architecture, value, iters,
+                            full_iters) if gains is not None else value)
 
     found = successive_halving(order[:int(width)], finetune,
                                rung_budgets(min_iters, max_iters, eta), eta)
     return dict(
         metric=metric,
         score=score,
+        scaled=full_iters if gains is not None else None,
         order=order,
         width=int(width),
         rungs=[dict(iters=b, score=r) for b, r in found.rungs],

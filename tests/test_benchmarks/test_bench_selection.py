@@ -4,7 +4,7 @@ import pytest
 
 from benchmarks.bench_selection import (check_same_sources, design_point,
                                         first_seeds, halving_point,
-                                        history_gains, seeds_of,
+                                        history_gains, seeds_of, strategies,
                                         with_added_seeds)
 from mmseg_trf.evaluation import SearchDesign
 
@@ -158,3 +158,9 @@ def test_halving_scaled_by_past_gains_learns_them_from_other_runs():
     with pytest.raises(ValueError, match='history'):
         design_point(live, ['fcn8s_a', 'frrn_b'], design)
     assert history_gains([]) is None
+    # finetuning every source to an eighth, then picking by the scaled score
+    points = strategies(live, ['fcn8s_a', 'frrn_b'], 'nce', 2, gains)
+    assert points['finetune all to 1 it'][2] == pytest.approx(20.0)
+    assert points['finetune all to 1 it, scaled by past gains'][2] == \
+        pytest.approx(0.0)
+    assert 'finetune all, 1 seed, scaled by past gains' not in points

@@ -283,6 +283,43 @@ def test_budgeted_selection_with_a_history_orders_by_its_fusion(
     }
     assert found['order'] == sorted(scores, key=lambda n: -scores[n])
     assert found['pick'] == found['order'][0]  # width 1: no finetuning
+    # with curves, the history scales each rung by the family's median gain
+    # to the full budget: arch0 gains 4x after a quarter of it, arch1 none
+    curves = dict(arch0=[[10, 0.1], [40, 0.4]], arch1=[[10, 0.3], [40, 0.3]])
+    gain_history = {
+        f'past{i}': [
+            dict(architecture=a, miou=c[-1][1], curve=c)
+            for a, c in curves.items()
+        ]
+        for i in range(4)
+    }
+    (tmp_path / 'gains.yaml').write_text(yaml.safe_dump(gain_history))
+    search = ('select_source.py', tmp_path / 'spec.yaml', '--work-dir',
+              work / 'benchmark', '--max-iters', 20, '--min-iters', 10,
+              '--width', 2)
+    run_tool(*search, timeout=900)
+    plain = json.loads(
+        (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    out = run_tool(
+        *search,
+        '--gain-history',
+        tmp_path / 'gains.yaml',
+        '--full-iters',
+        40,
+        timeout=900).stdout
+    assert ' ...' not in out  # the same cached rung steps
+    assert 'scaled by past gains to 40 iterations' in out
+    scaled = json.loads(
+        (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    family = {s['name']: s['architecture'] for s in spec['sources']}
+    raw = plain['rungs'][0]['score']
+    assert scaled['scaled'] == 40 and plain['scaled'] is None
+    assert scaled['rungs'][0]['score'] == pytest.approx(
+        {n: raw[n] * dict(arch0=4.0, arch1=1.0)[family[n]]
+         for n in raw})
+    bad = run_tool(
+        *search, '--gain-history', tmp_path / 'gains.yaml', check=False)
+    assert bad.returncode and 'go together' in bad.stderr
 
 
 def test_second_run_is_served_from_the_cache(quick_demo):

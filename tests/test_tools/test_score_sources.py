@@ -1,6 +1,7 @@
 """tools/score_sources.py end to end, in one and in two processes."""
 import json
 import os.path as osp
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -317,6 +318,44 @@ def test_a_bad_architecture_history_names_the_target(tmp_path, history,
     with pytest.raises(ValueError, match=message) as err:
         read_architecture_history(str(path))
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize('curve, message', [
+    ([[100, 0.2], [50, 0.3]], 'positive and increasing'),
+    ([[100, 20]], r'outside \[0, 1\]'),
+    ([100, 0.2], r'list of \[iters, miou\] pairs'),
+])
+def test_a_bad_curve_in_a_history_names_the_target(tmp_path, curve, message):
+    from mmseg_trf.apis.scoring import read_gain_history
+    path = tmp_path / 'history.yaml'
+    path.write_text(
+        yaml.safe_dump(
+            dict(past=[
+                dict(architecture='fcn', miou=0.3, curve=curve),
+                dict(architecture='unet', miou=0.2)
+            ])))
+    with pytest.raises(ValueError, match=message) as err:
+        read_gain_history(str(path))
+    assert 'past' in str(err.value)
+
+
+def test_a_history_with_curves_gives_the_prior_and_the_gains(tmp_path):
+    from mmseg_trf.apis.scoring import (read_architecture_history,
+                                        read_gain_history)
+    path = tmp_path / 'history.yaml'
+    entries = [
+        dict(architecture='fcn', miou=0.3, curve=[[50, 0.1], [100, 0.3]]),
+        dict(architecture='unet', miou=0.2)
+    ]
+    path.write_text(yaml.safe_dump(dict(past=entries)))
+    assert read_architecture_history(str(path)) == dict(fcn=1.0, unet=0.5)
+    gains = read_gain_history(str(path))
+    # one run in all: pooled, best at 100 over best at 50
+    assert gains.gain('fcn', Fraction(1, 2)) == pytest.approx(3.0)
+    del entries[0]['curve']
+    path.write_text(yaml.safe_dump(dict(past=entries)))
+    with pytest.raises(ValueError, match='no entry has a curve'):
+        read_gain_history(str(path))
 
 
 def test_ground_truth_is_checked_before_scoring(tmp_path):
