@@ -1066,7 +1066,8 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
     Returns:
         dict: By the worst-run rule of :func:`choose_search_design`:
         ``left_out`` (scenario -> design), ``all`` (design), ``tools`` (the
-        design chosen with :data:`TOOLS_ORDER` seeding every run) and
+        design chosen with :data:`TOOLS_ORDER` seeding every run, among
+        those the tool runs without a history: not scaled by past gains) and
         ``row`` (run -> the left-out design's point on that run); and
         ``mean_rule``, the same four by the mean rule (registered on
         2026-12-04 before `scale_shift` seed 1's results, reported beside
@@ -1088,10 +1089,11 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
             cache[key] = design_points(records[run], order, history)
         return cache[key]
 
-    def choose(seeding, rule, held=None):
+    def choose(seeding, rule, held=None, scaled=True):
         return choose_search_design([{
             d: (goal_cost(p), p[2])
             for d, p in points(run, method, held).items()
+            if scaled or not d.scaled
         } for run, method in seeding], GOAL_COST, rule)
 
     seedings = {}  # left-out scenario -> each other run's own metric
@@ -1111,7 +1113,10 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         return dict(
             left_out=left_out,
             all=choose(own.items(), rule),
-            tools=choose([(run, TOOLS_ORDER) for run in records], rule),
+            # select_source.py scales by past gains only when given them
+            tools=choose([(run, TOOLS_ORDER) for run in records],
+                         rule,
+                         scaled=False),
             row={
                 run: points(run, method)[left_out[scenario_of(run)]]
                 for run, method in own.items()
