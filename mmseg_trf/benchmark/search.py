@@ -80,6 +80,10 @@ def budgeted_search(runner: BenchmarkRunner,
         raise ValueError(f'target {target!r} is not in the spec; targets: '
                          f'{sorted(targets)}')
     sources = {s.name: s for s in spec.sources}
+    unnamed = [n for n, s in sources.items() if not s.architecture]
+    if gains is not None and unnamed:  # before any training or scoring
+        raise ValueError('scaling by past gains needs each source\'s '
+                         f'architecture in the spec; none for {unnamed}')
     checkpoints = {s.name: runner.source_checkpoint(s) for s in spec.sources}
     checkpoints = {k: v for k, v in checkpoints.items() if v}
     scored = runner.score(targets[target], {}, checkpoints)
@@ -99,10 +103,6 @@ def budgeted_search(runner: BenchmarkRunner,
         width = search_width(probability_best(repetitions), order)
     elif isinstance(width, Fraction):
         width = share_count(width, len(order))
-    unnamed = [n for n in order[:int(width)] if not sources[n].architecture]
-    if gains is not None and unnamed:
-        raise ValueError('scaling by past gains needs each candidate\'s '
-                         f'architecture in the spec; none for {unnamed}')
     seconds = []
 
     def finetune(name: str, iters: int) -> float:

@@ -320,6 +320,18 @@ def test_budgeted_selection_with_a_history_orders_by_its_fusion(
     bad = run_tool(
         *search, '--gain-history', tmp_path / 'gains.yaml', check=False)
     assert bad.returncode and 'go together' in bad.stderr
+    # sources without a family: refused before any step runs
+    unnamed = run_tool(
+        'select_source.py',
+        work / 'configs' / 'benchmark.yaml',
+        *search[2:],
+        '--gain-history',
+        tmp_path / 'gains.yaml',
+        '--full-iters',
+        40,
+        check=False)
+    assert unnamed.returncode and "each source's architecture" in \
+        unnamed.stderr
 
 
 def test_second_run_is_served_from_the_cache(quick_demo):
