@@ -1576,6 +1576,10 @@ def main():
         'figures to docs/figures/ (the ones the docs show) instead of '
         '--out-dir (the JSON summary and the history stay there)')
     args = parser.parse_args()
+    if all(DESIGN_KINDS[kind][1] for kind in args.rung_scores):
+        parser.error('--rung-scores needs best or level too: the tools\' '
+                     'design is chosen among those select_source.py runs '
+                     'without a history')
     DESIGN_SCORES[:] = args.rung_scores
     import mmseg_trf  # noqa: F401
     from mmseg_trf.apis.report import FUSION
