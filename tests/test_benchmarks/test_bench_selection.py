@@ -1,4 +1,7 @@
+import subprocess
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +167,14 @@ def test_halving_scaled_by_past_gains_learns_them_from_other_runs():
     assert points['finetune all to 1 it, scaled by past gains'][2] == \
         pytest.approx(0.0)
     assert 'finetune all, 1 seed, scaled by past gains' not in points
+
+
+def test_the_designs_compared_include_one_the_tool_runs_without_history():
+    script = Path(__file__).parents[2] / 'benchmarks' / 'bench_selection.py'
+    out = subprocess.run([
+        sys.executable,
+        str(script), '--only', 'none', '--rung-scores', 'gain'
+    ],
+                         capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and 'needs best or level too' in out.stderr
