@@ -854,15 +854,14 @@ def longer_costs(longer: dict, analysis: dict) -> dict:
     for run, record in longer.items():
         scenario = scenario_of(run)
         history = other_scenarios(longer, run)
+        gains = history_gains(history)
         order, width = metric_order(record,
                                     analysis['loso'][scenario]['chosen'],
                                     history)
-        points = strategies(record, order, 'chosen metric', width,
-                            history_gains(history))
+        points = strategies(record, order, 'chosen metric', width, gains)
         for row, designs in design_rules(analysis['designs']):
             points[row] = design_point(record, order,
-                                       designs['left_out'][scenario],
-                                       history_gains(history))
+                                       designs['left_out'][scenario], gains)
         for name, point in points.items():
             costs.setdefault(name, []).append(point)
     return costs
@@ -1080,7 +1079,8 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
     def points(run, method, held=None):  # every design, seeded by ``method``
         # the held scenario is out of the history that an architecture
         # prior or the past gains learn from
-        learns = method == ARCH_FUSION or 'gain' in DESIGN_SCORES
+        learns = method == ARCH_FUSION or any(DESIGN_KINDS[kind][1]
+                                              for kind in DESIGN_SCORES)
         held = held if learns else None
         key = (run, method, held)
         if key not in cache:
@@ -1175,20 +1175,18 @@ def write_history(records: dict, path: str) -> None:
     seed's curve per source)."""
     import yaml
 
-    def entry(name, miou, curves):
-        return dict(
-            architecture=architecture(name),
-            miou=round(miou, 4),
-            curve=[[it, round(m, 4)] for it, m in curves[name][0]])
-
-    history = {
-        run: [
-            entry(name, miou,
-                  r.get('continued', r)['curves'])
-            for name, miou in r.get('continued', r)['truth'].items()
+    def past_target(record):
+        longest = record.get('continued', record)
+        return [
+            dict(
+                architecture=architecture(name),
+                miou=round(miou, 4),
+                curve=[[it, round(m, 4)]
+                       for it, m in longest['curves'][name][0]])
+            for name, miou in longest['truth'].items()
         ]
-        for run, r in records.items()
-    }
+
+    history = {run: past_target(r) for run, r in records.items()}
     with open(path, 'w') as f:
         yaml.safe_dump(history, f, sort_keys=False)
 
@@ -1228,6 +1226,7 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
         method = analysis['loso'][scenario]['chosen']
         design = analysis['designs']['left_out'][scenario]
         history = other_scenarios(longer, run)
+        gains = history_gains(history)
         order, width = metric_order(record, method, history)
         two = first_seeds(record, 2)
         cells = []
@@ -1236,8 +1235,7 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
             cells.append((seed_agreement(r['curves'], r['budget']),
                           points['finetune all, 1 seed'][2],
                           points['metric: chosen metric'][2],
-                          design_point(r, order, design,
-                                       history_gains(history))[2]))
+                          design_point(r, order, design, gains)[2]))
         rho, two_best, best = truth_agreement(two['truth'], record['truth'])
         same = two_best == best
         lines.append(f'| {run} | {seeds_of(record)} | {rho:.2f} '

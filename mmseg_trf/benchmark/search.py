@@ -80,10 +80,11 @@ def budgeted_search(runner: BenchmarkRunner,
         raise ValueError(f'target {target!r} is not in the spec; targets: '
                          f'{sorted(targets)}')
     sources = {s.name: s for s in spec.sources}
-    unnamed = [n for n, s in sources.items() if not s.architecture]
-    if gains is not None and unnamed:  # before any training or scoring
-        raise ValueError('scaling by past gains needs each source\'s '
-                         f'architecture in the spec; none for {unnamed}')
+    if gains is not None:  # before any training or scoring
+        unnamed = [n for n, s in sources.items() if not s.architecture]
+        if unnamed:
+            raise ValueError('scaling by past gains needs each source\'s '
+                             f'architecture in the spec; none for {unnamed}')
     checkpoints = {s.name: runner.source_checkpoint(s) for s in spec.sources}
     checkpoints = {k: v for k, v in checkpoints.items() if v}
     scored = runner.score(targets[target], {}, checkpoints)
