@@ -536,7 +536,7 @@ def halving_point(record: dict,
     cost, wall-time cost, top-1 regret in points against the other seeds'
     truth), costs as fractions of finetuning every source fully (the wall
     time counts the scoring too)."""
-    from mmseg_trf.evaluation import RUNG_SCORES, successive_halving, truth_at
+    from mmseg_trf.evaluation import rung_value, successive_halving, truth_at
     budget = record['budget']
     truth = truth_at(record['curves'], budget, without=seed)
     per_iter = {n: record['finetune_seconds'][n] / budget for n in truth}
@@ -545,9 +545,8 @@ def halving_point(record: dict,
 
     def finetune(source, iters):
         spent[source] = iters
-        value = RUNG_SCORES[score](record['curves'][source][seed], iters)
-        return (gains.scale(architecture(source), value, iters, budget)
-                if gains else value)
+        return rung_value(record['curves'][source][seed], iters, score, gains,
+                          architecture(source), budget)
 
     result = successive_halving(candidates, finetune, budgets, eta)
     seconds = sum(per_iter[s] * it for s, it in spent.items())
@@ -638,7 +637,7 @@ def strategies(record: dict,
     the same yardstick and none is judged by its own luck. With ``gains``
     (other runs' :func:`history_gains`), finetuning every source briefly is
     also judged with each score scaled by its family's expected gain."""
-    from mmseg_trf.evaluation import best_by, rung_budgets, truth_at
+    from mmseg_trf.evaluation import rung_budgets, rung_value, truth_at
     budget, curves = record['budget'], record['curves']
     names = list(record['truth'])
     full_seconds = sum(record['finetune_seconds'].values())
@@ -655,13 +654,10 @@ def strategies(record: dict,
         b = budget // fraction
 
         def short(seed, b=b, gains=None):
-
-            def score(source):
-                value = best_by(curves[source][seed], b)
-                return (gains.scale(architecture(source), value, b, budget)
-                        if gains else value)
-
-            pick = max(names, key=score)
+            pick = max(
+                names,
+                key=lambda source: rung_value(curves[source][
+                    seed], b, 'best', gains, architecture(source), budget))
             return (b / budget, b / budget,
                     top1_regret(truth_at(curves, budget, seed), pick))
 

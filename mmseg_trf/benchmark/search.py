@@ -9,9 +9,9 @@ from fractions import Fraction
 from typing import Dict, Optional, Union
 
 from ..apis.report import ranking_order, results_from_ranking
-from ..evaluation import (RUNG_SCORES, ArchitectureGains, check_rung_score,
-                          probability_best, rung_budgets, search_width,
-                          share_count, successive_halving)
+from ..evaluation import (ArchitectureGains, check_rung_score,
+                          probability_best, rung_budgets, rung_value,
+                          search_width, share_count, successive_halving)
 from .runner import BenchmarkRunner
 
 #: Candidates searched and the share kept per rung by default.
@@ -117,9 +117,8 @@ def budgeted_search(runner: BenchmarkRunner,
             raise RuntimeError(f'finetuning {name} to {iters} iterations '
                                f'failed: {runner.failures}')
         seconds.append(result['seconds'])
-        value = RUNG_SCORES[score](result['curve'], iters)
-        return (gains.scale(sources[name].architecture, value, iters,
-                            full_iters) if gains is not None else value)
+        return rung_value(result['curve'], iters, score, gains,
+                          sources[name].architecture, full_iters)
 
     found = successive_halving(order[:int(width)], finetune,
                                rung_budgets(min_iters, max_iters, eta), eta)

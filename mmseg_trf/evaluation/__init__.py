@@ -2,8 +2,8 @@
 from .budget import (RUNG_SCORES, ArchitectureGains, Plateau, SearchDesign,
                      SearchResult, best_by, check_rung_score,
                      choose_search_design, curve_budget, level_by, plateau,
-                     rung_budgets, search_width, seed_agreement, share_count,
-                     successive_halving, truth_at)
+                     rung_budgets, rung_value, search_width, seed_agreement,
+                     share_count, successive_halving, truth_at)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         architecture_prior, bootstrap_interval,
@@ -20,6 +20,6 @@ __all__ = [
     'choose_default', 'mean_interval', 'leave_one_group_out', 'best_by',
     'level_by', 'RUNG_SCORES', 'ArchitectureGains', 'check_rung_score',
     'curve_budget', 'Plateau', 'plateau', 'SearchResult', 'rung_budgets',
-    'successive_halving', 'share_count', 'SearchDesign',
+    'successive_halving', 'rung_value', 'share_count', 'SearchDesign',
     'choose_search_design', 'search_width', 'truth_at', 'seed_agreement'
 ]

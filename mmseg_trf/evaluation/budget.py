@@ -122,6 +122,32 @@ class ArchitectureGains:
         return score * self.gain(family, Fraction(iters, full_budget))
 
 
+def rung_value(curve: Curve,
+               iters: int,
+               score: str = 'best',
+               gains: Optional[ArchitectureGains] = None,
+               family: Optional[str] = None,
+               full_budget: Optional[int] = None) -> float:
+    """What a rung compares a source by after ``iters`` of finetuning.
+
+    Args:
+        curve (Curve): The source's learning curve so far.
+        iters (int): The rung's budget.
+        score (str): A key of :data:`RUNG_SCORES`.
+        gains (ArchitectureGains, optional): Past gains to scale the score
+            by (:meth:`ArchitectureGains.scale`); unscaled without.
+        family (str, optional): The source's family (with ``gains``).
+        full_budget (int, optional): The budget scaled to (with ``gains``).
+
+    Returns:
+        float: The rung's value of the source.
+    """
+    value = RUNG_SCORES[score](curve, iters)
+    if gains is None:
+        return value
+    return gains.scale(family, value, iters, full_budget)
+
+
 def truth_at(curves: Mapping[str, Sequence[Curve]],
              iters: int,
              without: Optional[int] = None) -> Dict[str, float]:
@@ -452,7 +478,7 @@ def _finite(value: float) -> float:
 
 __all__ = [
     'Curve', 'best_by', 'level_by', 'RUNG_SCORES', 'check_rung_score',
-    'ArchitectureGains', 'truth_at', 'curve_budget', 'Plateau', 'plateau',
-    'SearchResult', 'rung_budgets', 'successive_halving', 'share_count',
-    'SearchDesign', 'choose_search_design', 'search_width'
+    'ArchitectureGains', 'rung_value', 'truth_at', 'curve_budget', 'Plateau',
+    'plateau', 'SearchResult', 'rung_budgets', 'successive_halving',
+    'share_count', 'SearchDesign', 'choose_search_design', 'search_width'
 ]

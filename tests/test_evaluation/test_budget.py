@@ -8,8 +8,9 @@ import pytest
 from mmseg_trf.evaluation import (RUNG_SCORES, ArchitectureGains, SearchDesign,
                                   best_by, choose_search_design,
                                   leave_one_group_out, level_by, plateau,
-                                  rung_budgets, search_width, seed_agreement,
-                                  share_count, successive_halving, truth_at)
+                                  rung_budgets, rung_value, search_width,
+                                  seed_agreement, share_count,
+                                  successive_halving, truth_at)
 
 
 def curve(*values, step=100):
@@ -357,6 +358,13 @@ def test_architecture_gains_are_the_familys_median_ratio_to_the_full_budget():
     assert gains.gain('unseen', Fraction(1, 4)) == pytest.approx(3.0)
     # a rung of 500 of 2,000 iterations is a quarter of its budget
     assert gains.scale('slow', 0.1, 500, 2000) == pytest.approx(0.35)
+    # a rung's value: the score of the curve so far, scaled if gains are given
+    c = curve(0.1, 0.05, 0.3, 0.4, step=250)
+    assert rung_value(c, 500) == 0.1
+    assert rung_value(c, 500, 'best', gains, 'slow',
+                      2000) == pytest.approx(0.35)
+    assert rung_value(c, 500, 'level', gains, 'slow',
+                      2000) == pytest.approx(0.05 * 3.5)
     with pytest.raises(ValueError):
         gains.gain('slow', Fraction(0))
     with pytest.raises(ValueError):
@@ -376,9 +384,9 @@ def test_scaling_by_past_gains_keeps_a_slow_starter_of_a_slow_family():
             Fraction(1), Fraction(1, 4), Fraction(1, 4), scaled=scaled)
 
         def finetune(name, iters, scaled=scaled):
-            value = best_by(live[name], iters)
-            return (history.scale(name.split('_')[0], value, iters, 400)
-                    if scaled else value)
+            return rung_value(live[name], iters, 'best',
+                              history if scaled else None,
+                              name.split('_')[0], 400)
 
         picks[scaled] = successive_halving(
             design.candidates(list(live)), finetune, design.budgets(400),
