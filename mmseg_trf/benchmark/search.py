@@ -2,8 +2,8 @@
 then finetune the top candidates briefly, keep the better share, continue
 them, and pick the best (metric-seeded successive halving).
 
-The defaults (the top two thirds by the metric, a third kept per rung) are
-the design docs/en/source_selection.md's study chooses over its scenarios;
+The defaults (the top half by the metric, a third kept per rung) are the
+design docs/en/source_selection.md's study chooses over its scenarios;
 ``tools/select_source.py`` uses them too."""
 from fractions import Fraction
 from typing import Dict, Optional, Union
@@ -15,7 +15,7 @@ from ..evaluation import (ArchitectureGains, check_rung_score,
 from .runner import BenchmarkRunner
 
 #: Candidates searched and the share kept per rung by default.
-DEFAULT_WIDTH = Fraction(2, 3)
+DEFAULT_WIDTH = Fraction(1, 2)
 DEFAULT_ETA = 3
 
 
@@ -46,8 +46,8 @@ def budgeted_search(runner: BenchmarkRunner,
         min_iters (int): The first rung's budget.
         max_iters (int): The full finetuning budget (the last rung).
         width (int | str | Fraction): Candidates that enter the search: a
-            number, a share of the sources (``Fraction(2, 3)``: the top
-            two thirds, rounded up) or ``'auto'``: the fewest of the top
+            number, a share of the sources (``Fraction(1, 2)``: the top
+            half, rounded up) or ``'auto'``: the fewest of the top
             sources whose probability of being the best over the K
             repetitions adds up to 0.9 (at least 2).
         eta (int): ``1 / eta`` of each rung continues.
