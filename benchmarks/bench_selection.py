@@ -1060,9 +1060,8 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
 
     Returns:
         dict: By the worst-run rule of :func:`choose_search_design`:
-        ``left_out`` (scenario -> design), ``all`` (design), ``tools`` (the
-        design chosen with :data:`TOOLS_ORDER` seeding every run, among
-        those the tool runs without a history: not scaled by past gains) and
+        ``left_out`` (scenario -> design), ``all`` (design), ``tools``
+        (:func:`tools_design`) and
         ``row`` (run -> the left-out design's point on that run); and
         ``mean_rule``, the same four by the mean rule (registered on
         2026-12-04 before `scale_shift` seed 1's results, reported beside
@@ -1085,11 +1084,10 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
             cache[key] = design_points(records[run], order, history)
         return cache[key]
 
-    def choose(seeding, rule, held=None, scaled=True):
+    def choose(seeding, rule, held=None):
         return choose_search_design([{
             d: (goal_cost(p), p[2])
             for d, p in points(run, method, held).items()
-            if scaled or not d.scaled
         } for run, method in seeding], GOAL_COST, rule)
 
     seedings = {}  # left-out scenario -> each other run's own metric
@@ -1109,10 +1107,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         return dict(
             left_out=left_out,
             all=choose(own.items(), rule),
-            # select_source.py scales by past gains only when given them
-            tools=choose([(run, TOOLS_ORDER) for run in records],
-                         rule,
-                         scaled=False),
+            tools=tools_design(records, rule),
             row={
                 run: points(run, method)[left_out[scenario_of(run)]]
                 for run, method in own.items()
@@ -1125,6 +1120,25 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
             run: points(run, m)
             for run, m in own.items()
         }))
+
+
+def tools_design(records: dict, rule: str = 'worst'):
+    """The design ``tools/select_source.py`` runs by default: chosen by
+    ``rule`` (of :func:`~mmseg_trf.evaluation.choose_search_design`) over
+    every run of ``records`` with :data:`TOOLS_ORDER` seeding each, among
+    the designs the tool runs without a history (not scaled by past
+    gains)."""
+    from mmseg_trf.evaluation import choose_search_design
+    runs = []
+    for run, record in records.items():
+        order = metric_order(record, TOOLS_ORDER,
+                             other_scenarios(records, run))[0]
+        runs.append({
+            d: (goal_cost(p), p[2])
+            for d in search_designs() if not d.scaled
+            for p in [design_point(record, order, d)]
+        })
+    return choose_search_design(runs, GOAL_COST, rule)
 
 
 def goal_cost(point) -> float:

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from fractions import Fraction
@@ -5,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_selection import (check_same_sources, design_point,
-                                        first_seeds, halving_point,
-                                        history_gains, seeds_of, strategies,
-                                        with_added_seeds)
+from benchmarks.bench_selection import (RECORDS, check_same_sources,
+                                        design_point, first_seeds,
+                                        halving_point, history_gains,
+                                        longer_records, seeds_of, strategies,
+                                        tools_design, with_added_seeds)
+from mmseg_trf.benchmark.search import DEFAULT_ETA, DEFAULT_WIDTH
 from mmseg_trf.evaluation import SearchDesign
 
 
@@ -178,3 +181,17 @@ def test_the_designs_compared_include_one_the_tool_runs_without_history():
                          capture_output=True,
                          text=True)
     assert out.returncode == 2 and 'needs best or level too' in out.stderr
+
+
+def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
+    """select_source.py's defaults (width, eta; the docs' first rung a
+    tenth and last rung half of the full budget) are what the study's rule
+    chooses on the committed records: a new run that moves the choice
+    fails here until the defaults and docs follow."""
+    records = {}
+    for path in sorted(Path(RECORDS).glob('*.json')):
+        with open(path) as f:
+            records[path.stem] = json.load(f)
+    design = tools_design(longer_records(records))
+    assert design == SearchDesign(DEFAULT_WIDTH, Fraction(1, 10),
+                                  Fraction(1, 2), DEFAULT_ETA)
