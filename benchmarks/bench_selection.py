@@ -1098,6 +1098,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         seedings[held] = [(run, inner[scenario_of(run)]['chosen'])
                           for run in rest]
     own = {run: loso[scenario_of(run)]['chosen'] for run in records}
+    tools = tools_points(records)  # once for both rules
 
     def chosen_by(rule):
         left_out = {
@@ -1107,7 +1108,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         return dict(
             left_out=left_out,
             all=choose(own.items(), rule),
-            tools=tools_design(records, rule),
+            tools=tools_design(tools, rule),
             row={
                 run: points(run, method)[left_out[scenario_of(run)]]
                 for run, method in own.items()
@@ -1122,13 +1123,10 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         }))
 
 
-def tools_design(records: dict, rule: str = 'worst'):
-    """The design ``tools/select_source.py`` runs by default: chosen by
-    ``rule`` (of :func:`~mmseg_trf.evaluation.choose_search_design`) over
-    every run of ``records`` with :data:`TOOLS_ORDER` seeding each, among
-    the designs the tool runs without a history (not scaled by past
-    gains)."""
-    from mmseg_trf.evaluation import choose_search_design
+def tools_points(records: dict) -> list:
+    """Per run of ``records``, each design the tool runs without a history
+    (not scaled by past gains) with :data:`TOOLS_ORDER` seeding it: design
+    -> (:func:`goal_cost`, regret)."""
     runs = []
     for run, record in records.items():
         order = metric_order(record, TOOLS_ORDER,
@@ -1138,7 +1136,15 @@ def tools_design(records: dict, rule: str = 'worst'):
             for d in search_designs() if not d.scaled
             for p in [design_point(record, order, d)]
         })
-    return choose_search_design(runs, GOAL_COST, rule)
+    return runs
+
+
+def tools_design(points: list, rule: str = 'worst'):
+    """The design ``tools/select_source.py`` runs by default: chosen by
+    ``rule`` (of :func:`~mmseg_trf.evaluation.choose_search_design`) on
+    :func:`tools_points`."""
+    from mmseg_trf.evaluation import choose_search_design
+    return choose_search_design(points, GOAL_COST, rule)
 
 
 def goal_cost(point) -> float:

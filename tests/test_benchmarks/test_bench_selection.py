@@ -10,7 +10,8 @@ from benchmarks.bench_selection import (RECORDS, check_same_sources,
                                         design_point, first_seeds,
                                         halving_point, history_gains,
                                         longer_records, seeds_of, strategies,
-                                        tools_design, with_added_seeds)
+                                        tools_design, tools_points,
+                                        with_added_seeds)
 from mmseg_trf.benchmark.search import DEFAULT_ETA, DEFAULT_WIDTH
 from mmseg_trf.evaluation import SearchDesign
 
@@ -192,6 +193,6 @@ def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
     for path in sorted(Path(RECORDS).glob('*.json')):
         with open(path) as f:
             records[path.stem] = json.load(f)
-    design = tools_design(longer_records(records))
+    design = tools_design(tools_points(longer_records(records)))
     assert design == SearchDesign(DEFAULT_WIDTH, Fraction(1, 10),
                                   Fraction(1, 2), DEFAULT_ETA)
