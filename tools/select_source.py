@@ -3,17 +3,17 @@ then finetune the top candidates briefly and keep the better share until
 one is left (metric-seeded successive halving).
 
     python tools/select_source.py SPEC.yaml --target aachen \
-        --max-iters 10000 --min-iters 2000 [--width 1/2] [--metric nce]
+        --max-iters 10000 --min-iters 3000 [--width 1/2] [--metric nce]
         [--rung-score level] [--gain-history history.yaml --full-iters F]
         [--work-dir DIR] [--executor slurm]
 
 The defaults, the top half by the metric with a third kept per rung
 (``--eta 3``), are the design the source-selection study chooses over its
 scenarios when the tools' fusion seeds every run, against its
-3,000-iteration truth (docs/en/source_selection.md:
-half, first rung a tenth and last rung half of a full budget F,
-i.e. ``--min-iters F/10 --max-iters F/2``; every regret judged by a
-finetuning seed the search did not run on). ``auto`` keeps the sources
+3,000-iteration truth (docs/en/source_selection.md), with the first rung
+at 3/20 and the last at half of a full budget F, i.e. ``--min-iters
+3F/20 --max-iters F/2``; every regret judged by a finetuning seed the
+search did not run on. ``auto`` keeps the sources
 holding 90% of the probability of being best; the study's regret-cost table
 shows how each width fares.
 
@@ -41,7 +41,8 @@ from fractions import Fraction
 import mmseg_trf  # noqa: F401
 from mmseg_trf.apis.scoring import read_gain_history
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, budgeted_search
-from mmseg_trf.benchmark.search import DEFAULT_ETA, DEFAULT_WIDTH
+from mmseg_trf.benchmark.search import (DEFAULT_ETA, DEFAULT_RUNGS,
+                                        DEFAULT_WIDTH)
 from mmseg_trf.evaluation import RUNG_SCORES
 
 
@@ -98,10 +99,14 @@ def main():
         '--max-iters',
         type=int,
         required=True,
-        help='the last rung\'s budget (the study\'s design: half of a full '
-        'finetuning budget)')
+        help='the last rung\'s budget (the study\'s design: '
+        f'{DEFAULT_RUNGS[1]} of a full finetuning budget)')
     parser.add_argument(
-        '--min-iters', type=int, required=True, help='first rung budget')
+        '--min-iters',
+        type=int,
+        required=True,
+        help='the first rung\'s budget (the study\'s design: '
+        f'{DEFAULT_RUNGS[0]} of a full finetuning budget)')
     parser.add_argument(
         '--width',
         type=width_arg,

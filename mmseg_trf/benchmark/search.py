@@ -2,8 +2,9 @@
 then finetune the top candidates briefly, keep the better share, continue
 them, and pick the best (metric-seeded successive halving).
 
-The defaults (the top half by the metric, a third kept per rung) are the
-design docs/en/source_selection.md's study chooses over its scenarios;
+The defaults (the top half by the metric, a third kept per rung, rungs
+from 3/20 to 1/2 of a full finetuning budget) are the design
+docs/en/source_selection.md's study chooses over its scenarios;
 ``tools/select_source.py`` uses them too."""
 from fractions import Fraction
 from typing import Dict, Optional, Union
@@ -17,6 +18,8 @@ from .runner import BenchmarkRunner
 #: Candidates searched and the share kept per rung by default.
 DEFAULT_WIDTH = Fraction(1, 2)
 DEFAULT_ETA = 3
+#: The first and last rung's budgets as shares of a full finetuning budget.
+DEFAULT_RUNGS = (Fraction(3, 20), Fraction(1, 2))
 
 
 def budgeted_search(runner: BenchmarkRunner,
@@ -135,4 +138,4 @@ def budgeted_search(runner: BenchmarkRunner,
         seconds=sum(seconds))
 
 
-__all__ = ['budgeted_search', 'DEFAULT_WIDTH', 'DEFAULT_ETA']
+__all__ = ['budgeted_search', 'DEFAULT_WIDTH', 'DEFAULT_ETA', 'DEFAULT_RUNGS']

@@ -12,7 +12,8 @@ from benchmarks.bench_selection import (RECORDS, check_same_sources,
                                         longer_records, seeds_of, strategies,
                                         tools_design, tools_points,
                                         with_added_seeds)
-from mmseg_trf.benchmark.search import DEFAULT_ETA, DEFAULT_WIDTH
+from mmseg_trf.benchmark.search import (DEFAULT_ETA, DEFAULT_RUNGS,
+                                        DEFAULT_WIDTH)
 from mmseg_trf.evaluation import SearchDesign
 
 
@@ -185,14 +186,13 @@ def test_the_designs_compared_include_one_the_tool_runs_without_history():
 
 
 def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
-    """select_source.py's defaults (width, eta; the docs' first rung a
-    tenth and last rung half of the full budget) are what the study's rule
-    chooses on the committed records: a new run that moves the choice
-    fails here until the defaults and docs follow."""
+    """select_source.py's defaults (width, eta and the rungs' shares of the
+    full budget) are what the study's rule chooses on the committed
+    records: a new run that moves the choice fails here until the defaults
+    and docs follow."""
     records = {}
     for path in sorted(Path(RECORDS).glob('*.json')):
         with open(path) as f:
             records[path.stem] = json.load(f)
     design = tools_design(tools_points(longer_records(records)))
-    assert design == SearchDesign(DEFAULT_WIDTH, Fraction(1, 10),
-                                  Fraction(1, 2), DEFAULT_ETA)
+    assert design == SearchDesign(DEFAULT_WIDTH, *DEFAULT_RUNGS, DEFAULT_ETA)
