@@ -43,6 +43,7 @@ import os
 import os.path as osp
 import sys
 import time
+from collections import Counter
 from fractions import Fraction
 from typing import Optional
 
@@ -1116,6 +1117,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
 
     return dict(
         chosen_by('worst'),
+        tools_shares=design_shares(tools),
         mean_rule=chosen_by('mean'),
         closest=closest_design({
             run: points(run, m)
@@ -1123,28 +1125,62 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         }))
 
 
-def tools_points(records: dict) -> list:
-    """Per run of ``records``, each design the tool runs without a history
+def tools_points(records: dict) -> dict:
+    """Run of ``records`` -> each design the tool runs without a history
     (not scaled by past gains) with :data:`TOOLS_ORDER` seeding it: design
     -> (:func:`goal_cost`, regret)."""
-    runs = []
+    points = {}
     for run, record in records.items():
         order = metric_order(record, TOOLS_ORDER,
                              other_scenarios(records, run))[0]
-        runs.append({
+        points[run] = {
             d: (goal_cost(p), p[2])
             for d in search_designs() if not d.scaled
             for p in [design_point(record, order, d)]
-        })
-    return runs
+        }
+    return points
 
 
-def tools_design(points: list, rule: str = 'worst'):
+def tools_design(points: dict, rule: str = 'worst'):
     """The design ``tools/select_source.py`` runs by default: chosen by
     ``rule`` (of :func:`~mmseg_trf.evaluation.choose_search_design`) on
     :func:`tools_points`."""
     from mmseg_trf.evaluation import choose_search_design
-    return choose_search_design(points, GOAL_COST, rule)
+    return choose_search_design(list(points.values()), GOAL_COST, rule)
+
+
+def design_shares(points: dict,
+                  rule: str = 'worst',
+                  draws: int = 1000,
+                  seed: int = 0) -> dict:
+    """How firm the tools' design is: the share of ``draws`` resamples of
+    the scenarios (drawn with replacement, each with all its runs) on which
+    :func:`tools_design` chooses each design.
+
+    Args:
+        points (dict): :func:`tools_points`.
+        rule (str): The rule of :func:`tools_design`.
+        draws (int): Resamples.
+        seed (int): Seed of the resampling.
+
+    Returns:
+        dict: Design -> share of the resamples, largest first.
+    """
+    by_scenario = {}
+    for run, run_points in points.items():
+        by_scenario.setdefault(scenario_of(run), {})[run] = run_points
+    groups = list(by_scenario.values())
+    rng = np.random.default_rng(seed)
+    chosen = Counter()
+    for _ in range(draws):
+        drawn = rng.integers(len(groups), size=len(groups))
+        runs = {
+            (k, run): p
+            for k, i in enumerate(drawn)
+            for run, p in groups[i].items()
+        }
+        chosen[tools_design(runs, rule)] += 1
+    return {design: n / draws for design, n in chosen.most_common()}
 
 
 def goal_cost(point) -> float:
@@ -1434,6 +1470,13 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
         '', 'Chosen on every scenario (seeded by the protocol\'s choice): '
         f"**{designs['all'].name}**; with {TOOLS_ORDER} seeding every run "
         f'({tools_use}): **{tools.name}**. {line}'.rstrip(), '',
+        'How firm that choice is: on 1,000 resamples of the scenarios '
+        '(with replacement, each with all its runs) the same rule chooses ' +
+        '; '.join(
+            f'{design.name} {share:.0%}'
+            for design, share in list(designs['tools_shares'].items())[:3]) +
+        (f'; {len(designs["tools_shares"]) - 3} other designs the rest'
+         if len(designs['tools_shares']) > 3 else '') + '.', '',
         'By the lowest mean regret instead (the mean rule, registered on '
         '2026-12-04 before `scale_shift` seed 1\'s results and reported '
         'beside; the tools follow the worst-run rule): ' +

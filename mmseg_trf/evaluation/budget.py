@@ -422,7 +422,8 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
         max_cost (float): The affordable cost.
         rule (str): ``'worst'``: the lowest worst-run top-1 regret, then
             the lowest mean regret; ``'mean'``: the lowest mean regret,
-            then the lowest worst. Either then takes the lowest mean cost.
+            then the lowest worst. Either then takes the lowest mean cost;
+            a tie (to 1e-9) goes to the design listed first.
             The worst-run rule hangs on the few runs where a design fails
             and so can change with a single added run; the mean rule
             weighs every run alike.
@@ -432,19 +433,19 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
     """
     if rule not in ('worst', 'mean'):
         raise ValueError(f"rule must be 'worst' or 'mean', not {rule!r}")
-    designs = [
-        d for d in runs[0] if all(run[d][0] <= max_cost for run in runs)
-    ]
-    if not designs:
+    designs = list(runs[0])
+    cost = np.array([[run[d][0] for d in designs] for run in runs])
+    regret = np.array([[run[d][1] for d in designs] for run in runs])
+    affordable = (cost <= max_cost).all(0)
+    if not affordable.any():
         raise ValueError(f'no design costs at most {max_cost} in every run')
-
-    def key(design):
-        regret = [run[design][1] for run in runs]
-        worst, mean = max(regret), np.mean(regret)
-        cost = np.mean([run[design][0] for run in runs])
-        return (worst, mean, cost) if rule == 'worst' else (mean, worst, cost)
-
-    return min(designs, key=key)
+    # rounded, so that a tie is a tie whatever the order of the sums
+    worst, mean = regret.max(0), regret.mean(0).round(9)
+    keys = (worst, mean) if rule == 'worst' else (mean, worst)
+    # lexsort's last key is the first compared; it is stable, so a tie
+    # goes to the design listed first
+    ranked = np.lexsort((cost.mean(0).round(9), *keys[::-1]))
+    return designs[next(i for i in ranked if affordable[i])]
 
 
 def search_width(probability_best: Mapping[str, float],

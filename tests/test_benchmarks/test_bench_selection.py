@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_selection import (RECORDS, check_same_sources,
-                                        design_point, first_seeds,
-                                        halving_point, history_gains,
-                                        longer_records, seeds_of, strategies,
-                                        tools_design, tools_points,
-                                        with_added_seeds)
+                                        design_point, design_shares,
+                                        first_seeds, halving_point,
+                                        history_gains, longer_records,
+                                        seeds_of, strategies, tools_design,
+                                        tools_points, with_added_seeds)
 from mmseg_trf.benchmark.search import (DEFAULT_ETA, DEFAULT_RUNGS,
                                         DEFAULT_WIDTH)
 from mmseg_trf.evaluation import SearchDesign
@@ -196,3 +196,26 @@ def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
             records[path.stem] = json.load(f)
     design = tools_design(tools_points(longer_records(records)))
     assert design == SearchDesign(DEFAULT_WIDTH, *DEFAULT_RUNGS, DEFAULT_ETA)
+
+
+def test_design_shares_resample_whole_scenarios():
+    """Scenario x favours design a, y favours b; the worst-run rule picks
+    b on both, a only when a resample draws x twice (a quarter of the
+    draws). A design that costs over a quarter is never chosen."""
+    cheap_a = SearchDesign(Fraction(1, 2), Fraction(1, 10), Fraction(1, 2))
+    cheap_b = SearchDesign(Fraction(1, 2), Fraction(3, 20), Fraction(1, 2))
+    dear = SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1))
+
+    def run(a, b):
+        return {cheap_a: (0.1, a), cheap_b: (0.1, b), dear: (0.5, 0.0)}
+
+    points = {
+        'x-seed0': run(0.0, 2.0),
+        'x-seed1': run(0.0, 1.0),
+        'y-seed0': run(3.0, 0.0)
+    }
+    assert tools_design(points) == cheap_b
+    shares = design_shares(points, draws=4000)
+    assert list(shares) == [cheap_b, cheap_a]
+    assert shares[cheap_a] == pytest.approx(0.25, abs=0.03)
+    assert sum(shares.values()) == pytest.approx(1.0)

@@ -252,6 +252,18 @@ def test_the_mean_rule_weighs_every_run_alike():
         choose_search_design(runs, rule='median')
 
 
+def test_a_tie_in_exact_arithmetic_goes_to_the_design_listed_first():
+    # summed in float, 0.1 + 0.2 + 0.3 exceeds 0.3 + 0.2 + 0.1
+    first, second = (
+        SearchDesign(Fraction(1), Fraction(f, 20)) for f in (1, 2))
+    runs = [{
+        first: (0.1, a),
+        second: (0.1, b)
+    } for a, b in ((0.1, 0.3), (0.2, 0.2), (0.3, 0.1))]
+    assert choose_search_design(runs, rule='mean') == first
+    assert choose_search_design(runs[::-1], rule='mean') == first
+
+
 def test_search_width_covers_the_probability_of_being_best():
     order = ['a', 'b', 'c', 'd']
     assert search_width(dict(a=1.0), order) == 2  # the minimum
