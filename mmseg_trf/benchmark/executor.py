@@ -214,14 +214,14 @@ class SlurmExecutor(Executor):
         self._read_at = -float('inf')
 
     def queue(self) -> Dict[str, tuple]:
-        """Job name -> (job id, state) of the user's jobs in the queue,
+        """Job id -> (job name, state) of the user's jobs in the queue,
         read at most once per ``poll_seconds`` for all waiting steps."""
         with self._lock:
             if time.monotonic() - self._read_at >= self.options.poll_seconds:
                 out = _slurm('squeue', '--noheader', '--me', '--format',
                              '%j %i %T')
                 self._queue = {
-                    name: (job, state)
+                    job: (name, state)
                     for name, job, state in (line.split()
                                              for line in out.splitlines()
                                              if line.strip())
@@ -272,16 +272,18 @@ class SlurmExecutor(Executor):
         digest = hashlib.sha256(f'{name}\0{log}'.encode()).hexdigest()[:16]
         job_name = f'trf-{digest}'
         attempts = 1 + max(0, self.options.retries)
+        ended = set()  # a failed job can linger in the queue (COMPLETING)
         for attempt in range(1, attempts + 1):
             code = self._finished(log, digest)
             if code is None:
-                job = self._job_of(job_name)
+                job = self._job_of(job_name, ended)
                 if job is None:
                     job = self._submit(
                         job_name, log,
                         self.script(cmd, log, cwd, digest, distributed))
                     self.progress(name, 'queued', log)
-                code = self._wait(name, job_name, job, log, digest)
+                code = self._wait(name, job, log, digest)
+                ended.add(job)
             if code == 0:
                 self.progress(name, 'done', log)
                 return
@@ -310,9 +312,14 @@ class SlurmExecutor(Executor):
             code, _, written_for = f.read().strip().partition(' ')
         return int(code) if written_for == digest else None
 
-    def _job_of(self, job_name: str) -> Optional[str]:
-        found = self.queue().get(job_name)
-        return found[0] if found else None
+    def _job_of(self, job_name: str, ended: set) -> Optional[str]:
+        """A queued job of this step (left by an earlier runner), not one
+        of ``ended``."""
+        jobs = [
+            job for job, (name, _) in self.queue().items()
+            if name == job_name and job not in ended
+        ]
+        return jobs[-1] if jobs else None
 
     def _submit(self, job_name: str, log: str, script: str) -> str:
         path = f'{log}.sbatch'
@@ -324,14 +331,14 @@ class SlurmExecutor(Executor):
             f.write(f'{job}\n')
         return job
 
-    def _wait(self, name: str, job_name: str, job: str, log: str,
+    def _wait(self, name: str, job: str, log: str,
               digest: str) -> Union[int, str]:
         """Poll until the job leaves the queue; its exit status, or a
         description of why it has none (cancelled, timed out, node lost).
         """
         state = None
         while True:
-            found = self.queue().get(job_name)
+            found = self.queue().get(job)
             code = self._finished(log, digest)
             if code is not None:
                 return code

@@ -50,8 +50,11 @@ def test_a_job_runs_and_its_output_is_its_log(fake_slurm, tmp_path):
     assert len(os.listdir(fake_slurm)) == 1
 
 
+@pytest.mark.parametrize('linger', ['0', '1'])
 def test_a_failing_job_is_retried_then_named_with_its_log(
-        fake_slurm, tmp_path):
+        fake_slurm, tmp_path, monkeypatch, linger):
+    # a failed job still in the queue (lingering) is not taken for the retry
+    monkeypatch.setenv('FAKE_SLURM_LINGER', linger)
     log = str(tmp_path / 'run.log')
     with pytest.raises(StepFailed, match=r'broken-step.*3 attempts.*run\.log'):
         executor(retries=2).run('broken-step', python('raise SystemExit(3)'),
