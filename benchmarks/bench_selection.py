@@ -1155,7 +1155,7 @@ def design_shares(points: dict,
                   seed: int = 0) -> dict:
     """How firm the tools' design is: the share of ``draws`` resamples of
     the scenarios (drawn with replacement, each with all its runs) on which
-    :func:`tools_design` chooses each design.
+    the rule of :func:`tools_design` chooses each design.
 
     Args:
         points (dict): :func:`tools_points`.
@@ -1166,21 +1166,29 @@ def design_shares(points: dict,
     Returns:
         dict: Design -> share of the resamples, largest first.
     """
-    by_scenario = {}
-    for run, run_points in points.items():
-        by_scenario.setdefault(scenario_of(run), {})[run] = run_points
-    groups = list(by_scenario.values())
+    from mmseg_trf.evaluation import chosen_design_index
+    designs = list(next(iter(points.values())))
+    # per scenario, (cost, regret) per run and design, built once
+    groups = [
+        np.array([[run[d] for d in designs] for run in runs])
+        for runs in by_scenario(points).values()
+    ]
     rng = np.random.default_rng(seed)
     chosen = Counter()
     for _ in range(draws):
         drawn = rng.integers(len(groups), size=len(groups))
-        runs = {
-            (k, run): p
-            for k, i in enumerate(drawn)
-            for run, p in groups[i].items()
-        }
-        chosen[tools_design(runs, rule)] += 1
+        table = np.concatenate([groups[i] for i in drawn])
+        chosen[designs[chosen_design_index(table[..., 0], table[..., 1],
+                                           GOAL_COST, rule)]] += 1
     return {design: n / draws for design, n in chosen.most_common()}
+
+
+def by_scenario(points: dict) -> dict:
+    """Scenario -> the values of ``points`` (run -> value) of its runs."""
+    scenarios = {}
+    for run, value in points.items():
+        scenarios.setdefault(scenario_of(run), []).append(value)
+    return scenarios
 
 
 def goal_cost(point) -> float:
@@ -1204,9 +1212,7 @@ def closest_design(points: dict, max_cost: float = GOAL_COST) -> tuple:
         tuple: ``(design, regret on its worst scenario, that scenario)``.
     """
     from mmseg_trf.evaluation import choose_search_design
-    scenarios = {}
-    for run, run_points in points.items():
-        scenarios.setdefault(scenario_of(run), []).append(run_points)
+    scenarios = by_scenario(points)
     per_scenario = {
         scenario: {
             d: (max(goal_cost(p[d])

@@ -1,9 +1,9 @@
 """Evaluation of transferability rankings (no MMSeg import)."""
 from .budget import (RUNG_SCORES, ArchitectureGains, Plateau, SearchDesign,
                      SearchResult, best_by, check_rung_score,
-                     choose_search_design, curve_budget, level_by, plateau,
-                     rung_budgets, rung_value, search_width, seed_agreement,
-                     share_count, successive_halving, truth_at)
+                     choose_search_design, chosen_design_index, curve_budget,
+                     level_by, plateau, rung_budgets, rung_value, search_width,
+                     seed_agreement, share_count, successive_halving, truth_at)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         architecture_prior, bootstrap_interval,
@@ -21,5 +21,6 @@ __all__ = [
     'level_by', 'RUNG_SCORES', 'ArchitectureGains', 'check_rung_score',
     'curve_budget', 'Plateau', 'plateau', 'SearchResult', 'rung_budgets',
     'successive_halving', 'rung_value', 'share_count', 'SearchDesign',
-    'choose_search_design', 'search_width', 'truth_at', 'seed_agreement'
+    'choose_search_design', 'chosen_design_index', 'search_width', 'truth_at',
+    'seed_agreement'
 ]

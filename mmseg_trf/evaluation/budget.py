@@ -431,11 +431,30 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
     Returns:
         SearchDesign: The chosen design.
     """
-    if rule not in ('worst', 'mean'):
-        raise ValueError(f"rule must be 'worst' or 'mean', not {rule!r}")
     designs = list(runs[0])
     cost = np.array([[run[d][0] for d in designs] for run in runs])
     regret = np.array([[run[d][1] for d in designs] for run in runs])
+    return designs[chosen_design_index(cost, regret, max_cost, rule)]
+
+
+def chosen_design_index(cost: np.ndarray,
+                        regret: np.ndarray,
+                        max_cost: float = 0.25,
+                        rule: str = 'worst') -> int:
+    """:func:`choose_search_design` on arrays: the column it picks.
+
+    Args:
+        cost (np.ndarray): Cost per run (rows) and design (columns).
+        regret (np.ndarray): Top-1 regret, the same shape.
+        max_cost (float): The affordable cost.
+        rule (str): ``'worst'`` or ``'mean'``
+            (:func:`choose_search_design`).
+
+    Returns:
+        int: The chosen design's column.
+    """
+    if rule not in ('worst', 'mean'):
+        raise ValueError(f"rule must be 'worst' or 'mean', not {rule!r}")
     affordable = (cost <= max_cost).all(0)
     if not affordable.any():
         raise ValueError(f'no design costs at most {max_cost} in every run')
@@ -445,7 +464,7 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
     # lexsort's last key is the first compared; it is stable, so a tie
     # goes to the design listed first
     ranked = np.lexsort((cost.mean(0).round(9), *keys[::-1]))
-    return designs[next(i for i in ranked if affordable[i])]
+    return int(next(i for i in ranked if affordable[i]))
 
 
 def search_width(probability_best: Mapping[str, float],
@@ -481,5 +500,6 @@ __all__ = [
     'Curve', 'best_by', 'level_by', 'RUNG_SCORES', 'check_rung_score',
     'ArchitectureGains', 'rung_value', 'truth_at', 'curve_budget', 'Plateau',
     'plateau', 'SearchResult', 'rung_budgets', 'successive_halving',
-    'share_count', 'SearchDesign', 'choose_search_design', 'search_width'
+    'share_count', 'SearchDesign', 'choose_search_design',
+    'chosen_design_index', 'search_width'
 ]
