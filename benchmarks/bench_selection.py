@@ -94,6 +94,9 @@ DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
 # the same chosen by the lowest mean regret (registered 2026-12-04 before
 # scale_shift seed 1's results; reported beside, the tools keep the above)
 MEAN_RULE_ROW = DESIGN_ROW + ', mean rule'
+# the design select_source.py runs by default (tools_design), chosen on every
+# run, so in sample
+TOOLS_ROW = "halving: the tools' default design, chosen on every run"
 # scenarios written and committed before any of their results (the commit
 # that registered each): their folds test the protocol chosen on the others
 REGISTERED = {
@@ -987,6 +990,8 @@ def analyse(records: dict, metrics: list) -> dict:
                             history_gains(history))
         for row, rule in design_rules(designs):
             points[row] = rule['row'][run]
+        if designs:
+            points[TOOLS_ROW] = designs['tools_points'][run][designs['tools']]
         for name, point in points.items():
             costs.setdefault(name, []).append(point)
     per_scenario = {s: [row for g, row in runs if g == s] for s in scenarios}
@@ -1066,8 +1071,10 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         ``row`` (run -> the left-out design's point on that run); and
         ``mean_rule``, the same four by the mean rule (registered on
         2026-12-04 before `scale_shift` seed 1's results, reported beside
-        the worst-run rule, which stays the one the tools follow); and
-        ``closest`` (:func:`closest_design` in hindsight).
+        the worst-run rule, which stays the one the tools follow);
+        ``tools_points`` (:func:`tools_points`), ``tools_shares``
+        (:func:`design_shares`) and ``closest`` (:func:`closest_design` in
+        hindsight).
     """
     from mmseg_trf.evaluation import choose_search_design, leave_one_group_out
     cache = {}
@@ -1117,6 +1124,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
 
     return dict(
         chosen_by('worst'),
+        tools_points=tools,
         tools_shares=design_shares(tools),
         mean_rule=chosen_by('mean'),
         closest=closest_design({
@@ -1128,15 +1136,14 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
 def tools_points(records: dict) -> dict:
     """Run of ``records`` -> each design the tool runs without a history
     (not scaled by past gains) with :data:`TOOLS_ORDER` seeding it: design
-    -> (:func:`goal_cost`, regret)."""
+    -> :func:`design_point`."""
     points = {}
     for run, record in records.items():
         order = metric_order(record, TOOLS_ORDER,
                              other_scenarios(records, run))[0]
         points[run] = {
-            d: (goal_cost(p), p[2])
+            d: design_point(record, order, d)
             for d in search_designs() if not d.scaled
-            for p in [design_point(record, order, d)]
         }
     return points
 
@@ -1146,7 +1153,10 @@ def tools_design(points: dict, rule: str = 'worst'):
     ``rule`` (of :func:`~mmseg_trf.evaluation.choose_search_design`) on
     :func:`tools_points`."""
     from mmseg_trf.evaluation import choose_search_design
-    return choose_search_design(list(points.values()), GOAL_COST, rule)
+    return choose_search_design([{
+        d: (goal_cost(p), p[2])
+        for d, p in run.items()
+    } for run in points.values()], GOAL_COST, rule)
 
 
 def design_shares(points: dict,
@@ -1170,8 +1180,8 @@ def design_shares(points: dict,
     designs = list(next(iter(points.values())))
     # per scenario, (cost, regret) per run and design, built once
     groups = [
-        np.array([[run[d] for d in designs] for run in runs])
-        for runs in by_scenario(points).values()
+        np.array([[(goal_cost(run[d]), run[d][2]) for d in designs]
+                  for run in runs]) for runs in by_scenario(points).values()
     ]
     rng = np.random.default_rng(seed)
     chosen = Counter()

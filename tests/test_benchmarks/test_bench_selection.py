@@ -206,8 +206,12 @@ def test_design_shares_resample_whole_scenarios():
     cheap_b = SearchDesign(Fraction(1, 2), Fraction(3, 20), Fraction(1, 2))
     dear = SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1))
 
-    def run(a, b):
-        return {cheap_a: (0.1, a), cheap_b: (0.1, b), dear: (0.5, 0.0)}
+    def run(a, b):  # (iterations, wall time, regret) per design
+        return {
+            cheap_a: (0.1, 0.1, a),
+            cheap_b: (0.1, 0.1, b),
+            dear: (0.2, 0.5, 0.0)
+        }
 
     points = {
         'x-seed0': run(0.0, 2.0),
