@@ -148,7 +148,7 @@ SCORE_WORDS['gain'] = (
 #: 36 designs fixed before the others).
 DESIGN_KINDS = dict(
     best=('best', False), level=('level', False), gain=('best', True))
-DESIGN_SCORES = list(DESIGN_KINDS)
+DESIGN_SCORES = tuple(DESIGN_KINDS)
 LONGER_TOOLS_USE = 'select_source.py\'s default since 2026-12-04'
 TOOLS_USE = 'the rule behind select_source.py\'s default until 2026-12-04'
 
@@ -569,9 +569,10 @@ def seeds_of(record: dict) -> int:
     return len(next(iter(record['curves'].values())))
 
 
-def search_designs() -> list:
+def search_designs(kinds=DESIGN_SCORES) -> list:
     """The designs compared (shares of the sources and of the full budget,
-    and how a rung compares its candidates: :data:`DESIGN_KINDS`).
+    and how a rung compares its candidates: the ``kinds`` of
+    :data:`DESIGN_KINDS`).
 
     The 36 ranked by the best validation were fixed before they were
     measured on any left-out scenario. The 36 ranked by level were added
@@ -586,7 +587,7 @@ def search_designs() -> list:
     firsts = (Fraction(1, 20), Fraction(1, 10), Fraction(3, 20))
     return [
         SearchDesign(width, first, last, eta, *DESIGN_KINDS[kind])
-        for kind in DESIGN_SCORES for width in shares for first in firsts
+        for kind in kinds for width in shares for first in firsts
         for last in (Fraction(1, 2), Fraction(1)) for eta in (2, 3)
     ]
 
@@ -600,13 +601,14 @@ def history_gains(history: list):
     return ArchitectureGains(runs) if runs else None
 
 
-def design_points(record: dict, order: list, history: list = ()) -> dict:
-    """Every search design on a run: design -> :func:`design_point` (the
+def design_points(record: dict, order: list, designs: list,
+                  history: list = ()) -> dict:
+    """Each of ``designs`` on a run: design -> :func:`design_point` (the
     scaled ones with the gains of ``history``, other runs' records)."""
     gains = history_gains(history)
     return {
         design: design_point(record, order, design, gains)
-        for design in search_designs()
+        for design in designs
     }
 
 
@@ -958,8 +960,9 @@ def figure(costs: dict, path: str, truth: str = 'long-budget truth') -> None:
     plt.close(fig)
 
 
-def analyse(records: dict, metrics: list) -> dict:
-    """Leave-one-scenario-out choice, per-scenario tables, cost curve."""
+def analyse(records: dict, metrics: list, kinds=DESIGN_SCORES) -> dict:
+    """Leave-one-scenario-out choice, per-scenario tables, cost curve (the
+    search designs of ``kinds``, keys of :data:`DESIGN_KINDS`)."""
     from mmseg_trf.evaluation import (choose_default, leave_one_group_out,
                                       mean_interval, seed_agreement,
                                       summarise_runs)
@@ -978,8 +981,8 @@ def analyse(records: dict, metrics: list) -> dict:
         runs, candidates[:-1], choice_runs=choices) if loso else {}
     chosen = choose_default(
         summarise_runs([row for _, row in runs], CRITERIA), candidates)
-    designs = design_loso(records, metrics, candidates, loso, choices) \
-        if len(scenarios) > 2 else {}
+    designs = design_loso(records, metrics, candidates, loso, choices,
+                          search_designs(kinds)) if len(scenarios) > 2 else {}
     costs = {}
     for run, record in records.items():
         scenario = scenario_of(run)
@@ -1053,7 +1056,7 @@ def choice_runs(records: dict, metrics: list) -> dict:
 
 
 def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
-                choices: dict) -> dict:
+                choices: dict, designs: list) -> dict:
     """The search design chosen without each scenario (nested: every other
     run is seeded by the metric chosen without it and without the left-out
     scenario, every prior learnt without both), and the design chosen on
@@ -1063,9 +1066,12 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         loso (dict): :func:`leave_one_group_out` on every scenario, which
             seeds each run's own search.
         choices (dict): :func:`choice_runs` of ``records``.
+        designs (list): The search designs compared
+            (:func:`search_designs`).
 
     Returns:
-        dict: By the worst-run rule of :func:`choose_search_design`:
+        dict: ``simulated`` (``designs``) and, by the worst-run rule of
+        :func:`choose_search_design`:
         ``left_out`` (scenario -> design), ``all`` (design), ``tools``
         (:func:`tools_design`) and
         ``row`` (run -> the left-out design's point on that run); and
@@ -1082,14 +1088,13 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
     def points(run, method, held=None):  # every design, seeded by ``method``
         # the held scenario is out of the history that an architecture
         # prior or the past gains learn from
-        learns = method == ARCH_FUSION or any(DESIGN_KINDS[kind][1]
-                                              for kind in DESIGN_SCORES)
+        learns = method == ARCH_FUSION or any(d.scaled for d in designs)
         held = held if learns else None
         key = (run, method, held)
         if key not in cache:
             history = other_scenarios(records, run, *filter(None, [held]))
             order = metric_order(records[run], method, history)[0]
-            cache[key] = design_points(records[run], order, history)
+            cache[key] = design_points(records[run], order, designs, history)
         return cache[key]
 
     def choose(seeding, rule, held=None):
@@ -1106,7 +1111,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         seedings[held] = [(run, inner[scenario_of(run)]['chosen'])
                           for run in rest]
     own = {run: loso[scenario_of(run)]['chosen'] for run in records}
-    tools = tools_points(records)  # once for both rules
+    tools = tools_points(records, designs)  # once for both rules
 
     def chosen_by(rule):
         left_out = {
@@ -1124,6 +1129,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
 
     return dict(
         chosen_by('worst'),
+        simulated=designs,
         tools_points=tools,
         tools_shares=design_shares(tools),
         mean_rule=chosen_by('mean'),
@@ -1133,17 +1139,17 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         }))
 
 
-def tools_points(records: dict) -> dict:
-    """Run of ``records`` -> each design the tool runs without a history
-    (not scaled by past gains) with :data:`TOOLS_ORDER` seeding it: design
-    -> :func:`design_point`."""
+def tools_points(records: dict, designs: list) -> dict:
+    """Run of ``records`` -> each of ``designs`` the tool runs without a
+    history (not scaled by past gains) with :data:`TOOLS_ORDER` seeding it:
+    design -> :func:`design_point`."""
     points = {}
     for run, record in records.items():
         order = metric_order(record, TOOLS_ORDER,
                              other_scenarios(records, run))[0]
         points[run] = {
             d: design_point(record, order, d)
-            for d in search_designs() if not d.scaled
+            for d in designs if not d.scaled
         }
     return points
 
@@ -1227,7 +1233,7 @@ def closest_design(points: dict, max_cost: float = GOAL_COST) -> tuple:
         scenario: {
             d: (max(goal_cost(p[d])
                     for p in runs), np.mean([p[d][2] for p in runs]))
-            for d in search_designs()
+            for d in next(iter(points.values()))
         }
         for scenario, runs in scenarios.items()
     }
@@ -1239,8 +1245,8 @@ def closest_design(points: dict, max_cost: float = GOAL_COST) -> tuple:
 def write_history(records: dict, path: str) -> None:
     """Every run's longest truth as a history of past targets for
     ``score_sources.py --architecture-history`` and ``select_source.py
-    --gain-history`` (architecture family, mIoU and the first finetuning
-    seed's curve per source)."""
+    --gain-history`` (architecture family, mIoU and every finetuning seed's
+    curve per source: the gains the study's scaled designs learn)."""
     import yaml
 
     def past_target(record):
@@ -1249,8 +1255,8 @@ def write_history(records: dict, path: str) -> None:
             dict(
                 architecture=architecture(name),
                 miou=round(miou, 4),
-                curve=[[it, round(m, 4)]
-                       for it, m in longest['curves'][name][0]])
+                curves=[[[it, round(m, 4)] for it, m in curve]
+                        for curve in longest['curves'][name]])
             for name, miou in longest['truth'].items()
         ]
 
@@ -1464,7 +1470,11 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
     select_source.py command line for it)."""
     if not designs:
         return []
-    count = len(search_designs())
+    count = len(designs['simulated'])
+    kinds = [
+        kind for kind, spec in DESIGN_KINDS.items()
+        if any((d.score, d.scaled) == spec for d in designs['simulated'])
+    ]
     tools, mean = designs['tools'], designs['mean_rule']
     line = ('`tools/select_source.py --width {0.width} --min-iters <{0.first} '
             'of F> --max-iters <{0.last} of F> --eta {0.eta}` for a full '
@@ -1474,7 +1484,7 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
         f'{count} designs simulated (share of the metric\'s top sources '
         'entering, first and last rung as shares of the full budget, '
         '1/eta kept per rung, and how a rung compares its candidates: '
-        f'{" or ".join(map(SCORE_WORDS.get, DESIGN_SCORES))}); chosen on '
+        f'{" or ".join(map(SCORE_WORDS.get, kinds))}); chosen on '
         'the other scenarios: the lowest '
         'worst-run regret among those costing at most a quarter (the '
         'larger of iterations and wall time) in every run, then the lowest '
@@ -1638,7 +1648,7 @@ def main():
         '--rung-scores',
         nargs='+',
         choices=DESIGN_SCORES,
-        default=DESIGN_SCORES,
+        default=list(DESIGN_SCORES),
         help='compare only these kinds of search design (best: the 36 '
         'designs fixed first; level: the 36 ranked by level, added later; '
         'gain: the 36 scaled by past gains, added last)')
@@ -1653,7 +1663,6 @@ def main():
         parser.error('--rung-scores needs best or level too: the tools\' '
                      'design is chosen among those select_source.py runs '
                      'without a history')
-    DESIGN_SCORES[:] = args.rung_scores
     import mmseg_trf  # noqa: F401
     from mmseg_trf.apis.report import FUSION
     from mmseg_trf.demo import Scenario
@@ -1688,9 +1697,9 @@ def main():
             with open(stored, 'w') as f:
                 json.dump(records[run], f)
     metrics = list(metrics)
-    analysis = analyse(records, metrics)
+    analysis = analyse(records, metrics, args.rung_scores)
     longer = longer_records(records)
-    longer_analysis = analyse(longer, metrics) if len(
+    longer_analysis = analyse(longer, metrics, args.rung_scores) if len(
         set(map(scenario_of, longer))) > 1 else dict(loso={})
     methods = list(analysis['runs'][0][1])
     report, costs_png, longer_costs_png = report_paths(args.out_dir, args.docs)

@@ -190,12 +190,36 @@ def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
     full budget) are what the study's rule chooses on the committed
     records: a new run that moves the choice fails here until the defaults
     and docs follow."""
+    from benchmarks.bench_selection import search_designs
     records = {}
     for path in sorted(Path(RECORDS).glob('*.json')):
         with open(path) as f:
             records[path.stem] = json.load(f)
-    design = tools_design(tools_points(longer_records(records)))
+    design = tools_design(
+        tools_points(longer_records(records), search_designs()))
     assert design == SearchDesign(DEFAULT_WIDTH, *DEFAULT_RUNGS, DEFAULT_ETA)
+
+
+def test_the_history_file_gives_the_tools_the_gains_the_study_learns(tmp_path):
+    """select_source.py --gain-history on the study's history file scales a
+    rung as the study's scaled designs do: every finetuning seed's curve
+    of every run's longest truth."""
+    from benchmarks.bench_selection import write_history
+    from mmseg_trf.apis.scoring import read_gain_history
+    records = {}
+    for path in sorted(Path(RECORDS).glob('*.json'))[:6]:
+        with open(path) as f:
+            records[path.stem] = json.load(f)
+    path = tmp_path / 'architecture_history.yaml'
+    write_history(records, str(path))
+    tools = read_gain_history(str(path))
+    study = history_gains(list(longer_records(records).values()))
+    assert tools.runs.keys() == study.runs.keys()
+    for family in study.runs:
+        assert len(tools.runs[family]) == len(study.runs[family])
+        for share in (Fraction(1, 20), Fraction(3, 20), Fraction(1, 2)):
+            assert tools.gain(family, share) == pytest.approx(
+                study.gain(family, share), rel=1e-2)
 
 
 def test_design_shares_resample_whole_scenarios():
