@@ -27,10 +27,11 @@ Writes ``<work-dir>/selection/<target>.{json,md}``.
 
 ``--gain-history`` (a history of past targets, as ``score_sources.py
 --architecture-history`` takes, whose entries also carry each run's
-``curve``) scales each rung's score by its source's family's median gain
-from the rung to a full budget of ``--full-iters`` on those curves, so
-that a family that starts slowly and ends high is not dropped at the first
-rung (each source names its ``architecture`` in the spec).
+``curve``, or ``curves``, one per finetuning seed) scales each rung's
+score by its source's family's median gain from the rung to a full budget
+of ``--full-iters`` on those curves, so that a family that starts slowly
+and ends high is not dropped at the first rung (each source names its
+``architecture`` in the spec).
 """
 import argparse
 import json
@@ -130,8 +131,9 @@ def main():
     parser.add_argument(
         '--gain-history',
         help='past targets\' finetuning curves ({target: [{architecture, '
-        'miou, curve: [[iters, miou], ...]}, ...]}): scale each rung by its '
-        'family\'s expected gain to --full-iters')
+        'miou, curve: [[iters, miou], ...]}, ...]}; or curves, a list of '
+        'such curves): scale each rung by its family\'s expected gain to '
+        '--full-iters')
     parser.add_argument(
         '--full-iters',
         type=int,

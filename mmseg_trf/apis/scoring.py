@@ -93,14 +93,15 @@ def read_history(path: str) -> List[List[dict]]:
     YAML/JSON mapping of past targets to their finetuned sources, ``{target:
     [{architecture: name, miou: fraction, curve: [[iters, miou], ...]},
     ...]}``, two or more per target; ``curve`` (the finetuning run's
-    validation mIoU up to its full budget) is optional.
+    validation mIoU up to its full budget) or ``curves`` (one per
+    finetuning seed) is optional.
 
     Args:
         path (str): The history file.
 
     Returns:
-        list: Per past target, its entries (``curve`` as a list of
-        ``(iters, miou)`` where given).
+        list: Per past target, its entries (``curves``, each a list of
+        ``(iters, miou)``, where given).
     """
     history = read_yaml(path)
     if not isinstance(history, dict) or not history:
@@ -111,22 +112,28 @@ def read_history(path: str) -> List[List[dict]]:
     for target, entries in history.items():
         where = f'{path}, {target}'
         if not isinstance(entries, list) or len(entries) < 2 or not all(
-                isinstance(e, dict) and keys <= set(e) <= keys | {'curve'}
+                isinstance(e, dict) and keys <= set(e) <= keys
+                | {'curve', 'curves'} and not {'curve', 'curves'} <= set(e)
                 for e in entries):
             raise ValueError(f'{where}: a past target lists two or more '
                              f'{{architecture, miou}} (and optionally a '
-                             f'curve); got {entries!r}')
+                             f'curve or curves); got {entries!r}')
         targets.append([checked_entry(e, where) for e in entries])
     return targets
 
 
 def checked_entry(entry: dict, where: str) -> dict:
-    """A history entry with its mIoU and, where given, its curve checked."""
+    """A history entry with its mIoU and, where given, its curves checked
+    (a single ``curve`` as a list of one)."""
     checked = dict(
         architecture=str(entry['architecture']),
         miou=checked_miou(entry['miou'], where))
-    if 'curve' in entry:
-        checked['curve'] = checked_curve(entry['curve'], where)
+    curves = [entry['curve']] if 'curve' in entry else entry.get('curves')
+    if curves is not None:
+        if not isinstance(curves, list) or not curves:
+            raise ValueError(f'{where}: curves is a list of one or more '
+                             f'curves; got {curves!r}')
+        checked['curves'] = [checked_curve(c, where) for c in curves]
     return checked
 
 
@@ -171,8 +178,8 @@ def read_gain_history(path: str) -> ArchitectureGains:
     Returns:
         ArchitectureGains: Each family's expected gain to a full budget.
     """
-    runs = [(e['architecture'], e['curve']) for entries in read_history(path)
-            for e in entries if 'curve' in e]
+    runs = [(e['architecture'], curve) for entries in read_history(path)
+            for e in entries for curve in e.get('curves', ())]
     if not runs:
         raise ValueError(f'{path}: no entry has a curve ([[iters, miou], '
                          '...]), so it tells no gain to a full budget')

@@ -358,6 +358,39 @@ def test_a_history_with_curves_gives_the_prior_and_the_gains(tmp_path):
         read_gain_history(str(path))
 
 
+def test_a_history_entry_may_carry_a_curve_per_finetuning_seed(tmp_path):
+    from mmseg_trf.apis.scoring import read_gain_history
+    path = tmp_path / 'history.yaml'
+    seeds = [[[50, 0.1], [100, 0.3]], [[50, 0.2], [100, 0.3]]]
+    path.write_text(
+        yaml.safe_dump(
+            dict(past=[
+                dict(architecture='fcn', miou=0.3, curves=seeds),
+                dict(architecture='unet', miou=0.2)
+            ])))
+    # two runs, pooled: the median of 3.0 and 1.5
+    assert read_gain_history(str(path)).gain('fcn', Fraction(
+        1, 2)) == pytest.approx(2.25)
+
+
+@pytest.mark.parametrize('entry, message', [
+    (dict(curve=[[100, 0.3]], curves=[[[100, 0.3]]]), 'curve or curves'),
+    (dict(curves=[]), 'one or more curves'),
+    (dict(curves=[[[100, 0.3]], [[100, 30]]]), r'outside \[0, 1\]'),
+])
+def test_bad_curves_in_a_history_are_named(tmp_path, entry, message):
+    from mmseg_trf.apis.scoring import read_gain_history
+    path = tmp_path / 'history.yaml'
+    path.write_text(
+        yaml.safe_dump(
+            dict(past=[
+                dict(architecture='fcn', miou=0.3, **entry),
+                dict(architecture='unet', miou=0.2)
+            ])))
+    with pytest.raises(ValueError, match=message):
+        read_gain_history(str(path))
+
+
 def test_ground_truth_is_checked_before_scoring(tmp_path):
     tool = score_sources_tool()
     sources = tmp_path / 'sources.yaml'
