@@ -185,16 +185,23 @@ def test_the_designs_compared_include_one_the_tool_runs_without_history():
     assert out.returncode == 2 and 'needs best or level too' in out.stderr
 
 
+def committed_records(count=None) -> dict:
+    """The study's committed records (the first ``count`` by name): run ->
+    record."""
+    records = {}
+    for path in sorted(Path(RECORDS).glob('*.json'))[:count]:
+        with open(path) as f:
+            records[path.stem] = json.load(f)
+    return records
+
+
 def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
     """select_source.py's defaults (width, eta and the rungs' shares of the
     full budget) are what the study's rule chooses on the committed
     records: a new run that moves the choice fails here until the defaults
     and docs follow."""
     from benchmarks.bench_selection import search_designs
-    records = {}
-    for path in sorted(Path(RECORDS).glob('*.json')):
-        with open(path) as f:
-            records[path.stem] = json.load(f)
+    records = committed_records()
     design = tools_design(
         tools_points(longer_records(records), search_designs()))
     assert design == SearchDesign(DEFAULT_WIDTH, *DEFAULT_RUNGS, DEFAULT_ETA)
@@ -206,10 +213,7 @@ def test_the_history_file_gives_the_tools_the_gains_the_study_learns(tmp_path):
     of every run's longest truth."""
     from benchmarks.bench_selection import write_history
     from mmseg_trf.apis.scoring import read_gain_history
-    records = {}
-    for path in sorted(Path(RECORDS).glob('*.json'))[:6]:
-        with open(path) as f:
-            records[path.stem] = json.load(f)
+    records = committed_records(6)
     path = tmp_path / 'architecture_history.yaml'
     write_history(records, str(path))
     tools = read_gain_history(str(path))
