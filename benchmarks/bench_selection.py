@@ -1620,7 +1620,8 @@ def add_seeds_part(path: str, seed: int, args, before: Optional[dict]) -> dict:
                             have + list(args.add_finetune_seeds))
 
 
-def main():
+def parse_args() -> argparse.Namespace:
+    """The study's command line (see the module's docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--scenarios', nargs='+', default=SCENARIOS)
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
@@ -1663,10 +1664,20 @@ def main():
         parser.error('--rung-scores needs best or level too: the tools\' '
                      'design is chosen among those select_source.py runs '
                      'without a history')
+    return args
+
+
+def study_records(args, start: float) -> tuple:
+    """Every part's record (the parts of ``args.only`` run, or all of
+    them; the others read from :data:`RECORDS` where stored), each part run
+    stored there as it finishes, and the metrics the scenarios score.
+
+    Returns:
+        tuple: ``(records, metrics)``: run -> record, and a list.
+    """
     import mmseg_trf  # noqa: F401
     from mmseg_trf.apis.report import FUSION
     from mmseg_trf.demo import Scenario
-    start = time.time()
     records, metrics = {}, {}
     for path in args.scenarios:
         name = scenario_name(path)
@@ -1696,13 +1707,17 @@ def main():
             os.makedirs(RECORDS, exist_ok=True)
             with open(stored, 'w') as f:
                 json.dump(records[run], f)
-    metrics = list(metrics)
-    analysis = analyse(records, metrics, args.rung_scores)
+    return records, list(metrics)
+
+
+def report_text(records: dict, metrics: list, analysis: dict,
+                longer_analysis: dict, paths: tuple) -> list:
+    """The report's lines: both truths' plateau rule and
+    leave-one-scenario-out figures, every method per scenario, regret
+    against cost and the search design (``paths``: :func:`report_paths`)."""
+    report, costs_png, longer_costs_png = paths
     longer = longer_records(records)
-    longer_analysis = analyse(longer, metrics, args.rung_scores) if len(
-        set(map(scenario_of, longer))) > 1 else dict(loso={})
     methods = list(analysis['runs'][0][1])
-    report, costs_png, longer_costs_png = report_paths(args.out_dir, args.docs)
     command = 'Written by `{}`'.format(' '.join(
         ['python benchmarks/bench_selection.py', *sys.argv[1:]]))
     longer_image = image_line(
@@ -1747,10 +1762,12 @@ def main():
         'finetuning every source).', '', *run_cost_table(analysis), '',
         *design_lines(analysis['designs'], TOOLS_USE, False)
     ]
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(report, 'w') as f:
-        f.write('\n'.join(text) + '\n')
-    with open(osp.join(args.out_dir, 'selection_study.json'), 'w') as f:
+    return text
+
+
+def write_summary(path: str, analysis: dict, longer_analysis: dict) -> None:
+    """The study's choices and costs as JSON (``selection_study.json``)."""
+    with open(path, 'w') as f:
         json.dump(
             dict(
                 runs=analysis['runs'],
@@ -1767,6 +1784,25 @@ def main():
                 longer_loso=longer_analysis['loso']),
             f,
             indent=1)
+
+
+def main():
+    args = parse_args()
+    start = time.time()
+    records, metrics = study_records(args, start)
+    analysis = analyse(records, metrics, args.rung_scores)
+    longer = longer_records(records)
+    longer_analysis = analyse(longer, metrics, args.rung_scores) if len(
+        set(map(scenario_of, longer))) > 1 else dict(loso={})
+    paths = report_paths(args.out_dir, args.docs)
+    report, costs_png, longer_costs_png = paths
+    text = report_text(records, metrics, analysis, longer_analysis, paths)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(report, 'w') as f:
+        f.write('\n'.join(text) + '\n')
+    write_summary(
+        osp.join(args.out_dir, 'selection_study.json'), analysis,
+        longer_analysis)
     write_history(records, osp.join(args.out_dir, 'architecture_history.yaml'))
     figure(analysis['costs'], costs_png)
     if longer_analysis['loso']:
