@@ -55,7 +55,7 @@ SCENARIOS = [
     osp.join(ROOT, 'configs', 'demo', f'scenario_{name}.yaml')
     for name in ('default', 'shared_arch', 'six_arch', 'domain_task',
                  'training_length', 'subset_target', 'local_shift', 'zoo_mix',
-                 'night_target', 'scale_shift', 'fog_target')
+                 'night_target', 'scale_shift', 'fog_target', 'rain_target')
 ]
 #: One record per finished (scenario, seed) part, committed with the docs,
 #: so a report over parts run in other sessions needs no rerun.
