@@ -103,7 +103,8 @@ REGISTERED = {
     'zoo_mix': '11edfc8',
     'night_target': '167e726',
     'scale_shift': 'ae4ec64',
-    'fog_target': '3050270'
+    'fog_target': '3050270',
+    'rain_target': 'e63a564'
 }
 # tools/select_source.py orders candidates by fusion-zscore (it takes no
 # architecture history): its default design is the one chosen on every run
