@@ -1711,13 +1711,14 @@ def study_records(args, start: float) -> tuple:
     return records, list(metrics)
 
 
-def report_text(records: dict, metrics: list, analysis: dict,
+def report_text(records: dict, longer: dict, metrics: list, analysis: dict,
                 longer_analysis: dict, paths: tuple) -> list:
     """The report's lines: both truths' plateau rule and
     leave-one-scenario-out figures, every method per scenario, regret
-    against cost and the search design (``paths``: :func:`report_paths`)."""
+    against cost and the search design (``longer``:
+    :func:`longer_records` of ``records``; ``paths``:
+    :func:`report_paths`)."""
     report, costs_png, longer_costs_png = paths
-    longer = longer_records(records)
     methods = list(analysis['runs'][0][1])
     command = 'Written by `{}`'.format(' '.join(
         ['python benchmarks/bench_selection.py', *sys.argv[1:]]))
@@ -1797,7 +1798,8 @@ def main():
         set(map(scenario_of, longer))) > 1 else dict(loso={})
     paths = report_paths(args.out_dir, args.docs)
     report, costs_png, longer_costs_png = paths
-    text = report_text(records, metrics, analysis, longer_analysis, paths)
+    text = report_text(records, longer, metrics, analysis, longer_analysis,
+                       paths)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(report, 'w') as f:
         f.write('\n'.join(text) + '\n')
