@@ -4,7 +4,8 @@ budget buys on top of it.
 
     python benchmarks/bench_selection.py [--scenarios A.yaml ...]
         [--seeds 0 1] [--out-dir demo_out] [--only SCENARIO-SEED ...]
-        [--continue-truth ITERS] [--add-finetune-seeds SEED ...] [--docs]
+        [--continue-truth ITERS] [--add-finetune-seeds SEED ...]
+        [--probe-truth ITERS] [--docs]
 
 Each (scenario, seed) is the demo's benchmark (sources trained, finetuned
 to a plateau for the ground truth with their learning curves, finetuned
@@ -27,6 +28,10 @@ the report and figures go to ``docs/en/selection_report.md`` and
   scenarios, the metric and the search design chosen leave-one-scenario-out
   among them against the longer truth alone (``selection_study_cost_longer
   .png``);
+* where parts were run with ``--probe-truth``, a much longer truth kept
+  apart (``docs/data/truth_probe/``, never pooled into the study): how
+  the truths at the study's budgets rank against it and whether it passes
+  the plateau rule;
 * every metric, fusion and prior per scenario, and the default chosen by
   leave-one-scenario-out (:func:`mmseg_trf.evaluation.leave_one_group_out`):
   chosen on the other scenarios, reported on the one left out;
@@ -60,6 +65,9 @@ SCENARIOS = [
 #: One record per finished (scenario, seed) part, committed with the docs,
 #: so a report over parts run in other sessions needs no rerun.
 RECORDS = osp.join(ROOT, 'docs', 'data', 'selection_study')
+#: Records whose truth was continued far beyond the study's budgets
+#: (``--probe-truth``): a check of the yardstick, kept out of the study.
+PROBES = osp.join(ROOT, 'docs', 'data', 'truth_probe')
 # where --docs writes the report and its figures (the ones the docs show)
 DOCS_REPORT = osp.join(ROOT, 'docs', 'en', 'selection_report.md')
 DOCS_FIGURES = osp.join(ROOT, 'docs', 'figures')
@@ -782,6 +790,75 @@ def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
         'without it, in shares of the longer budget.', '', *run_cost_table(
             dict(cost_runs=runs, costs=longer_costs(longer, analysis))), ''
     ]
+
+
+def stored_probes(runs) -> dict:
+    """The much longer truths kept for some of ``runs``
+    (``--probe-truth``), each as a record with that truth in place."""
+    probes = {}
+    for run in runs:
+        path = osp.join(PROBES, f'{run}.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                probes[run] = longer_records({run: json.load(f)})[run]
+    return probes
+
+
+def probe_lines(records: dict, probes: dict, metrics: list) -> list:
+    """Each probe's plateau rule, how the truths at the study's budgets
+    (read off the probe's own curves, which continue them) rank against
+    the probe's, each source's truth at each budget, and every method
+    against each truth (``probes``: :func:`stored_probes`)."""
+    from mmseg_trf.evaluation import truth_at
+    if not probes:
+        return []
+    lines = [
+        '## A much longer truth, kept apart (`--probe-truth`)', '',
+        'Some runs\' truth continued far beyond the study\'s budgets at the '
+        'same learning rate, never pooled into the study: whether the '
+        'study\'s truths rank the sources as a much longer one does.', '',
+        *plateau_lines(probes), ''
+    ]
+    for run, probe in probes.items():
+        study = records[run]
+        budgets = sorted({
+            study['budget'],
+            study.get('continued', study)['budget'], probe['budget']
+        })
+        truths = {b: truth_at(probe['curves'], b) for b in budgets}
+        final = truths[probe['budget']]
+        for budget in budgets[:-1]:
+            rho, pick, best = truth_agreement(truths[budget], final)
+            lines.append(
+                f'- {run}: the {budget}-iteration truth against the '
+                f"{probe['budget']}-iteration one: Spearman {rho:.3f}; " +
+                ('the same best source' if pick == best else
+                 f'its best {pick} is {top1_regret(final, pick):.1f} points '
+                 f'below the best {best}'))
+        head = ' | '.join(f'{b} it' for b in budgets)
+        lines += [
+            '', f'| {run}: source | {head} |', '|---|' + '---|' * len(budgets)
+        ]
+        for name in sorted(final, key=final.get, reverse=True):
+            lines.append(f'| {name} | ' +
+                         ' | '.join(f'{100 * truths[b][name]:.1f}'
+                                    for b in budgets) + ' |')
+        others = other_scenarios(records, run)
+        rows = [
+            run_criteria(dict(probe, truth=truths[b]), metrics, others)
+            for b in budgets
+        ]
+        lines += [
+            '', f'{run}, Spearman / top-1 regret (points) against the truth '
+            'at each budget:', '', f'| method | {head} |',
+            '|---|' + '---|' * len(budgets)
+        ]
+        for method in rows[0]:
+            lines.append(f'| {method} | ' + ' | '.join(
+                f"{row[method]['spearman']:.2f} / {row[method]['regret']:.1f}"
+                for row in rows) + ' |')
+        lines.append('')
+    return lines
 
 
 def without_family(record: dict, family: str) -> dict:
@@ -1574,10 +1651,15 @@ def image_line(report: str, path: str, title: str) -> str:
     return f'![{title}]({osp.relpath(path, osp.dirname(report))})'
 
 
-def run_part(path: str, seed: int, args, before: Optional[dict]) -> dict:
+def run_part(path: str,
+             seed: int,
+             args,
+             before: Optional[dict],
+             iters: Optional[int] = None) -> dict:
     """One (scenario, seed) part's record, its truth continued to
-    ``args.continue_truth`` where given; ``before`` is its stored record,
-    whose longer truth is kept when the rebuild reproduces it."""
+    ``iters`` (``args.continue_truth`` unless given) where set;
+    ``before`` is its stored record, whose longer truth is kept when the
+    rebuild reproduces it."""
     run = f'{scenario_name(path)}-seed{seed}'
     runner = scenario_runner(path, seed, args.out_dir)
     results = run_scenario(runner)
@@ -1586,11 +1668,11 @@ def run_part(path: str, seed: int, args, before: Optional[dict]) -> dict:
     if before is not None:
         gap = truth_gap(before, record)
         print(reproduction_line(run, gap, before, record))
-    if args.continue_truth:
-        print(f'[study] {run}: the truth continued to '
-              f'{args.continue_truth} iterations')
+    iters = iters or args.continue_truth
+    if iters:
+        print(f'[study] {run}: the truth continued to {iters} iterations')
         record['continued'] = continue_truth(runner, results['checkpoints'],
-                                             record, args.continue_truth)
+                                             record, iters)
     elif gap == 0 and 'continued' in before:  # a check run before
         record['continued'] = before['continued']
     return record
@@ -1647,6 +1729,14 @@ def parse_args() -> argparse.Namespace:
         'parts run (a less noisy truth at every budget the record holds); '
         'their sources must reproduce the record\'s')
     parser.add_argument(
+        '--probe-truth',
+        type=int,
+        metavar='ITERS',
+        help='continue the ground-truth runs of the parts run (with --only) '
+        'to ITERS iterations and keep that record apart, in '
+        'docs/data/truth_probe/: a check of the study\'s truths against a '
+        'much longer one, not pooled into the study')
+    parser.add_argument(
         '--rung-scores',
         nargs='+',
         choices=DESIGN_SCORES,
@@ -1701,14 +1791,25 @@ def study_records(args, start: float) -> tuple:
             if osp.isfile(stored):
                 with open(stored) as f:
                     before = json.load(f)
+            if args.probe_truth:
+                store(PROBES, run,
+                      run_part(path, seed, args, before, args.probe_truth))
+                if before is not None:
+                    records[run] = before
+                continue
             if args.add_finetune_seeds:
                 records[run] = add_seeds_part(path, seed, args, before)
             else:
                 records[run] = run_part(path, seed, args, before)
-            os.makedirs(RECORDS, exist_ok=True)
-            with open(stored, 'w') as f:
-                json.dump(records[run], f)
+            store(RECORDS, run, records[run])
     return records, list(metrics)
+
+
+def store(folder: str, run: str, record: dict) -> None:
+    """Keep a part's record as ``<folder>/<run>.json``."""
+    os.makedirs(folder, exist_ok=True)
+    with open(osp.join(folder, f'{run}.json'), 'w') as f:
+        json.dump(record, f)
 
 
 def report_text(records: dict, longer: dict, metrics: list, analysis: dict,
@@ -1738,6 +1839,7 @@ def report_text(records: dict, longer: dict, metrics: list, analysis: dict,
         'truth is partly finetuning noise no metric can predict.', '',
         *plateau_lines(records), '',
         *continued_lines(records, metrics, analysis),
+        *probe_lines(records, stored_probes(records), metrics),
         *longer_loso_lines(longer_analysis, longer_image),
         *added_seed_lines(longer, longer_analysis),
         *family_out_lines(longer, metrics, 'longer'),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import bench_selection
 from benchmarks.bench_selection import (RECORDS, check_same_sources,
                                         design_point, design_shares,
                                         first_seeds, halving_point,
@@ -96,6 +97,55 @@ def test_with_added_seeds_pools_the_longer_truth():
     assert len(pooled['continued']['curves']['a']) == 3
     assert pooled['continued']['truth'] == pytest.approx(dict(a=0.3, b=0.2))
     assert pooled['continued']['finetune_seconds']['a'] == pytest.approx(30)
+
+
+def test_a_probe_ranks_the_studys_truths_against_a_much_longer_one():
+    # b is ahead at 4 iterations, a overtakes it by 8, c stays last: the
+    # probe's curves continue the study's, so its truth at 4 is the
+    # study's (the demo names its sources <arch>_<domain>-<task>)
+    a, b, c = 'fcn8s_near-fine', 'unet_far-fine', 'segnet_far-coarse'
+    probe_curves = {
+        a: [curve(0.1, 0.2, 0.3, 0.6),
+            curve(0.1, 0.2, 0.4, 0.6)],
+        b: [curve(0.3, 0.4, 0.4, 0.4),
+            curve(0.3, 0.4, 0.4, 0.5)],
+        c: [curve(0.0, 0.1, 0.1, 0.1),
+            curve(0.0, 0.0, 0.1, 0.1)]
+    }
+    study = record(
+        {
+            n: [run[:2] for run in runs]
+            for n, runs in probe_curves.items()
+        },
+        scores=(0.5, 0.2, 0.1),
+        own=(0.6, 0.3, 0.2))
+    probed = dict(
+        study,
+        continued=dict(
+            budget=8,
+            curves=probe_curves,
+            truth={
+                a: 0.6,
+                b: 0.45,
+                c: 0.1
+            },
+            finetune_seconds=dict.fromkeys(probe_curves, 1.0)))
+    other = record({n: [curve(0.1)] * 2
+                    for n in probe_curves},
+                   scores=(0.5, 0.2, 0.1),
+                   own=(0.6, 0.3, 0.2))
+    records = {'x-seed0': study, 'y-seed0': other}
+    probes = longer_records({'x-seed0': probed})
+    text = '\n'.join(bench_selection.probe_lines(records, probes, ['nce']))
+    assert ('the 4-iteration truth against the 8-iteration one: Spearman '
+            '0.500; its best unet_far-fine is 15.0 points below the best '
+            'fcn8s_near-fine') in text
+    assert '| fcn8s_near-fine | 20.0 | 60.0 |' in text
+    assert '| unet_far-fine | 40.0 | 45.0 |' in text
+    # nce scores a over b over c: wrong at the study's budget, right at
+    # the probe's
+    assert '| nce | 0.50 / 20.0 | 1.00 / 0.0 |' in text
+    assert bench_selection.probe_lines(records, {}, ['nce']) == []
 
 
 def test_added_seeds_need_the_same_sources_and_budgets():
