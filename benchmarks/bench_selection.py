@@ -709,6 +709,18 @@ def truth_agreement(truth: dict, other: dict) -> tuple:
     return rho, max(truth, key=truth.get), max(other, key=other.get)
 
 
+def agreement_line(run: str, budget: int, truth: dict, longer_budget: int,
+                   longer: dict) -> str:
+    """How a run's truth at ``budget`` ranks against its truth at
+    ``longer_budget``, and what its best source loses there."""
+    rho, pick, best = truth_agreement(truth, longer)
+    return (f'- {run}: the {budget}-iteration truth against the '
+            f'{longer_budget}-iteration one: Spearman {rho:.3f}; ' +
+            ('the same best source' if pick == best else
+             f'its best {pick} is {top1_regret(longer, pick):.1f} points '
+             f'below the longer truth\'s best {best}'))
+
+
 def plateau_lines(records: dict) -> list:
     """The plateau rule per run, how far the ranking still moves in the
     budget's last quarter (Spearman between the truths at 3/4 of the
@@ -759,14 +771,9 @@ def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
     study = dict(zip(records, (criteria for _, criteria in analysis['runs'])))
     rows = {}
     for run, record in checked.items():
-        truth = longer[run]['truth']
-        rho, pick, best = truth_agreement(record['truth'], truth)
-        verdict = (f'its best {pick} is {top1_regret(truth, pick):.1f} '
-                   f'points below the longer truth\'s best {best}')
         lines.append(
-            f"- {run}: the {record['budget']}-iteration truth against the "
-            f"{longer[run]['budget']}-iteration one: Spearman {rho:.3f}; " +
-            ('the same best source' if pick == best else verdict))
+            agreement_line(run, record['budget'], record['truth'],
+                           longer[run]['budget'], longer[run]['truth']))
         others = other_scenarios(records, run)
         for method, row in run_criteria(longer[run], metrics, others).items():
             rows.setdefault(method, {})[run] = (study[run][method], row)
@@ -827,14 +834,10 @@ def probe_lines(records: dict, probes: dict, metrics: list) -> list:
         })
         truths = {b: truth_at(probe['curves'], b) for b in budgets}
         final = truths[probe['budget']]
-        for budget in budgets[:-1]:
-            rho, pick, best = truth_agreement(truths[budget], final)
-            lines.append(
-                f'- {run}: the {budget}-iteration truth against the '
-                f"{probe['budget']}-iteration one: Spearman {rho:.3f}; " +
-                ('the same best source' if pick == best else
-                 f'its best {pick} is {top1_regret(final, pick):.1f} points '
-                 f'below the best {best}'))
+        lines += [
+            agreement_line(run, budget, truths[budget], probe['budget'], final)
+            for budget in budgets[:-1]
+        ]
         head = ' | '.join(f'{b} it' for b in budgets)
         lines += [
             '', f'| {run}: source | {head} |', '|---|' + '---|' * len(budgets)

@@ -138,8 +138,8 @@ def test_a_probe_ranks_the_studys_truths_against_a_much_longer_one():
     probes = longer_records({'x-seed0': probed})
     text = '\n'.join(bench_selection.probe_lines(records, probes, ['nce']))
     assert ('the 4-iteration truth against the 8-iteration one: Spearman '
-            '0.500; its best unet_far-fine is 15.0 points below the best '
-            'fcn8s_near-fine') in text
+            '0.500; its best unet_far-fine is 15.0 points below the longer '
+            'truth\'s best fcn8s_near-fine') in text
     assert '| fcn8s_near-fine | 20.0 | 60.0 |' in text
     assert '| unet_far-fine | 40.0 | 45.0 |' in text
     # nce scores a over b over c: wrong at the study's budget, right at
