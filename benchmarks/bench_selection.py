@@ -1815,13 +1815,13 @@ def store(folder: str, run: str, record: dict) -> None:
         json.dump(record, f)
 
 
-def report_text(records: dict, longer: dict, metrics: list, analysis: dict,
-                longer_analysis: dict, paths: tuple) -> list:
+def report_text(records: dict, longer: dict, probes: dict, metrics: list,
+                analysis: dict, longer_analysis: dict, paths: tuple) -> list:
     """The report's lines: both truths' plateau rule and
-    leave-one-scenario-out figures, every method per scenario, regret
-    against cost and the search design (``longer``:
-    :func:`longer_records` of ``records``; ``paths``:
-    :func:`report_paths`)."""
+    leave-one-scenario-out figures, the probes of a much longer truth,
+    every method per scenario, regret against cost and the search design
+    (``longer``: :func:`longer_records` of ``records``; ``probes``:
+    :func:`stored_probes`; ``paths``: :func:`report_paths`)."""
     report, costs_png, longer_costs_png = paths
     methods = list(analysis['runs'][0][1])
     command = 'Written by `{}`'.format(' '.join(
@@ -1842,7 +1842,7 @@ def report_text(records: dict, longer: dict, metrics: list, analysis: dict,
         'truth is partly finetuning noise no metric can predict.', '',
         *plateau_lines(records), '',
         *continued_lines(records, metrics, analysis),
-        *probe_lines(records, stored_probes(records), metrics),
+        *probe_lines(records, probes, metrics),
         *longer_loso_lines(longer_analysis, longer_image),
         *added_seed_lines(longer, longer_analysis),
         *family_out_lines(longer, metrics, 'longer'),
@@ -1903,8 +1903,8 @@ def main():
         set(map(scenario_of, longer))) > 1 else dict(loso={})
     paths = report_paths(args.out_dir, args.docs)
     report, costs_png, longer_costs_png = paths
-    text = report_text(records, longer, metrics, analysis, longer_analysis,
-                       paths)
+    text = report_text(records, longer, stored_probes(records), metrics,
+                       analysis, longer_analysis, paths)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(report, 'w') as f:
         f.write('\n'.join(text) + '\n')
