@@ -420,16 +420,22 @@ def truth_gap(before: dict, after: dict) -> float:
         abs(before['truth'][s] - after['truth'][s]) for s in before['truth'])
 
 
-def reproduction_line(run: str, gap: float, before: dict, after: dict) -> str:
-    """Whether a rebuilt run's truth reproduces the stored record's."""
+def reproduction_line(run: str,
+                      gap: float,
+                      before: dict,
+                      after: dict,
+                      probe: bool = False) -> str:
+    """Whether a rebuilt run's truth reproduces the stored record's, and
+    what becomes of the record (a ``probe`` leaves it as it is)."""
     if gap == 0:
         return f'[study] {run}: the rebuilt truth reproduces the record'
     how = ('covers other sources than the record' if math.isinf(gap) else
            f'differs from the record by up to {100 * gap:.1f} points')
+    fate = ('the probe is kept apart and the record stays' if probe else
+            'the record, and any longer truth it held, is replaced')
     return (f'[study] {run}: the rebuilt truth {how} (record made on '
             f"{before.get('machine', 'an unrecorded machine')}, this one "
-            f"{after['machine']}); the record, and any longer truth it "
-            'held, is replaced')
+            f"{after['machine']}); {fate}")
 
 
 def source_results(record: dict):
@@ -811,6 +817,22 @@ def stored_probes(runs) -> dict:
     return probes
 
 
+def rebuild_line(run: str, study: dict, truth: dict) -> str:
+    """Whether a probe's own truth at the study's budget (``truth``)
+    reproduces the study's record of the run: where it does not, the
+    probe's sources were rebuilt elsewhere and its figures are the
+    rebuild's."""
+    gap = truth_gap(study, dict(truth=truth))
+    if gap == 0:
+        return (f'- {run}: the probe\'s {study["budget"]}-iteration truth '
+                'is the study\'s record')
+    how = ('covers other sources than' if math.isinf(gap) else
+           f'differs by up to {100 * gap:.1f} points from')
+    return (f'- {run}: the probe\'s {study["budget"]}-iteration truth {how} '
+            'the study\'s record (its sources rebuilt on another machine): '
+            'the probe\'s figures are the rebuild\'s')
+
+
 def probe_lines(records: dict, probes: dict, metrics: list) -> list:
     """Each probe's plateau rule, how the truths at the study's budgets
     (read off the probe's own curves, which continue them) rank against
@@ -834,6 +856,7 @@ def probe_lines(records: dict, probes: dict, metrics: list) -> list:
         })
         truths = {b: truth_at(probe['curves'], b) for b in budgets}
         final = truths[probe['budget']]
+        lines.append(rebuild_line(run, study, truths[study['budget']]))
         lines += [
             agreement_line(run, budget, truths[budget], probe['budget'], final)
             for budget in budgets[:-1]
@@ -1660,9 +1683,10 @@ def run_part(path: str,
              before: Optional[dict],
              iters: Optional[int] = None) -> dict:
     """One (scenario, seed) part's record, its truth continued to
-    ``iters`` (``args.continue_truth`` unless given) where set;
-    ``before`` is its stored record, whose longer truth is kept when the
-    rebuild reproduces it."""
+    ``iters`` where given (a probe, ``--probe-truth``: the stored record
+    stays) or else to ``args.continue_truth`` where set; ``before`` is its
+    stored record, whose longer truth is kept when the rebuild reproduces
+    it."""
     run = f'{scenario_name(path)}-seed{seed}'
     runner = scenario_runner(path, seed, args.out_dir)
     results = run_scenario(runner)
@@ -1670,7 +1694,7 @@ def run_part(path: str,
     gap = None
     if before is not None:
         gap = truth_gap(before, record)
-        print(reproduction_line(run, gap, before, record))
+        print(reproduction_line(run, gap, before, record, iters is not None))
     iters = iters or args.continue_truth
     if iters:
         print(f'[study] {run}: the truth continued to {iters} iterations')

@@ -145,7 +145,17 @@ def test_a_probe_ranks_the_studys_truths_against_a_much_longer_one():
     # nce scores a over b over c: wrong at the study's budget, right at
     # the probe's
     assert '| nce | 0.50 / 20.0 | 1.00 / 0.0 |' in text
+    assert 'the probe\'s 4-iteration truth is the study\'s record' in text
     assert bench_selection.probe_lines(records, {}, ['nce']) == []
+    # a probe rebuilt elsewhere says so, and the study's record stays
+    elsewhere = dict(study, truth=dict(study['truth'], **{c: 0.06}))
+    text = '\n'.join(
+        bench_selection.probe_lines(dict(records, **{'x-seed0': elsewhere}),
+                                    probes, ['nce']))
+    assert ('the probe\'s 4-iteration truth differs by up to 1.0 points '
+            'from the study\'s record') in text
+    assert 'the record stays' in bench_selection.reproduction_line(
+        'x-seed0', 0.01, study, dict(study, machine='here'), probe=True)
 
 
 def test_added_seeds_need_the_same_sources_and_budgets():
