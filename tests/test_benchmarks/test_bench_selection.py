@@ -150,8 +150,8 @@ def test_a_probe_ranks_the_studys_truths_against_a_much_longer_one():
     # a probe rebuilt elsewhere says so, and the study's record stays
     elsewhere = dict(study, truth=dict(study['truth'], **{c: 0.06}))
     text = '\n'.join(
-        bench_selection.probe_lines(dict(records, **{'x-seed0': elsewhere}),
-                                    probes, ['nce']))
+        bench_selection.probe_lines(
+            dict(records, **{'x-seed0': elsewhere}), probes, ['nce']))
     assert ('the probe\'s 4-iteration truth differs by up to 1.0 points '
             'from the study\'s record') in text
     assert 'the record stays' in bench_selection.reproduction_line(
