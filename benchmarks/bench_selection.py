@@ -85,6 +85,11 @@ CLOSENESS = {
     DOMAIN_PRIOR: dict(near=3, mid=2, far=1),
     TASK_PRIOR: dict(fine=3, coarse=2, partial=1)
 }
+# what an n/a in a method's cell means (:func:`criteria_cell`)
+NOT_GRADED = ('n/a: the method gives every source of the run one score, or '
+              'none, so it cannot rank them (the architecture prior where '
+              'they share one family or its history ties theirs; a '
+              'closeness prior where the scenario\'s names are not graded).')
 # the tool's own fusion member (score_sources --fusion-members ... source-miou)
 PRIOR_FUSION = 'fusion-rank + source-miou'
 # A candidate added after its figures on these seven scenarios were seen,
@@ -786,12 +791,12 @@ def continued_lines(records: dict, metrics: list, analysis: dict) -> list:
     runs = list(checked)
     lines += [
         '', 'Spearman / top-1 regret (points) against the study\'s truth '
-        '-> against the longer one:', '',
+        '-> against the longer one:', '', NOT_GRADED, '',
         '| method | ' + ' | '.join(runs) + ' |', '|---|' + '---|' * len(runs)
     ]
     for method, cells in rows.items():
         lines.append(f'| {method} | ' + ' | '.join(' -> '.join(
-            f"{row['spearman']:.2f} / {row['regret']:.1f}"
+            criteria_cell(row['spearman'], row['regret'])
             for row in cells[run]) for run in runs) + ' |')
     if not analysis['designs']:
         return lines + ['']
@@ -845,8 +850,8 @@ def probe_lines(records: dict, probes: dict, metrics: list) -> list:
         '## A much longer truth, kept apart (`--probe-truth`)', '',
         'Some runs\' truth continued far beyond the study\'s budgets at the '
         'same learning rate, never pooled into the study: whether the '
-        'study\'s truths rank the sources as a much longer one does.', '',
-        *plateau_lines(probes), ''
+        'study\'s truths rank the sources as a much longer one does. '
+        f'{NOT_GRADED}', '', *plateau_lines(probes), ''
     ]
     for run, probe in probes.items():
         study = records[run]
@@ -881,7 +886,7 @@ def probe_lines(records: dict, probes: dict, metrics: list) -> list:
         ]
         for method in rows[0]:
             lines.append(f'| {method} | ' + ' | '.join(
-                f"{row[method]['spearman']:.2f} / {row[method]['regret']:.1f}"
+                criteria_cell(row[method]['spearman'], row[method]['regret'])
                 for row in rows) + ' |')
         lines.append('')
     return lines
@@ -991,6 +996,14 @@ def proxy_lines(records: dict) -> list:
             }))
 
 
+def criteria_cell(spearman: float, regret: float) -> str:
+    """A method's ``Spearman / top-1 regret (points)`` on a run; n/a where
+    it cannot rank the run's sources (:data:`NOT_GRADED`)."""
+    if math.isnan(spearman):
+        return 'n/a'
+    return f'{spearman:.2f} / {regret:.1f}'
+
+
 def cell(stat: dict, digits: int) -> str:
     """Mean [interval of the mean] (lowest to highest); the interval is left
     out under 3 runs (:func:`mean_interval` gives none), the range under 2.
@@ -1021,9 +1034,8 @@ def method_table(per_scenario: dict, methods: list) -> list:
         cells = []
         for s in scenarios:
             row = summaries[s].get(method)
-            cells.append(
-                '-' if not row else f"{row['spearman']['mean']:.2f} / "
-                f"{row['regret']['mean']:.1f}")
+            cells.append('-' if not row else criteria_cell(
+                row['spearman']['mean'], row['regret']['mean']))
         lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
     return lines
 
@@ -1877,8 +1889,9 @@ def report_text(records: dict, longer: dict, probes: dict, metrics: list,
     ]
     text += [
         '', '## Every method per scenario (Spearman / regret in points, mean '
-        'over seeds)', '', *method_table(analysis['per_scenario'], methods),
-        '', *family_out_lines(records, metrics, 'the study\'s'),
+        'over seeds)', '', NOT_GRADED, '',
+        *method_table(analysis['per_scenario'], methods), '',
+        *family_out_lines(records, metrics, 'the study\'s'),
         '## Regret against cost', '',
         'Searches are seeded by the metric chosen without the scenario '
         '(leave-one-scenario-out); cost 0 iterations for a metric alone, '

@@ -146,6 +146,8 @@ def test_a_probe_ranks_the_studys_truths_against_a_much_longer_one():
     # the probe's
     assert '| nce | 0.50 / 20.0 | 1.00 / 0.0 |' in text
     assert 'the probe\'s 4-iteration truth is the study\'s record' in text
+    # the other run ties every family, so its history cannot rank them
+    assert '| prior: architecture | n/a | n/a |' in text
     assert bench_selection.probe_lines(records, {}, ['nce']) == []
     # a probe rebuilt elsewhere says so, and the study's record stays
     elsewhere = dict(study, truth=dict(study['truth'], **{c: 0.06}))
