@@ -425,6 +425,14 @@ def truth_gap(before: dict, after: dict) -> float:
         abs(before['truth'][s] - after['truth'][s]) for s in before['truth'])
 
 
+def gap_words(gap: float, record: str) -> str:
+    """How a rebuilt truth departs from ``record`` (``gap``: a nonzero
+    :func:`truth_gap`)."""
+    if math.isinf(gap):
+        return f'covers other sources than {record}'
+    return f'differs by up to {100 * gap:.1f} points from {record}'
+
+
 def reproduction_line(run: str,
                       gap: float,
                       before: dict,
@@ -434,11 +442,10 @@ def reproduction_line(run: str,
     what becomes of the record (a ``probe`` leaves it as it is)."""
     if gap == 0:
         return f'[study] {run}: the rebuilt truth reproduces the record'
-    how = ('covers other sources than the record' if math.isinf(gap) else
-           f'differs from the record by up to {100 * gap:.1f} points')
     fate = ('the probe is kept apart and the record stays' if probe else
             'the record, and any longer truth it held, is replaced')
-    return (f'[study] {run}: the rebuilt truth {how} (record made on '
+    return (f'[study] {run}: the rebuilt truth {gap_words(gap, "the record")} '
+            '(record made on '
             f"{before.get('machine', 'an unrecorded machine')}, this one "
             f"{after['machine']}); {fate}")
 
@@ -831,11 +838,10 @@ def rebuild_line(run: str, study: dict, truth: dict) -> str:
     if gap == 0:
         return (f'- {run}: the probe\'s {study["budget"]}-iteration truth '
                 'is the study\'s record')
-    how = ('covers other sources than' if math.isinf(gap) else
-           f'differs by up to {100 * gap:.1f} points from')
+    how = gap_words(gap, 'the study\'s record')
     return (f'- {run}: the probe\'s {study["budget"]}-iteration truth {how} '
-            'the study\'s record (its sources rebuilt on another machine): '
-            'the probe\'s figures are the rebuild\'s')
+            '(its sources rebuilt on another machine): the probe\'s figures '
+            'are the rebuild\'s')
 
 
 def probe_lines(records: dict, probes: dict, metrics: list) -> list:
