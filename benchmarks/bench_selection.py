@@ -559,17 +559,19 @@ def halving_point(record: dict,
                   budgets: list,
                   eta: int = 2,
                   score: str = 'best',
-                  gains=None) -> tuple:
+                  gains=None,
+                  judged_at: Optional[int] = None) -> tuple:
     """Successive halving simulated on one finetuning seed's learning
     curves, each rung compared by ``score`` (a key of
     :data:`mmseg_trf.evaluation.RUNG_SCORES`), scaled by ``gains`` (an
     :class:`~mmseg_trf.evaluation.ArchitectureGains`) if given: (iterations
     cost, wall-time cost, top-1 regret in points against the other seeds'
-    truth), costs as fractions of finetuning every source fully (the wall
-    time counts the scoring too)."""
+    truth at ``judged_at`` iterations, by default the record's budget),
+    costs as fractions of finetuning every source fully (the wall time
+    counts the scoring too)."""
     from mmseg_trf.evaluation import rung_value, successive_halving, truth_at
     budget = record['budget']
-    truth = truth_at(record['curves'], budget, without=seed)
+    truth = truth_at(record['curves'], judged_at or budget, without=seed)
     per_iter = {n: record['finetune_seconds'][n] / budget for n in truth}
     full_seconds = sum(record['finetune_seconds'].values())
     spent = {}
@@ -639,16 +641,23 @@ def design_points(record: dict, order: list, designs: list,
     }
 
 
-def design_point(record: dict, order: list, design, gains=None) -> tuple:
+def design_point(record: dict,
+                 order: list,
+                 design,
+                 gains=None,
+                 judged_at: Optional[int] = None) -> tuple:
     """A search design on a run, mean over the finetuning seeds:
-    (iterations cost, wall-time cost, regret)."""
+    (iterations cost, wall-time cost, regret), the regret against the truth
+    at ``judged_at`` iterations (:func:`halving_point`)."""
     if design.scaled and gains is None:
         raise ValueError(f'{design.name}: needs a history of other runs')
+    candidates = design.candidates(order)
+    budgets = design.budgets(record['budget'])
+    gains = gains if design.scaled else None
     return tuple(
         np.mean([
-            halving_point(record, seed, design.candidates(order),
-                          design.budgets(record['budget']), design.eta,
-                          design.score, gains if design.scaled else None)
+            halving_point(record, seed, candidates, budgets, design.eta,
+                          design.score, gains, judged_at)
             for seed in range(seeds_of(record))
         ], 0))
 
@@ -662,16 +671,19 @@ def strategies(record: dict,
                order: list,
                method: str,
                auto_width: int,
-               gains=None) -> dict:
+               gains=None,
+               judged_at: Optional[int] = None) -> dict:
     """Strategy -> (iterations cost, wall-time cost, regret), each the mean
     over the finetuning seeds: a finetuning strategy is simulated on one
-    seed's learning curves and judged by the truth of the other seeds, and
-    so is a metric's pick (each seed's turn), so that every strategy meets
-    the same yardstick and none is judged by its own luck. With ``gains``
-    (other runs' :func:`history_gains`), finetuning every source briefly is
-    also judged with each score scaled by its family's expected gain."""
+    seed's learning curves and judged by the truth of the other seeds (at
+    ``judged_at`` iterations, by default the record's budget), and so is a
+    metric's pick (each seed's turn), so that every strategy meets the same
+    yardstick and none is judged by its own luck. With ``gains`` (other
+    runs' :func:`history_gains`), finetuning every source briefly is also
+    judged with each score scaled by its family's expected gain."""
     from mmseg_trf.evaluation import rung_budgets, rung_value, truth_at
     budget, curves = record['budget'], record['curves']
+    judge = judged_at or budget
     names = list(record['truth'])
     full_seconds = sum(record['finetune_seconds'].values())
     seeds = seeds_of(record)
@@ -679,7 +691,7 @@ def strategies(record: dict,
         f'metric: {method}':
         (0.0, scoring_seconds(record) / full_seconds,
          np.mean([
-             top1_regret(truth_at(curves, budget, seed), order[0])
+             top1_regret(truth_at(curves, judge, seed), order[0])
              for seed in range(seeds)
          ]))
     }
@@ -692,7 +704,7 @@ def strategies(record: dict,
                 key=lambda source: rung_value(curves[source][
                     seed], b, 'best', gains, architecture(source), budget))
             return (b / budget, b / budget,
-                    top1_regret(truth_at(curves, budget, seed), pick))
+                    top1_regret(truth_at(curves, judge, seed), pick))
 
         out['finetune all, 1 seed' if fraction ==
             1 else f'finetune all to {b} it'] = tuple(
@@ -711,8 +723,8 @@ def strategies(record: dict,
             budgets = rung_budgets(budget // fraction, budget)
             out[f'halving: {label}, from {budgets[0]} it'] = tuple(
                 np.mean([
-                    halving_point(record, seed, order[:width], budgets)
-                    for seed in range(seeds)
+                    halving_point(record, s, order[:width], budgets, 2, 'best',
+                                  None, judged_at) for s in range(seeds)
                 ], 0))
     return out
 
@@ -898,6 +910,43 @@ def probe_lines(records: dict, probes: dict, metrics: list) -> list:
     return lines
 
 
+def probe_search_lines(longer: dict, probes: dict, analysis: dict) -> list:
+    """Every strategy of the study on its longer budget, simulated on each
+    probe's own curves (which continue the study's) and seeded and designed
+    as in the study (``analysis``: the longer truth's :func:`analyse`), its
+    pick judged by the other finetuning seeds' truth at the study's budget
+    and at the probe's: whether what the search lost is the yardstick's
+    (``longer``: :func:`longer_records`; ``probes``:
+    :func:`stored_probes`)."""
+    if not probes or not analysis['loso']:
+        return []
+    runs, cells = list(probes), {}
+    for run, probe in probes.items():
+        scenario = scenario_of(run)
+        record = dict(probe, budget=longer[run]['budget'])
+        judged = [
+            run_costs(record, other_scenarios(longer, run),
+                      analysis['loso'][scenario]['chosen'],
+                      analysis['designs'], scenario, budget)
+            for budget in (record['budget'], probe['budget'])
+        ]
+        for name in judged[0]:
+            regrets = [f'{points[name][2]:.1f}' for points in judged]
+            cells.setdefault(name, []).append(' -> '.join(regrets))
+    rows = [
+        f'| {name} | ' + ' | '.join(row) + ' |' for name, row in cells.items()
+    ]
+    return [
+        'Every strategy of the study on its longer budget, as the study ran '
+        'it on the probe\'s curves (seeded by the metric and designed '
+        'without the scenario), its pick judged by the other finetuning '
+        'seed\'s truth at the study\'s budget -> at the probe\'s: top-1 '
+        'regret in points, mean over the finetuning seeds.', '',
+        '| strategy | ' + ' | '.join(runs) + ' |',
+        '|---|' + '---|' * len(runs), *rows, ''
+    ]
+
+
 def without_family(record: dict, family: str) -> dict:
     """The run with the sources of one architecture family taken out."""
     keep = [n for n in record['truth'] if architecture(n) != family]
@@ -964,21 +1013,42 @@ def family_out_lines(records: dict, metrics: list, truth: str) -> list:
     return lines + ['']
 
 
+def run_costs(record: dict,
+              history: list,
+              method: str,
+              designs: dict,
+              scenario: str,
+              judged_at: Optional[int] = None) -> dict:
+    """Strategy -> (iterations cost, wall-time cost, regret) on one run:
+    :func:`strategies` seeded by ``method``, the designs chosen without the
+    run's ``scenario`` by each rule and the tools' default (``designs``:
+    :func:`design_loso`, empty for none), every regret against the other
+    seeds' truth at ``judged_at`` iterations (by default the record's
+    budget); ``history``: other runs' records, which every prior and the
+    past gains learn from."""
+    gains = history_gains(history)
+    order, width = metric_order(record, method, history)
+    points = strategies(record, order, 'chosen metric', width, gains,
+                        judged_at)
+    for row, rule in design_rules(designs):
+        points[row] = design_point(record, order, rule['left_out'][scenario],
+                                   gains, judged_at)
+    if designs:
+        tools_order = metric_order(record, TOOLS_ORDER, history)[0]
+        points[TOOLS_ROW] = design_point(
+            record, tools_order, designs['tools'], judged_at=judged_at)
+    return points
+
+
 def longer_costs(longer: dict, analysis: dict) -> dict:
     """Strategy -> per run (iterations cost, wall-time cost, regret) on the
     runs' longer budgets, seeded and designed as on the study's truth."""
     costs = {}
     for run, record in longer.items():
         scenario = scenario_of(run)
-        history = other_scenarios(longer, run)
-        gains = history_gains(history)
-        order, width = metric_order(record,
-                                    analysis['loso'][scenario]['chosen'],
-                                    history)
-        points = strategies(record, order, 'chosen metric', width, gains)
-        for row, designs in design_rules(analysis['designs']):
-            points[row] = design_point(record, order,
-                                       designs['left_out'][scenario], gains)
+        points = run_costs(record, other_scenarios(longer, run),
+                           analysis['loso'][scenario]['chosen'],
+                           analysis['designs'], scenario)
         for name, point in points.items():
             costs.setdefault(name, []).append(point)
     return costs
@@ -1108,15 +1178,9 @@ def analyse(records: dict, metrics: list, kinds=DESIGN_SCORES) -> dict:
     costs = {}
     for run, record in records.items():
         scenario = scenario_of(run)
-        method = loso[scenario]['chosen'] if loso else metrics[0]
-        history = other_scenarios(records, run)
-        order, width = metric_order(record, method, history)
-        points = strategies(record, order, 'chosen metric', width,
-                            history_gains(history))
-        for row, rule in design_rules(designs):
-            points[row] = rule['row'][run]
-        if designs:
-            points[TOOLS_ROW] = designs['tools_points'][run][designs['tools']]
+        points = run_costs(record, other_scenarios(records, run),
+                           loso[scenario]['chosen'] if loso else metrics[0],
+                           designs, scenario)
         for name, point in points.items():
             costs.setdefault(name, []).append(point)
     per_scenario = {s: [row for g, row in runs if g == s] for s in scenarios}
@@ -1194,10 +1258,9 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
     Returns:
         dict: ``simulated`` (``designs``) and, by the worst-run rule of
         :func:`choose_search_design`:
-        ``left_out`` (scenario -> design), ``all`` (design), ``tools``
-        (:func:`tools_design`) and
-        ``row`` (run -> the left-out design's point on that run); and
-        ``mean_rule``, the same four by the mean rule (registered on
+        ``left_out`` (scenario -> design), ``all`` (design) and ``tools``
+        (:func:`tools_design`); and
+        ``mean_rule``, the same three by the mean rule (registered on
         2026-12-04 before `scale_shift` seed 1's results, reported beside
         the worst-run rule, which stays the one the tools follow);
         ``tools_points`` (:func:`tools_points`), ``tools_shares``
@@ -1243,11 +1306,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         return dict(
             left_out=left_out,
             all=choose(own.items(), rule),
-            tools=tools_design(tools, rule),
-            row={
-                run: points(run, method)[left_out[scenario_of(run)]]
-                for run, method in own.items()
-            })
+            tools=tools_design(tools, rule))
 
     return dict(
         chosen_by('worst'),
@@ -1885,6 +1944,7 @@ def report_text(records: dict, longer: dict, probes: dict, metrics: list,
         *plateau_lines(records), '',
         *continued_lines(records, metrics, analysis),
         *probe_lines(records, probes, metrics),
+        *probe_search_lines(longer, probes, longer_analysis),
         *longer_loso_lines(longer_analysis, longer_image),
         *added_seed_lines(longer, longer_analysis),
         *family_out_lines(longer, metrics, 'longer'),

@@ -32,7 +32,7 @@ def record(curves, budget=4, scores=(0.5, 0.2), own=(0.6, 0.3)):
             dict(
                 name=n,
                 extract_seconds=1.0,
-                metrics=dict(nce=dict(mean=s, seconds=1.0)))
+                metrics=dict(nce=dict(mean=s, seconds=1.0, values=[s] * 2)))
             for n, s in zip(names, scores)
         ]),
         truth={
@@ -158,6 +158,58 @@ def test_a_probe_ranks_the_studys_truths_against_a_much_longer_one():
             'from the study\'s record') in text
     assert 'the record stays' in bench_selection.reproduction_line(
         'x-seed0', 0.01, study, dict(study, machine='here'), probe=True)
+
+
+def test_a_probe_judges_the_studys_searches_by_a_much_longer_truth():
+    # a is 20 points behind b at the study's 8 iterations and ahead of it
+    # at the probe's 16
+    a, b = 'fcn8s_near-fine', 'unet_far-fine'
+    probe_curves = {
+        a: [[(1, 0.1), (4, 0.2), (8, 0.2), (16, 0.6)]] * 2,
+        b: [[(1, 0.3), (4, 0.4), (8, 0.4), (16, 0.4)],
+            [(1, 0.3), (4, 0.4), (8, 0.4), (16, 0.5)]]
+    }
+    study = record(
+        {
+            n: [[p for p in run if p[0] <= 8] for run in runs]
+            for n, runs in probe_curves.items()
+        },
+        budget=8)
+    probes = longer_records({
+        'x-seed0':
+        dict(
+            study,
+            continued=dict(
+                budget=16,
+                curves=probe_curves,
+                truth={
+                    a: 0.6,
+                    b: 0.45
+                },
+                finetune_seconds=dict.fromkeys(probe_curves, 1.0)))
+    })
+    # another scenario, the history that priors and past gains learn from
+    other = record({n: [[(1, 0.1), (8, 0.1)]] * 2
+                    for n in probe_curves},
+                   budget=8)
+    longer = {'x-seed0': study, 'y-seed0': other}
+    # every source from half the budget, the better half kept
+    design = SearchDesign(Fraction(1), Fraction(1, 2))
+    designs = dict(
+        left_out={'x': design},
+        tools=design,
+        mean_rule=dict(left_out={'x': design}))
+    analysis = dict(loso={'x': dict(chosen='nce')}, designs=designs)
+    lines = bench_selection.probe_search_lines(longer, probes, analysis)
+    # nce picks a: wrong at 8, right at 16; finetuning every source, or
+    # halving from 4, picks b on either seed: right at 8, and at 16 10 and
+    # 20 points behind the other seed's a
+    assert '| metric: chosen metric | 20.0 -> 0.0 |' in lines
+    assert '| finetune all, 1 seed | 0.0 -> 15.0 |' in lines
+    for row in (bench_selection.DESIGN_ROW, bench_selection.MEAN_RULE_ROW,
+                bench_selection.TOOLS_ROW):
+        assert f'| {row} | 0.0 -> 15.0 |' in lines
+    assert bench_selection.probe_search_lines(longer, {}, analysis) == []
 
 
 def test_added_seeds_need_the_same_sources_and_budgets():
