@@ -923,7 +923,11 @@ def probe_search_lines(longer: dict, probes: dict, analysis: dict) -> list:
     runs, cells = list(probes), {}
     for run, probe in probes.items():
         scenario = scenario_of(run)
-        record = dict(probe, budget=longer[run]['budget'])
+        # the probe's curves with the study's budget and its wall times
+        record = dict(
+            probe,
+            budget=longer[run]['budget'],
+            finetune_seconds=longer[run]['finetune_seconds'])
         judged = [
             run_costs(record, other_scenarios(longer, run),
                       analysis['loso'][scenario]['chosen'],
