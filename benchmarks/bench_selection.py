@@ -723,8 +723,9 @@ def strategies(record: dict,
             budgets = rung_budgets(budget // fraction, budget)
             out[f'halving: {label}, from {budgets[0]} it'] = tuple(
                 np.mean([
-                    halving_point(record, s, order[:width], budgets, 2, 'best',
-                                  None, judged_at) for s in range(seeds)
+                    halving_point(
+                        record, s, order[:width], budgets, judged_at=judged_at)
+                    for s in range(seeds)
                 ], 0))
     return out
 
