@@ -852,9 +852,10 @@ def rebuild_line(run: str, study: dict, truth: dict) -> str:
         return (f'- {run}: the probe\'s {study["budget"]}-iteration truth '
                 'is the study\'s record')
     how = gap_words(gap, 'the study\'s record')
+    why = ('the scenario\'s sources changed since the study\'s run'
+           if math.isinf(gap) else 'its sources rebuilt on another machine')
     return (f'- {run}: the probe\'s {study["budget"]}-iteration truth {how} '
-            '(its sources rebuilt on another machine): the probe\'s figures '
-            'are the rebuild\'s')
+            f'({why}): the probe\'s figures are the rebuild\'s')
 
 
 def probe_lines(records: dict, probes: dict, metrics: list) -> list:

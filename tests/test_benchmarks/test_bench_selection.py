@@ -155,7 +155,15 @@ def test_a_probe_ranks_the_studys_truths_against_a_much_longer_one():
         bench_selection.probe_lines(
             dict(records, **{'x-seed0': elsewhere}), probes, ['nce']))
     assert ('the probe\'s 4-iteration truth differs by up to 1.0 points '
-            'from the study\'s record') in text
+            'from the study\'s record (its sources rebuilt on another '
+            'machine)') in text
+    # one whose scenario's sources changed since does not say "elsewhere"
+    fewer = dict(study, truth={a: 0.2, b: 0.4})
+    text = '\n'.join(
+        bench_selection.probe_lines(
+            dict(records, **{'x-seed0': fewer}), probes, ['nce']))
+    assert ('covers other sources than the study\'s record (the '
+            'scenario\'s sources changed since the study\'s run)') in text
     assert 'the record stays' in bench_selection.reproduction_line(
         'x-seed0', 0.01, study, dict(study, machine='here'), probe=True)
 
