@@ -373,3 +373,27 @@ def test_design_shares_resample_whole_scenarios():
     assert list(shares) == [cheap_b, cheap_a]
     assert shares[cheap_a] == pytest.approx(0.25, abs=0.03)
     assert sum(shares.values()) == pytest.approx(1.0)
+
+
+def test_the_scenario_table_says_who_meets_the_goal_and_at_what_cost():
+    """Per scenario, the mean over its runs; the goal is under 1 point on
+    every scenario at most a quarter of the cost, and the table also says
+    what meets it at any cost and where the noise floor is worst."""
+    from benchmarks.bench_selection import NOISE_FLOOR, scenario_cost_table
+    analysis = dict(
+        cost_runs=['x-seed0', 'x-seed1', 'y-seed0'],
+        costs={
+            # 1.5 on x on average: fails the goal though both runs are cheap
+            'cheap': [(0.1, 0.1, 0.0), (0.1, 0.2, 3.0), (0.1, 0.1, 0.5)],
+            # under 1 everywhere, but y costs half of everything
+            'dear': [(0.2, 0.2, 0.5), (0.2, 0.2, 0.5), (0.5, 0.5, 0.9)],
+            'good': [(0.2, 0.25, 0.9), (0.2, 0.2, 0.9), (0.2, 0.2, 0.0)],
+            NOISE_FLOOR: [(1.0, 1.0, 0.0), (1.0, 1.0, 0.4), (1.0, 1.0, 1.2)]
+        })
+    lines = scenario_cost_table(analysis)
+    assert '| cheap | 1.5 (0.15) | 0.5 (0.10) | 1.5 |' in lines
+    assert lines[-1] == (
+        'Under 1 point on every scenario at most a quarter of the cost '
+        '(iterations and wall time): good. At any cost: dear, good; '
+        f'"{NOISE_FLOOR}", the yardstick\'s noise floor, loses up to 1.2 '
+        'points on a scenario (y).')
