@@ -180,7 +180,7 @@ COST_YARDSTICK = (
     'metric\'s pick by each seed\'s turn the same way, so no strategy is '
     'judged by its own luck (its regret is then a little higher than '
     'against the mean over all seeds, which the metric tables use). '
-    '"finetune all, 1 seed" is that yardstick\'s noise floor: one seed\'s '
+    f'"{NOISE_FLOOR}" is that yardstick\'s noise floor: one seed\'s '
     'full finetuning judged by the others.')
 
 
@@ -1482,7 +1482,7 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
         '(with two seeds the other one, with three the mean of the other '
         'two); the metric and the search design are the left-out fold\'s.', '',
         '| run | seeds | truth: Spearman two vs all | same best | seeds '
-        'agree | noise floor (finetune all, 1 seed) | chosen metric | '
+        f'agree | noise floor ({NOISE_FLOOR}) | chosen metric | '
         'search (left-out design) |', '|---|---|---|---|---|---|---|---|'
     ]
     for run in runs:
