@@ -34,8 +34,9 @@ import mmseg_trf  # noqa: F401  registers the package's components
 from mmseg_trf.apis import (ScoringSettings, SourceSpec, dataset_config,
                             score_sources, write_reports, zoo_sources)
 from mmseg_trf.apis.report import (ARCHITECTURE, DEFAULT_RANKING, FUSION,
-                                   FUSION_RULE, PRIORS, add_fusion,
-                                   add_history_fusion, ranked_metrics)
+                                   FUSION_RULE, HISTORY_PRIOR_SHARE, PRIORS,
+                                   add_fusion, add_history_fusion,
+                                   ranked_metrics)
 from mmseg_trf.apis.scoring import (LAYERS, checked_miou,
                                     read_architecture_history)
 from mmseg_trf.evaluation import FUSION_RULES
@@ -90,8 +91,16 @@ def parse_args(argv=None):
         'finetuning results on past targets; each source names its family '
         'as `architecture` in the sources file. With --metrics fusion, the '
         'ranking is by "fusion + architecture" first: the fused score and '
-        'this prior in equal halves (the protocol\'s choice with a history, '
-        'see docs/en/source_selection.md)')
+        'this prior, the prior weighing --architecture-share (the '
+        'protocol\'s choice with a history, see '
+        'docs/en/source_selection.md)')
+    parser.add_argument(
+        '--architecture-share',
+        type=share,
+        default=HISTORY_PRIOR_SHARE,
+        help='the architecture prior\'s weight in [0, 1] in "fusion + '
+        'architecture", the fused score weighing the rest (default: the '
+        'share the selection study learns on every run it has)')
     parser.add_argument(
         '--fusion-rule',
         choices=FUSION_RULES,
@@ -200,6 +209,14 @@ def read_ground_truth(path: str, names) -> dict:
     }
 
 
+def share(text: str) -> float:
+    """argparse type: a weight in [0, 1]."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f'must be in [0, 1], got {value}')
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer of at least 1."""
     value = int(text)
@@ -257,7 +274,10 @@ def main(argv=None):
         if FUSION in args.metrics:
             add_fusion(results, members, args.fusion_rule)
             if priors:
-                add_history_fusion(results, rule=args.fusion_rule)
+                add_history_fusion(
+                    results,
+                    rule=args.fusion_rule,
+                    share=args.architecture_share)
         ranked = ranked_metrics(args.metrics, bool(priors))
         written = write_reports(
             results, ranked + [m for m in computed if m not in ranked],
@@ -272,7 +292,9 @@ def main(argv=None):
                 otce_solver=args.otce_solver,
                 fusion=dict(members=members, rule=args.fusion_rule)
                 if FUSION in args.metrics else None,
-                architecture_history=args.architecture_history))
+                architecture_history=args.architecture_history,
+                architecture_share=args.architecture_share
+                if args.architecture_history else None))
         with open(written['markdown']) as f:
             print(f.read())
         for kind, path in written.items():

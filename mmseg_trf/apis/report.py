@@ -31,10 +31,14 @@ FUSION = 'fusion'
 #: against the longest finetuning truth (docs/en/source_selection.md).
 DEFAULT_RANKING = (FUSION, *ScoringSettings.metrics)
 FUSION_RULE = 'zscore'
-#: The fused score and the architecture prior fused in equal halves
+#: The fused score and the architecture prior fused
 #: (:func:`add_history_fusion`): what the tools rank by first when a
 #: history of past targets is given, the protocol's choice with it.
 HISTORY_FUSION = 'fusion + architecture'
+#: The architecture prior's share in ``HISTORY_FUSION``: the share the
+#: selection study learns on every run it has (its ``learnt_share``; a
+#: test keeps the two equal), so the metrics order sources the prior ties.
+HISTORY_PRIOR_SHARE = 0.9
 
 
 def fmt_number(value: float, digits: int = 4) -> str:
@@ -105,11 +109,13 @@ def correlations(results: Sequence[SourceResult],
 def add_fusion(results: Sequence[SourceResult],
                members: Sequence[str],
                rule: str = FUSION_RULE,
-               name: str = FUSION) -> None:
+               name: str = FUSION,
+               weights: Optional[Sequence[float]] = None) -> None:
     """Add a fused score (:func:`~mmseg_trf.evaluation.fuse_scores` of
-    ``members``) to every result, fused repetition by repetition so that
-    it has a spread like the others. The members in ``PRIORS`` are the
-    sources' priors (the same in every repetition)."""
+    ``members``, with ``weights`` or equal) to every result, fused
+    repetition by repetition so that it has a spread like the others. The
+    members in ``PRIORS`` are the sources' priors (the same in every
+    repetition)."""
     reps = min((len(r.metrics[m].values) for r in results
                 for m in members if m in r.metrics and r.metrics[m].values),
                default=0)
@@ -136,7 +142,7 @@ def add_fusion(results: Sequence[SourceResult],
                         for r in results
                     ]
                     for m in members
-                }, members, rule))
+                }, members, rule, weights))
     table = np.stack(per_rep, 1)
     for r, values in zip(results, table):
         r.metrics[name] = (
@@ -150,12 +156,17 @@ def add_fusion(results: Sequence[SourceResult],
 def add_history_fusion(results: Sequence[SourceResult],
                        fusion: str = FUSION,
                        rule: str = FUSION_RULE,
-                       name: str = HISTORY_FUSION) -> None:
+                       name: str = HISTORY_FUSION,
+                       share: float = HISTORY_PRIOR_SHARE) -> None:
     """Add the fused score ``fusion`` (already added) and the architecture
-    prior fused in equal halves: what the target's pixels say and what past
-    targets say of each architecture family. A source whose family the
+    prior fused, the prior weighing ``share`` (in [0, 1]) and the fused
+    score the rest: what the target's pixels say and what past targets say
+    of each architecture family (with ``'zscore'``,
+    :func:`~mmseg_trf.evaluation.prior_fusion`). A source whose family the
     history lacks keeps its fused score's standardised value alone."""
-    add_fusion(results, [fusion, ARCHITECTURE], rule, name)
+    if not 0 <= share <= 1:
+        raise ValueError(f'a prior\'s share is in [0, 1]; got {share}')
+    add_fusion(results, [fusion, ARCHITECTURE], rule, name, [1 - share, share])
 
 
 def ranked_metrics(metrics: Sequence[str], history: bool) -> List[str]:
@@ -345,5 +356,5 @@ __all__ = [
     'correlations', 'add_fusion', 'add_history_fusion', 'ranked_metrics',
     'scatter_plots', 'ranking_order', 'results_from_ranking', 'SOURCE_PRIOR',
     'SOURCE_MIOU', 'ARCHITECTURE', 'PRIORS', 'FUSION', 'DEFAULT_RANKING',
-    'FUSION_RULE', 'HISTORY_FUSION'
+    'FUSION_RULE', 'HISTORY_FUSION', 'HISTORY_PRIOR_SHARE'
 ]

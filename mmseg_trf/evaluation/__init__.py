@@ -7,10 +7,10 @@ from .budget import (RUNG_SCORES, ArchitectureGains, Plateau, SearchDesign,
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
                         architecture_prior, bootstrap_interval,
-                        decision_criteria, fuse_scores, probability_best,
-                        random_baseline, selection_criteria)
-from .study import (choose_default, leave_one_group_out, mean_interval,
-                    summarise_runs)
+                        decision_criteria, fuse_scores, prior_fusion,
+                        probability_best, random_baseline, selection_criteria)
+from .study import (PRIOR_SHARES, choose_default, choose_prior_share,
+                    leave_one_group_out, mean_interval, summarise_runs)
 
 __all__ = [
     'rank_correlations', 'CORRELATIONS', 'CRITERIA', 'DECISIONS',
@@ -22,5 +22,5 @@ __all__ = [
     'curve_budget', 'Plateau', 'plateau', 'SearchResult', 'rung_budgets',
     'successive_halving', 'rung_value', 'share_count', 'SearchDesign',
     'choose_search_design', 'chosen_design_index', 'search_width', 'truth_at',
-    'seed_agreement'
+    'seed_agreement', 'prior_fusion', 'PRIOR_SHARES', 'choose_prior_share'
 ]

@@ -257,9 +257,37 @@ def fuse_scores(scores: Mapping[str, Sequence[float]],
         np.nan)
 
 
+def prior_fusion(metric: Sequence, prior: Sequence[float],
+                 share: float) -> np.ndarray:
+    """A metric and a prior fused by standardised scores, the prior
+    weighing ``share`` and the metric the rest, repetition by repetition
+    and averaged (what ``apis.report.add_history_fusion`` ranks by).
+
+    Args:
+        metric (Sequence): Per source, its score, or its scores over the K
+            repetitions (sources x K).
+        prior (Sequence[float]): Per source, the prior (NaN where unknown:
+            that source is ranked by the metric alone).
+        share (float): The prior's weight in [0, 1].
+
+    Returns:
+        ndarray: Fused score per source, higher = better.
+    """
+    if not 0 <= share <= 1:
+        raise ValueError(f'a prior\'s share is in [0, 1]; got {share}')
+    metric = np.asarray(metric, np.float64).reshape(len(prior), -1)
+    return np.mean([
+        fuse_scores({
+            'metric': column,
+            'prior': prior
+        }, ['metric', 'prior'], 'zscore', [1 - share, share])
+        for column in metric.T
+    ], 0)
+
+
 __all__ = [
     'DECISIONS', 'CRITERIA', 'INTERVAL_CRITERIA', 'FUSION_RULES',
     'decision_criteria', 'selection_criteria', 'random_baseline',
     'bootstrap_interval', 'probability_best', 'architecture_prior',
-    'fuse_scores'
+    'fuse_scores', 'prior_fusion'
 ]

@@ -7,6 +7,13 @@ from typing import Dict, Hashable, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from scipy import stats
 
+from .selection import prior_fusion, selection_criteria
+
+#: The architecture prior's shares of a fusion with the metric that
+#: :func:`choose_prior_share` compares: from the metric alone to the prior
+#: alone, the metric breaking its ties at 9/10.
+PRIOR_SHARES = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+
 
 def summarise_runs(runs: Sequence[Mapping[str, Mapping[str, float]]],
                    criteria: Sequence[str],
@@ -164,6 +171,51 @@ def leave_one_group_out(
     return out
 
 
+def choose_prior_share(past: Sequence[Tuple[Sequence, Sequence[float],
+                                            Sequence[float]]],
+                       shares: Sequence[float] = PRIOR_SHARES) -> float:
+    """The prior's share in a fusion with a metric
+    (:func:`~mmseg_trf.evaluation.prior_fusion`) that ranks past targets
+    best, by :func:`choose_default`'s rule on the mean Spearman and top-1
+    regret over them (a Spearman left undefined by ties counts as 0: a
+    ranking that tells nothing; equal figures go to the share compared
+    first).
+
+    Args:
+        past (Sequence): Per past target, ``(metric, prior, truth)``: per
+            source its metric score (or K repetitions), its prior learnt
+            without that target, and its finetuned mIoU.
+        shares (Sequence[float]): The shares compared.
+
+    Returns:
+        float: The chosen share.
+    """
+    if not past:
+        raise ValueError('choosing a prior\'s share needs past targets')
+    rows = [{
+        share:
+        selection_criteria(
+            prior_fusion(metric, prior, share), truth, intervals=False)
+        for share in shares
+    } for metric, prior, truth in past]
+
+    def mean(share, criterion):
+        values = np.array([row[share][criterion] for row in rows])
+        if criterion == 'spearman':
+            values = np.nan_to_num(values)
+        return dict(mean=float(np.nanmean(values)))
+
+    summary = {
+        share: {
+            c: mean(share, c)
+            for c in ('spearman', 'regret')
+        }
+        for share in shares
+    }
+    return choose_default(summary, list(shares))
+
+
 __all__ = [
-    'summarise_runs', 'choose_default', 'mean_interval', 'leave_one_group_out'
+    'summarise_runs', 'choose_default', 'mean_interval', 'leave_one_group_out',
+    'PRIOR_SHARES', 'choose_prior_share'
 ]

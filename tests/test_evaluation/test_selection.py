@@ -7,7 +7,8 @@ from mmseg_trf.evaluation import rank_correlations
 from mmseg_trf.evaluation.selection import (architecture_prior,
                                             bootstrap_interval,
                                             decision_criteria, fuse_scores,
-                                            probability_best, random_baseline)
+                                            prior_fusion, probability_best,
+                                            random_baseline)
 
 TRUTH = [0.40, 0.55, 0.30, 0.50, 0.45]
 
@@ -145,3 +146,29 @@ def test_architecture_prior_is_the_mean_rank_share_over_past_targets():
     assert 'segnet' not in prior
     with pytest.raises(ValueError, match='two or more sources'):
         architecture_prior([[('fcn', 0.3)]])
+
+
+def test_prior_fusion_weighs_standardised_scores_by_the_share():
+    metric = np.array([[1.0, 3.0], [2.0, 1.0], [3.0, 2.0]])  # 3 sources, K=2
+    prior = [0.2, np.nan, 0.8]
+
+    def z(v):
+        v = np.asarray(v, np.float64)
+        return (v - v.mean()) / v.std()
+
+    share = 0.25
+    # the prior standardised over the sources that have one; the source
+    # without one is its metric's value alone
+    zp = np.array([-1.0, np.nan, 1.0])
+    want = np.mean([[(1 - share) * zm + share * p if np.isfinite(p) else zm
+                     for zm, p in zip(z(column), zp)]
+                    for column in metric.T], 0)
+    assert prior_fusion(metric, prior, share) == pytest.approx(want)
+    # the ends: the metric alone (its mean over repetitions of z) and the
+    # prior alone
+    assert prior_fusion(metric, prior, 0.0) == pytest.approx(
+        np.mean([z(c) for c in metric.T], 0))
+    assert prior_fusion(metric[:, 0], prior,
+                        1.0)[[0, 2]] == pytest.approx([-1.0, 1.0])
+    with pytest.raises(ValueError, match='share'):
+        prior_fusion(metric, prior, 1.5)

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from mmseg_trf.evaluation import choose_default, summarise_runs
+from mmseg_trf.evaluation import (choose_default, choose_prior_share,
+                                  summarise_runs)
 
 
 def test_summary_holds_mean_range_and_an_interval_around_the_mean():
@@ -63,3 +64,30 @@ def test_the_default_does_not_depend_on_the_candidates_order():
     names = list(summary)
     for order in (names, names[::-1], names[1:] + names[:1]):
         assert choose_default(summary, order) == 'best_rho'
+
+
+def test_the_prior_share_is_the_one_that_ranks_past_targets_best():
+    truth = [0.30, 0.40, 0.50, 0.60]
+    prior_right = [0.1, 0.2, 0.3, 0.4]  # ranks the truth
+    metric_right = [1.0, 2.0, 3.0, 4.0]
+    backwards = [4.0, 3.0, 2.0, 1.0]
+    # the prior is right and the metric exactly backwards on every past
+    # target: they cancel at 1/2, every larger share ranks right, and the
+    # tie goes to the smallest (the first compared)
+    assert choose_prior_share([(backwards, prior_right, truth)] * 3) == 0.75
+    # the metric right, the prior backwards: the metric alone
+    assert choose_prior_share([(metric_right, prior_right[::-1], truth)] *
+                              3) == 0.0
+    # the prior only tells two families apart ({0, 1} < {2, 3}), the metric
+    # orders within them but not across: a small share of the metric
+    # breaks the prior's ties and ranks all four right
+    within = [2.0, 3.0, 0.0, 1.0]
+    family = [0.25, 0.25, 0.75, 0.75]
+    shares = (0.0, 0.5, 0.9, 1.0)
+    assert choose_prior_share([(within, family, truth)] * 2, shares) == 0.9
+    # a prior no past target knew (NaN) leaves the metric alone at every
+    # share: all tie, and the first share compared is kept
+    unknown = [np.nan] * 4
+    assert choose_prior_share([(metric_right, unknown, truth)], shares) == 0.0
+    with pytest.raises(ValueError, match='past targets'):
+        choose_prior_share([])

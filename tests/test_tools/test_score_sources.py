@@ -137,7 +137,7 @@ def test_two_process_run_gives_the_same_table(workspace, tmp_path):
         assert two[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), key
 
 
-def test_the_architecture_history_is_fused_in_equal_halves_and_ranks_first(
+def test_the_architecture_history_is_fused_by_its_share_and_ranks_first(
         workspace, tmp_path):
     with open(workspace['sources_file']) as f:
         sources = yaml.safe_load(f)
@@ -161,15 +161,16 @@ def test_the_architecture_history_is_fused_in_equal_halves_and_ranks_first(
                     tmp_path / 'sources.yaml', *ARGS[:1], 'fusion', *ARGS[6:],
                     '--fusion-members', 'leep', 'logme',
                     '--architecture-history', tmp_path / 'history.yaml',
-                    '--work-dir', tmp_path / 'out')
+                    '--architecture-share', '0.75', '--work-dir',
+                    tmp_path / 'out')
     warning = next(line for line in proc.stderr.splitlines()
                    if 'has no family of' in line)
     assert sources[2]['name'] in warning and sources[0]['name'] not in warning
     assert 'P(best by fusion + architecture)' in proc.stdout
     _, data = table(tmp_path / 'out')
     # rank shares: fcn 1/2 then 1/3, unet 1 then 2/3; per repetition the
-    # z-scores of the fusion and of the prior, the unseen family from its
-    # fusion alone
+    # z-scores of the fusion and of the prior weighing 1/4 and 3/4, the
+    # unseen family from its fusion alone
     prior = dict(fcn=(1 / 2 + 1 / 3) / 2, unet=(1 + 2 / 3) / 2)
     reps = len(data['sources'][0]['metrics']['fusion']['values'])
     per_rep = [
@@ -180,13 +181,15 @@ def test_the_architecture_history_is_fused_in_equal_halves_and_ranks_first(
                     for s in data['sources']
                 ],
                 architecture=[prior.get(f, np.nan) for f in families]),
-            ['fusion', 'architecture'], FUSION_RULE) for rep in range(reps)
+            ['fusion', 'architecture'], FUSION_RULE, [0.25, 0.75])
+        for rep in range(reps)
     ]
     for source, fused in zip(data['sources'], np.mean(per_rep, 0)):
         assert source['metrics']['fusion + architecture'][
             'mean'] == pytest.approx(fused)
     assert data['settings']['architecture_history'] == str(tmp_path /
                                                            'history.yaml')
+    assert data['settings']['architecture_share'] == 0.75
 
 
 @pytest.mark.parametrize('args, message', [
@@ -194,6 +197,7 @@ def test_the_architecture_history_is_fused_in_equal_halves_and_ranks_first(
     (['--metrics', 'fusion'], '--metrics fusion fuses the other'),
     (['--metrics', 'fusion', '--fusion-members', 'leep', 'architecture'
       ], 'needs --architecture-history'),
+    (['--architecture-share', '1.5'], 'must be in [0, 1]'),
 ])
 def test_cli_rejects_unknown_metric_and_empty_fusion(workspace, args, message):
     proc = run_tool(
