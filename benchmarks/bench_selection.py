@@ -556,11 +556,16 @@ def learnt_share(others: list) -> float:
         return 0.0
     key = tuple(sorted(map(run_key, others)))
     if key not in _SHARES:
+        priors = {
+            scenario:
+            architecture_prior(
+                past_targets(o for o in others if o['scenario'] != scenario))
+            for scenario in {o['scenario']
+                             for o in others}
+        }
         past = []
         for record in others:
-            prior = architecture_prior(
-                past_targets(o for o in others
-                             if o['scenario'] != record['scenario']))
+            prior = priors[record['scenario']]
             names = list(record['truth'])
             past.append(
                 (fused_repetitions(record),

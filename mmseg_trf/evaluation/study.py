@@ -7,7 +7,8 @@ from typing import Dict, Hashable, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from scipy import stats
 
-from .selection import prior_fusion, selection_criteria
+from .ranking import batched_correlation
+from .selection import decision_criteria, prior_fusion
 
 #: The architecture prior's shares of a fusion with the metric that
 #: :func:`choose_prior_share` compares: from the metric alone to the prior
@@ -171,6 +172,22 @@ def leave_one_group_out(
     return out
 
 
+def spearman_and_regret(scores: Sequence[float],
+                        truth: Sequence[float]) -> Dict[str, float]:
+    """The two criteria a choice is made on, as
+    :func:`~mmseg_trf.evaluation.selection_criteria` gives them (sources
+    with a NaN score left out; Spearman NaN under 3 of them or when all
+    tie), without the others it computes."""
+    scores = np.asarray(scores, np.float64)
+    truth = np.asarray(truth, np.float64)
+    keep = np.isfinite(scores) & np.isfinite(truth)
+    spearman = batched_correlation(scores[keep], truth[keep],
+                                   'spearman') if keep.sum() >= 3 else math.nan
+    return dict(
+        spearman=float(spearman),
+        regret=decision_criteria(scores, truth)['regret'])
+
+
 def choose_prior_share(past: Sequence[Tuple[Sequence, Sequence[float],
                                             Sequence[float]]],
                        shares: Sequence[float] = PRIOR_SHARES) -> float:
@@ -194,8 +211,7 @@ def choose_prior_share(past: Sequence[Tuple[Sequence, Sequence[float],
         raise ValueError('choosing a prior\'s share needs past targets')
     rows = [{
         share:
-        selection_criteria(
-            prior_fusion(metric, prior, share), truth, intervals=False)
+        spearman_and_regret(prior_fusion(metric, prior, share), truth)
         for share in shares
     } for metric, prior, truth in past]
 

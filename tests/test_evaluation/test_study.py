@@ -91,3 +91,19 @@ def test_the_prior_share_is_the_one_that_ranks_past_targets_best():
     assert choose_prior_share([(metric_right, unknown, truth)], shares) == 0.0
     with pytest.raises(ValueError, match='past targets'):
         choose_prior_share([])
+
+
+def test_the_choices_criteria_are_the_ones_selection_criteria_gives():
+    from mmseg_trf.evaluation import selection_criteria
+    from mmseg_trf.evaluation.study import spearman_and_regret
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        scores = rng.normal(size=6)
+        scores[rng.integers(6)] = np.nan
+        truth = rng.uniform(0.2, 0.6, 6)
+        want = selection_criteria(scores, truth, intervals=False)
+        got = spearman_and_regret(scores, truth)
+        assert got['spearman'] == pytest.approx(want['spearman'])
+        assert got['regret'] == pytest.approx(want['regret'])
+    tied = spearman_and_regret([1.0, 1.0, 1.0], [0.1, 0.2, 0.3])
+    assert math.isnan(tied['spearman']) and math.isnan(tied['regret'])
