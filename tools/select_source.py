@@ -3,16 +3,16 @@ then finetune the top candidates briefly and keep the better share until
 one is left (metric-seeded successive halving).
 
     python tools/select_source.py SPEC.yaml --target aachen \
-        --max-iters 10000 --min-iters 3000 [--width 1/2] [--metric nce]
+        --max-iters 10000 --min-iters 2000 [--width 2/3] [--metric nce]
         [--rung-score level] [--gain-history history.yaml --full-iters F]
         [--work-dir DIR] [--executor slurm]
 
-The defaults, the top half by the metric with a third kept per rung
-(``--eta 3``), are the design the source-selection study chooses over its
+The defaults, the top two thirds by the metric with half kept per rung
+(``--eta 2``), are the design the source-selection study chooses over its
 scenarios when the tools' fusion seeds every run, against its
 3,000-iteration truth (docs/en/source_selection.md), with the first rung
-at 3/20 and the last at half of a full budget F, i.e. ``--min-iters
-3F/20 --max-iters F/2``; every regret judged by a finetuning seed the
+at a tenth and the last at half of a full budget F, i.e. ``--min-iters
+F/10 --max-iters F/2``; every regret judged by a finetuning seed the
 search did not run on. ``auto`` keeps the sources
 holding 90% of the probability of being best; the study's regret-cost table
 shows how each width fares.

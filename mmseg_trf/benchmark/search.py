@@ -2,8 +2,8 @@
 then finetune the top candidates briefly, keep the better share, continue
 them, and pick the best (metric-seeded successive halving).
 
-The defaults (the top half by the metric, a third kept per rung, rungs
-from 3/20 to 1/2 of a full finetuning budget) are the design
+The defaults (the top two thirds by the metric, half kept per rung,
+rungs from 1/10 to 1/2 of a full finetuning budget) are the design
 docs/en/source_selection.md's study chooses over its scenarios;
 ``tools/select_source.py`` uses them too."""
 from fractions import Fraction
@@ -16,10 +16,10 @@ from ..evaluation import (ArchitectureGains, check_rung_score,
 from .runner import BenchmarkRunner
 
 #: Candidates searched and the share kept per rung by default.
-DEFAULT_WIDTH = Fraction(1, 2)
-DEFAULT_ETA = 3
+DEFAULT_WIDTH = Fraction(2, 3)
+DEFAULT_ETA = 2
 #: The first and last rung's budgets as shares of a full finetuning budget.
-DEFAULT_RUNGS = (Fraction(3, 20), Fraction(1, 2))
+DEFAULT_RUNGS = (Fraction(1, 10), Fraction(1, 2))
 
 
 def budgeted_search(runner: BenchmarkRunner,
