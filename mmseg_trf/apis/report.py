@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..evaluation import (CRITERIA, fuse_scores, probability_best,
+from ..evaluation import (CRITERIA, check_share, fuse_scores, probability_best,
                           random_baseline, selection_criteria)
 from ..fileio import atomic_write, atomic_write_text
 from .scoring import MetricResult, ScoringSettings, SourceResult
@@ -164,8 +164,7 @@ def add_history_fusion(results: Sequence[SourceResult],
     of each architecture family (with ``'zscore'``,
     :func:`~mmseg_trf.evaluation.prior_fusion`). A source whose family the
     history lacks keeps its fused score's standardised value alone."""
-    if not 0 <= share <= 1:
-        raise ValueError(f'a prior\'s share is in [0, 1]; got {share}')
+    check_share(share)
     add_fusion(results, [fusion, ARCHITECTURE], rule, name, [1 - share, share])
 
 

@@ -6,7 +6,7 @@ from .budget import (RUNG_SCORES, ArchitectureGains, Plateau, SearchDesign,
                      seed_agreement, share_count, successive_halving, truth_at)
 from .ranking import CORRELATIONS, rank_correlations
 from .selection import (CRITERIA, DECISIONS, FUSION_RULES, INTERVAL_CRITERIA,
-                        architecture_prior, bootstrap_interval,
+                        architecture_prior, bootstrap_interval, check_share,
                         decision_criteria, fuse_scores, prior_fusion,
                         probability_best, random_baseline, selection_criteria)
 from .study import (PRIOR_SHARES, choose_default, choose_prior_share,
@@ -22,5 +22,6 @@ __all__ = [
     'curve_budget', 'Plateau', 'plateau', 'SearchResult', 'rung_budgets',
     'successive_halving', 'rung_value', 'share_count', 'SearchDesign',
     'choose_search_design', 'chosen_design_index', 'search_width', 'truth_at',
-    'seed_agreement', 'prior_fusion', 'PRIOR_SHARES', 'choose_prior_share'
+    'seed_agreement', 'check_share', 'prior_fusion', 'PRIOR_SHARES',
+    'choose_prior_share'
 ]

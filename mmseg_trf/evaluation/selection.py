@@ -257,6 +257,13 @@ def fuse_scores(scores: Mapping[str, Sequence[float]],
         np.nan)
 
 
+def check_share(share: float) -> None:
+    """A prior's share of a fusion is a weight in [0, 1], or a
+    ``ValueError``."""
+    if not 0 <= share <= 1:
+        raise ValueError(f'a prior\'s share is in [0, 1]; got {share}')
+
+
 def prior_fusion(metric: Sequence, prior: Sequence[float],
                  share: float) -> np.ndarray:
     """A metric and a prior fused by standardised scores, the prior
@@ -273,8 +280,7 @@ def prior_fusion(metric: Sequence, prior: Sequence[float],
     Returns:
         ndarray: Fused score per source, higher = better.
     """
-    if not 0 <= share <= 1:
-        raise ValueError(f'a prior\'s share is in [0, 1]; got {share}')
+    check_share(share)
     metric = np.asarray(metric, np.float64).reshape(len(prior), -1)
     return np.mean([
         fuse_scores({
@@ -289,5 +295,5 @@ __all__ = [
     'DECISIONS', 'CRITERIA', 'INTERVAL_CRITERIA', 'FUSION_RULES',
     'decision_criteria', 'selection_criteria', 'random_baseline',
     'bootstrap_interval', 'probability_best', 'architecture_prior',
-    'fuse_scores', 'prior_fusion'
+    'fuse_scores', 'check_share', 'prior_fusion'
 ]
