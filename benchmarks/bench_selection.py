@@ -256,9 +256,25 @@ def continue_truth(runner, checkpoints: dict, record: dict,
              for seed in spec.finetune.seeds]
     runs = runner.parallel(runner.finetune, calls)
     stop_on_failures(runner)
+    return grid_truth(calls, runs, iters, record['finetune_seconds'])
+
+
+def grid_truth(calls: list,
+               runs: list,
+               iters: int,
+               seconds_before: Optional[dict] = None) -> dict:
+    """The truth of finetuning runs, one per ``(source, ...)`` call.
+
+    Returns:
+        dict: ``budget``, ``curves`` (per source, one per seed), ``truth``
+        (mean over seeds of the best mIoU) and ``finetune_seconds`` (mean
+        over seeds, plus ``seconds_before``'s where given: the run a
+        continuation went on from).
+    """
     per_source = {}
     for call, run in zip(calls, runs):
         per_source.setdefault(call[0].name, []).append(run)
+    before = seconds_before or {}
     return dict(
         budget=iters,
         curves={
@@ -271,8 +287,7 @@ def continue_truth(runner, checkpoints: dict, record: dict,
         },
         finetune_seconds={
             n:
-            record['finetune_seconds'][n] +
-            float(np.mean([r['seconds'] for r in done]))
+            before.get(n, 0.0) + float(np.mean([r['seconds'] for r in done]))
             for n, done in per_source.items()
         })
 
