@@ -1,19 +1,21 @@
-"""A decayed learning rate as a cheaper converged truth: every source of
-stored study runs finetuned with the study's learning rate decayed
-linearly to zero (MMEngine's ``PolyLR``, power 1) over a budget, against
-the study's constant-rate truths and the much longer probe truth.
+"""Cheaper converged truths: every source of stored study runs finetuned
+again under other protocols (a budget, a learning rate, constant or decayed
+linearly to zero by MMEngine's ``PolyLR``), against the study's
+constant-rate truths and the much longer probe truth.
 
     python benchmarks/bench_truth_schedule.py --runs night_target-seed2
-        [rain_target-seed0 ...] [--iters 1000 3000] [--out-dir demo_out]
-        [--docs]
+        [rain_target-seed0 ...] [--protocols poly:1000 constant:3000:3e-3]
+        [--out-dir demo_out] [--docs]
 
-Each run must have a probe (``bench_selection.py --probe-truth``, in
-``docs/data/truth_probe/``) and its sources in ``<out-dir>`` (the demo's
-cache: nothing is retrained); the decayed runs are cached steps of that
-run's benchmark, so the script resumes where it stopped. Each run's
-decayed truths are kept in ``docs/data/truth_schedule/<run>.json``; the
-report (the plateau rule on the decayed curves, and how each truth ranks
-against the probe's) is printed, and written to
+A protocol is ``SCHEDULE:ITERS[:LR]`` (``constant`` or ``poly``; the
+scenario's learning rate unless given). Each run must have a probe
+(``bench_selection.py --probe-truth``, in ``docs/data/truth_probe/``) and
+its sources in ``<out-dir>`` (the demo's cache: nothing is retrained, and
+the rebuilt truth must be the probe's); the runs are cached steps of that
+run's benchmark, so the script resumes where it stopped. Each run's truths
+are kept in ``docs/data/truth_schedule/<run>.json`` as each protocol
+finishes; the report (how each truth ranks against the probe's, and the
+plateau rule on the new curves) is printed, and written to
 ``docs/en/truth_schedule.md`` with ``--docs``.
 """
 import argparse
@@ -28,50 +30,70 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import bench_selection as study  # noqa: E402
 
-#: Where each run's decayed truths are kept.
-SCHEDULES = osp.join(study.ROOT, 'docs', 'data', 'truth_schedule')
+#: Where each run's truths under other protocols are kept.
+STORED = osp.join(study.ROOT, 'docs', 'data', 'truth_schedule')
+#: The learning-rate schedules a protocol may name, in words.
+SCHEDULES = dict(constant='constant', poly='decayed to 0')
 DOCS_REPORT = osp.join(study.ROOT, 'docs', 'en', 'truth_schedule.md')
 
 
-def decayed_variant(iters: int):
-    """Vanilla finetuning for ``iters`` iterations, the learning rate
-    decayed linearly from the protocol's to zero (MMSeg's usual
-    ``PolyLR``), as ``--cfg-options`` of the run config."""
+def protocol(text: str) -> str:
+    """A finetuning protocol, ``SCHEDULE:ITERS[:LR]`` (``constant`` or
+    ``poly``, the budget, and a learning rate other than the scenario's),
+    checked (an argparse type)."""
+    schedule, iters, *lr = text.split(':')
+    if schedule not in SCHEDULES or not iters.isdigit() or len(lr) > 1:
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: expected SCHEDULE:ITERS[:LR], SCHEDULE one of '
+            f'{", ".join(SCHEDULES)}')
+    if lr:
+        float(lr[0])  # a ValueError is argparse's "invalid protocol value"
+    return text
+
+
+def protocol_variant(text: str):
+    """Vanilla finetuning under a :func:`protocol`, as ``--cfg-options`` of
+    the run config; ``poly`` decays the learning rate linearly to zero
+    over the budget (MMSeg's usual ``PolyLR``)."""
     from mmseg_trf.benchmark import FinetuneVariant
-    scheduler = dict(
-        type='PolyLR',
-        eta_min=0.0,
-        power=1.0,
-        begin=0,
-        end=iters,
-        by_epoch=False)
-    options = {f'param_scheduler.{k}': v for k, v in scheduler.items()}
-    return FinetuneVariant(
-        f'poly{iters}',
-        options={
-            'train_cfg.max_iters': iters,
-            'param_scheduler._delete_': True,
-            **options
+    schedule, iters, *lr = text.split(':')
+    options = {'train_cfg.max_iters': int(iters)}
+    if lr:
+        options['optim_wrapper.optimizer.lr'] = float(lr[0])
+    if schedule == 'poly':
+        scheduler = dict(
+            type='PolyLR',
+            eta_min=0.0,
+            power=1.0,
+            begin=0,
+            end=int(iters),
+            by_epoch=False)
+        options['param_scheduler._delete_'] = True
+        options.update({
+            f'param_scheduler.{k}': v
+            for k, v in scheduler.items()
         })
+    name = f'{schedule}{iters}' + (f'-lr{lr[0]}' if lr else '')
+    return FinetuneVariant(name, options=options)
 
 
-def decayed_truth(runner, checkpoints: dict, iters: int) -> dict:
+def protocol_truth(runner, checkpoints: dict, text: str) -> dict:
     """Every source finetuned from its checkpoint with each finetuning seed
-    and :func:`decayed_variant` (see ``bench_selection.grid_truth``)."""
+    under a :func:`protocol` (see ``bench_selection.grid_truth``)."""
     spec = runner.spec
     target, = spec.targets
-    calls = [(source, target, checkpoints[source.name], seed,
-              decayed_variant(iters)) for source in spec.sources
-             for seed in spec.finetune.seeds]
+    variant = protocol_variant(text)
+    calls = [(source, target, checkpoints[source.name], seed, variant)
+             for source in spec.sources for seed in spec.finetune.seeds]
     runs = runner.parallel(runner.finetune, calls)
     study.stop_on_failures(runner)
-    return study.grid_truth(calls, runs, iters)
+    return study.grid_truth(calls, runs, int(text.split(':')[1]))
 
 
-def run_schedules(run: str, probe: dict, budgets: list, out_dir: str) -> dict:
-    """A run's decayed truths at ``budgets`` (budget -> truth), from the
-    sources in ``out_dir``, which must be the probe's (``probe``: its
-    stored record)."""
+def run_protocols(run: str, probe: dict, protocols: list, out_dir: str):
+    """A run's truths under ``protocols``, yielded as ``(protocol,
+    truth)`` as each finishes, from the sources in ``out_dir``, which must
+    be the probe's (``probe``: its stored record)."""
     scenario, seed = run.rsplit('-seed', 1)
     path = osp.join(study.ROOT, 'configs', 'demo', f'scenario_{scenario}.yaml')
     runner = study.scenario_runner(path, int(seed), out_dir)
@@ -81,11 +103,15 @@ def run_schedules(run: str, probe: dict, budgets: list, out_dir: str) -> dict:
         raise SystemExit(
             f'{run}: the truth in {out_dir} '
             f"{study.gap_words(gap, 'the probe')}: not its sources")
-    checkpoints = results['checkpoints']
-    return {
-        str(iters): decayed_truth(runner, checkpoints, iters)
-        for iters in budgets
-    }
+    for text in protocols:
+        yield text, protocol_truth(runner, results['checkpoints'], text)
+
+
+def protocol_label(text: str) -> str:
+    """A protocol in words, for the report."""
+    schedule, iters, *lr = text.split(':')
+    label = SCHEDULES[schedule] + f', {iters} it'
+    return label + (f', lr {lr[0]}' if lr else '')
 
 
 def truth_row(name: str,
@@ -116,10 +142,11 @@ def truth_row(name: str,
     return '| ' + ' | '.join(cells) + ' |'
 
 
-def run_lines(run: str, probe: dict, schedules: dict) -> list:
-    """A run's table: the constant-rate truths read off the probe's curves
-    (which continue the study's) and the decayed ones, each against the
-    probe's truth."""
+def run_lines(run: str, probe: dict, truths: dict) -> list:
+    """A run's table: the constant-rate truths at 1,000 and 3,000
+    iterations read off the probe's curves (which continue the study's),
+    then the truths under other protocols (``truths``: protocol -> truth),
+    each against the probe's truth."""
     from mmseg_trf.evaluation import truth_at
     final = probe['truth']
     seconds = np.mean(list(probe['finetune_seconds'].values()))
@@ -133,55 +160,69 @@ def run_lines(run: str, probe: dict, schedules: dict) -> list:
         '| seeds agree |', '|---|---|---|---|---|---|---|'
     ]
     per_iter = seconds / probe['budget']
-    for budget in sorted({1000, 3000, *map(int, schedules)}):
-        if budget < probe['budget']:
-            lines.append(
-                truth_row(f'constant, {budget} it',
-                          truth_at(probe['curves'], budget), per_iter * budget,
-                          final))
-        if str(budget) in schedules:
-            decayed = schedules[str(budget)]
-            lines.append(
-                truth_row(f'decayed to 0, {budget} it', decayed['truth'],
-                          np.mean(list(decayed['finetune_seconds'].values())),
-                          final, decayed['curves']))
+    lines += [
+        truth_row(f'constant, {budget} it (the study\'s)',
+                  truth_at(probe['curves'], budget), per_iter * budget, final)
+        for budget in (1000, 3000)
+    ]
+    lines += [
+        truth_row(
+            protocol_label(text), truth['truth'],
+            np.mean(list(truth['finetune_seconds'].values())), final,
+            truth['curves']) for text, truth in truths.items()
+    ]
     return lines + ['']
 
 
 def report_lines(reports: dict) -> list:
-    """The whole report (``reports``: run -> (probe, schedules))."""
+    """The whole report (``reports``: run -> (probe, truths))."""
     command = ' '.join(['python benchmarks/bench_truth_schedule.py'] +
                        sys.argv[1:])
     lines = [
-        '# A decayed learning rate as a cheaper converged truth', '',
+        '# Cheaper converged truths: learning-rate schedules and rates', '',
         f'Written by `{command}`', '',
-        'Every source finetuned again from its checkpoint at the study\'s '
-        'learning rate decayed linearly to zero over the budget (MMEngine '
-        '`PolyLR`, power 1), with the run\'s finetuning seeds; the '
-        'constant-rate truths are read off the probe\'s curves. Each is '
-        'judged against the constant rate\'s much longer probe truth. The '
-        'plateau rule (the report\'s) on a decayed run compares a last '
-        'quarter at a small learning rate: passing it says the schedule '
-        'ended, not that a longer one would gain nothing; the Spearman '
-        'against the probe says the latter. The constant rows\' seconds are '
-        'the probe\'s time per iteration times the budget. One draw per run.',
-        ''
+        'Every source finetuned again from its checkpoint under another '
+        'protocol (a budget, a learning rate, constant or decayed linearly '
+        'to zero over the budget by MMEngine\'s `PolyLR`), with the run\'s '
+        'finetuning seeds; the study\'s constant-rate truths are read off '
+        'the probe\'s curves. Each is judged against the much longer probe '
+        'truth (constant rate). On a decayed run the plateau rule compares '
+        'a last quarter at a small learning rate: passing it says the '
+        'schedule ended, not that a longer one would gain nothing; the '
+        'Spearman against the probe says that. The study\'s rows\' seconds '
+        'are the probe\'s time per iteration times the budget. One draw per '
+        'run; seconds on a shared machine.', ''
     ]
-    for run, (probe, schedules) in reports.items():
-        lines += run_lines(run, probe, schedules)
+    for run, (probe, truths) in reports.items():
+        lines += run_lines(run, probe, truths)
     return lines
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', nargs='+', required=True)
-    parser.add_argument('--iters', nargs='+', type=int, default=[1000, 3000])
+    parser.add_argument(
+        '--protocols',
+        nargs='+',
+        type=protocol,
+        default=['poly:1000', 'poly:3000'],
+        help='SCHEDULE:ITERS[:LR]: constant or poly (decayed to zero), the '
+        'budget, and a learning rate other than the scenario\'s')
     parser.add_argument('--out-dir', default=osp.join(study.ROOT, 'demo_out'))
     parser.add_argument(
         '--docs',
         action='store_true',
         help=f'write the report to {osp.relpath(DOCS_REPORT, study.ROOT)}')
     return parser.parse_args()
+
+
+def stored_truths(run: str) -> dict:
+    """A run's stored truths under other protocols (protocol -> truth)."""
+    path = osp.join(STORED, f'{run}.json')
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
 
 
 def main():
@@ -195,22 +236,19 @@ def main():
                              'bench_selection.py --probe-truth first')
         with open(probe_path) as f:
             stored_probe = json.load(f)
-        probe = study.longer_records({run: stored_probe})[run]
-        stored = osp.join(SCHEDULES, f'{run}.json')
-        schedules = {}
-        if osp.isfile(stored):
-            with open(stored) as f:
-                schedules = json.load(f)
-        todo = [i for i in args.iters if str(i) not in schedules]
+        truths = stored_truths(run)
+        todo = [p for p in args.protocols if p not in truths]
         if todo:
-            print(f'[schedule] {run}: decayed to {todo} iterations '
+            print(f'[schedule] {run}: {todo} '
                   f'({time.time() - start:.0f} s so far)')
-            schedules.update(
-                run_schedules(run, stored_probe, todo, args.out_dir))
-            os.makedirs(SCHEDULES, exist_ok=True)
-            with open(stored, 'w') as f:
-                json.dump(schedules, f)
-        reports[run] = probe, schedules
+        for text, truth in run_protocols(run, stored_probe, todo,
+                                         args.out_dir) if todo else ():
+            truths[text] = truth
+            os.makedirs(STORED, exist_ok=True)
+            with open(osp.join(STORED, f'{run}.json'), 'w') as f:
+                json.dump(truths, f)
+        chosen = {p: truths[p] for p in args.protocols}
+        reports[run] = study.longer_records({run: stored_probe})[run], chosen
     text = '\n'.join(report_lines(reports)) + '\n'
     if args.docs:
         with open(DOCS_REPORT, 'w') as f:

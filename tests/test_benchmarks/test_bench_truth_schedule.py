@@ -1,9 +1,12 @@
+import argparse
+
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import PolyLR
 
-from benchmarks.bench_truth_schedule import decayed_variant, truth_row
+from benchmarks.bench_truth_schedule import (protocol, protocol_label,
+                                             protocol_variant, truth_row)
 
 
 def test_the_decayed_variant_decays_the_rate_linearly_to_zero():
@@ -11,7 +14,7 @@ def test_the_decayed_variant_decays_the_rate_linearly_to_zero():
         dict(
             param_scheduler=[],
             train_cfg=dict(type='IterBasedTrainLoop', max_iters=1000)))
-    cfg.merge_from_dict(decayed_variant(400).options)
+    cfg.merge_from_dict(protocol_variant('poly:400').options)
     assert cfg.train_cfg.max_iters == 400
     scheduler = dict(cfg.param_scheduler)
     assert scheduler.pop('type') == 'PolyLR'
@@ -24,6 +27,23 @@ def test_the_decayed_variant_decays_the_rate_linearly_to_zero():
         poly.step()
     # MMEngine's PolyLR reaches zero at the budget's last iteration
     assert rates == pytest.approx([1e-3 * (1 - i / 399) for i in range(400)])
+
+
+def test_a_constant_protocol_sets_the_budget_and_rate_only():
+    variant = protocol_variant('constant:3000:3e-3')
+    assert variant.name == 'constant3000-lr3e-3'
+    assert variant.options == {
+        'train_cfg.max_iters': 3000,
+        'optim_wrapper.optimizer.lr': 3e-3
+    }
+    assert protocol_label('constant:3000:3e-3') == 'constant, 3000 it, lr 3e-3'
+    assert protocol_variant('poly:1000').name == 'poly1000'
+
+
+@pytest.mark.parametrize('text', ['cosine:1000', 'poly:1e3', 'poly:10:1:2'])
+def test_a_bad_protocol_is_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError, match='SCHEDULE:ITERS'):
+        protocol(text)
 
 
 def test_a_truth_row_judges_a_truth_against_the_probe():
