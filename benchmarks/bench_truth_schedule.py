@@ -116,17 +116,18 @@ def protocol_label(text: str) -> str:
 
 def truth_row(name: str,
               truth: dict,
-              seconds: float,
+              iters: int,
               probe: dict,
               curves=None) -> str:
-    """One truth against the probe's: Spearman, its best source's regret
-    there, the mean level, and (for decayed truths) the plateau rule and
-    the seeds' agreement."""
+    """One truth, ``iters`` iterations per source and seed, against the
+    probe's: Spearman, its best source's regret there, the mean level, and
+    (for a truth finetuned again) the plateau rule and the seeds'
+    agreement."""
     from mmseg_trf.evaluation import plateau, seed_agreement
     rho, pick, best = study.truth_agreement(truth, probe)
     level = 100 * np.mean(list(truth.values()))
     cells = [
-        name, f'{seconds:.0f}', f'{rho:.3f}', 'yes' if pick == best else
+        name, f'{iters}', f'{rho:.3f}', 'yes' if pick == best else
         f'no ({study.top1_regret(probe, pick):.1f})', f'{level:.1f}'
     ]
     if curves is None:
@@ -149,26 +150,23 @@ def run_lines(run: str, probe: dict, truths: dict) -> list:
     each against the probe's truth."""
     from mmseg_trf.evaluation import truth_at
     final = probe['truth']
-    seconds = np.mean(list(probe['finetune_seconds'].values()))
     lines = [
         f'### {run}', '',
         f"Against the constant rate's {probe['budget']}-iteration truth "
         f"(the probe; its mean level {100 * np.mean(list(final.values())):.1f}"
-        f', {seconds:.0f} s per source and seed):', '',
-        '| truth | seconds per source and seed | Spearman | same best '
+        '):', '',
+        '| truth | iterations per source and seed | Spearman | same best '
         '(its regret, points) | mean level | plateaued sources (converged) '
         '| seeds agree |', '|---|---|---|---|---|---|---|'
     ]
-    per_iter = seconds / probe['budget']
     lines += [
         truth_row(f'constant, {budget} it (the study\'s)',
-                  truth_at(probe['curves'], budget), per_iter * budget, final)
+                  truth_at(probe['curves'], budget), budget, final)
         for budget in (1000, 3000)
     ]
     lines += [
         truth_row(
-            protocol_label(text), truth['truth'],
-            np.mean(list(truth['finetune_seconds'].values())), final,
+            protocol_label(text), truth['truth'], truth['budget'], final,
             truth['curves']) for text, truth in truths.items()
     ]
     return lines + ['']
@@ -189,9 +187,8 @@ def report_lines(reports: dict) -> list:
         'truth (constant rate). On a decayed run the plateau rule compares '
         'a last quarter at a small learning rate: passing it says the '
         'schedule ended, not that a longer one would gain nothing; the '
-        'Spearman against the probe says that. The study\'s rows\' seconds '
-        'are the probe\'s time per iteration times the budget. One draw per '
-        'run; seconds on a shared machine.', ''
+        'Spearman against the probe says that. An iteration costs the same '
+        'under every protocol. One draw per run.', ''
     ]
     for run, (probe, truths) in reports.items():
         lines += run_lines(run, probe, truths)
