@@ -14,8 +14,9 @@ its sources in ``<out-dir>`` (the demo's cache: nothing is retrained, and
 the rebuilt truth must be the probe's); the runs are cached steps of that
 run's benchmark, so the script resumes where it stopped. Each run's truths
 are kept in ``docs/data/truth_schedule/<run>.json`` as each protocol
-finishes; the report (how each truth ranks against the probe's, and the
-plateau rule on the new curves) is printed, and written to
+finishes; the report (how each truth stored for the runs, those of earlier
+calls too, ranks against the probe's, and the plateau rule on the new
+curves) is printed, and written to
 ``docs/en/truth_schedule.md`` with ``--docs``.
 """
 import argparse
@@ -244,8 +245,7 @@ def main():
             os.makedirs(STORED, exist_ok=True)
             with open(osp.join(STORED, f'{run}.json'), 'w') as f:
                 json.dump(truths, f)
-        chosen = {p: truths[p] for p in args.protocols}
-        reports[run] = study.longer_records({run: stored_probe})[run], chosen
+        reports[run] = study.longer_records({run: stored_probe})[run], truths
     text = '\n'.join(report_lines(reports)) + '\n'
     if args.docs:
         with open(DOCS_REPORT, 'w') as f:
