@@ -38,10 +38,10 @@ SCHEDULES = dict(constant='constant', poly='decayed to 0')
 DOCS_REPORT = osp.join(study.ROOT, 'docs', 'en', 'truth_schedule.md')
 
 
-def protocol(text: str) -> str:
+def parse_protocol(text: str) -> tuple:
     """A finetuning protocol, ``SCHEDULE:ITERS[:LR]`` (``constant`` or
     ``poly``, the budget, and a learning rate other than the scenario's),
-    checked (an argparse type)."""
+    as ``(schedule, iters, lr)``, ``lr`` the text given or ``None``."""
     schedule, iters, *lr = text.split(':')
     if schedule not in SCHEDULES or not iters.isdigit() or len(lr) > 1:
         raise argparse.ArgumentTypeError(
@@ -49,38 +49,45 @@ def protocol(text: str) -> str:
             f'{", ".join(SCHEDULES)}')
     if lr:
         float(lr[0])  # a ValueError is argparse's "invalid protocol value"
+    return schedule, int(iters), lr[0] if lr else None
+
+
+def protocol(text: str) -> str:
+    """A protocol's text, checked by :func:`parse_protocol` (an argparse
+    type: the text is the key its truths are stored under)."""
+    parse_protocol(text)
     return text
 
 
 def protocol_variant(text: str):
-    """Vanilla finetuning under a :func:`protocol`, as ``--cfg-options`` of
-    the run config; ``poly`` decays the learning rate linearly to zero
-    over the budget (MMSeg's usual ``PolyLR``)."""
+    """Vanilla finetuning under a protocol, as ``--cfg-options`` of the run
+    config; ``poly`` decays the learning rate linearly to zero over the
+    budget (MMSeg's usual ``PolyLR``)."""
     from mmseg_trf.benchmark import FinetuneVariant
-    schedule, iters, *lr = text.split(':')
-    options = {'train_cfg.max_iters': int(iters)}
+    schedule, iters, lr = parse_protocol(text)
+    options = {'train_cfg.max_iters': iters}
     if lr:
-        options['optim_wrapper.optimizer.lr'] = float(lr[0])
+        options['optim_wrapper.optimizer.lr'] = float(lr)
     if schedule == 'poly':
         scheduler = dict(
             type='PolyLR',
             eta_min=0.0,
             power=1.0,
             begin=0,
-            end=int(iters),
+            end=iters,
             by_epoch=False)
         options['param_scheduler._delete_'] = True
         options.update({
             f'param_scheduler.{k}': v
             for k, v in scheduler.items()
         })
-    name = f'{schedule}{iters}' + (f'-lr{lr[0]}' if lr else '')
+    name = f'{schedule}{iters}' + (f'-lr{lr}' if lr else '')
     return FinetuneVariant(name, options=options)
 
 
 def protocol_truth(runner, checkpoints: dict, text: str) -> dict:
     """Every source finetuned from its checkpoint with each finetuning seed
-    under a :func:`protocol` (see ``bench_selection.grid_truth``)."""
+    under a protocol (see ``bench_selection.grid_truth``)."""
     spec = runner.spec
     target, = spec.targets
     variant = protocol_variant(text)
@@ -88,7 +95,7 @@ def protocol_truth(runner, checkpoints: dict, text: str) -> dict:
              for source in spec.sources for seed in spec.finetune.seeds]
     runs = runner.parallel(runner.finetune, calls)
     study.stop_on_failures(runner)
-    return study.grid_truth(calls, runs, int(text.split(':')[1]))
+    return study.grid_truth(calls, runs, parse_protocol(text)[1])
 
 
 def run_protocols(run: str, probe: dict, protocols: list, out_dir: str):
@@ -110,9 +117,9 @@ def run_protocols(run: str, probe: dict, protocols: list, out_dir: str):
 
 def protocol_label(text: str) -> str:
     """A protocol in words, for the report."""
-    schedule, iters, *lr = text.split(':')
-    label = SCHEDULES[schedule] + f', {iters} it'
-    return label + (f', lr {lr[0]}' if lr else '')
+    schedule, iters, lr = parse_protocol(text)
+    label = f'{SCHEDULES[schedule]}, {iters} it'
+    return label + (f', lr {lr}' if lr else '')
 
 
 def truth_row(name: str,
@@ -135,11 +142,10 @@ def truth_row(name: str,
         cells += ['', '']
     else:
         verdict = plateau(curves)
-        budget = min(c[-1][0] for runs in curves.values() for c in runs)
         cells += [
             f'{sum(verdict.plateaued.values())}/{len(verdict.plateaued)}'
             f" ({'yes' if verdict.converged else 'no'})",
-            f'{seed_agreement(curves, budget):.3f}'
+            f'{seed_agreement(curves, iters):.3f}'
         ]
     return '| ' + ' | '.join(cells) + ' |'
 
@@ -214,6 +220,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def store_truths(run: str, truths: dict) -> None:
+    """Keep a run's truths under other protocols (protocol -> truth)."""
+    os.makedirs(STORED, exist_ok=True)
+    with open(osp.join(STORED, f'{run}.json'), 'w') as f:
+        json.dump(truths, f)
+
+
 def stored_truths(run: str) -> dict:
     """A run's stored truths under other protocols (protocol -> truth)."""
     path = osp.join(STORED, f'{run}.json')
@@ -239,12 +252,10 @@ def main():
         if todo:
             print(f'[schedule] {run}: {todo} '
                   f'({time.time() - start:.0f} s so far)')
-        for text, truth in run_protocols(run, stored_probe, todo,
-                                         args.out_dir) if todo else ():
-            truths[text] = truth
-            os.makedirs(STORED, exist_ok=True)
-            with open(osp.join(STORED, f'{run}.json'), 'w') as f:
-                json.dump(truths, f)
+            for text, truth in run_protocols(run, stored_probe, todo,
+                                             args.out_dir):
+                truths[text] = truth
+                store_truths(run, truths)
         reports[run] = study.longer_records({run: stored_probe})[run], truths
     text = '\n'.join(report_lines(reports)) + '\n'
     if args.docs:

@@ -61,7 +61,7 @@ def test_a_decayed_truth_row_carries_the_plateau_rule():
         a=[[(1, 0.1), (3, 0.5), (4, 0.5)], [(1, 0.1), (3, 0.4), (4, 0.4)]],
         b=[[(1, 0.1), (3, 0.1), (4, 0.3)], [(1, 0.1), (3, 0.2), (4, 0.35)]],
         c=[[(1, 0.1), (3, 0.05), (4, 0.05)]] * 2)
-    row = truth_row('decayed', dict(a=0.45, b=0.35, c=0.1), 5,
+    row = truth_row('decayed', dict(a=0.45, b=0.35, c=0.1), 4,
                     dict(a=0.5, b=0.4, c=0.1), curves)
     # noise: the mean of the first three quarters' std, 0.047: two of three
     # plateau, under the rule's 3/4; both seeds rank a, b, c
