@@ -517,17 +517,24 @@ def past_targets(records: list) -> list:
             for r in records]
 
 
-def scored_sources(record: dict, others: list):
-    """The run's sources with every fusion the study compares; the
-    architecture prior is learnt on ``others`` (other runs' records)."""
-    from mmseg_trf.apis.report import (SOURCE_MIOU, add_fusion,
-                                       add_history_fusion)
-    from mmseg_trf.evaluation import architecture_prior
+def fused_sources(record: dict):
+    """The run's sources with the fusions that need no history: every rule
+    of the metrics, and the rank fusion with the source's own mIoU."""
+    from mmseg_trf.apis.report import SOURCE_MIOU, add_fusion
     sources = source_results(record)
     members = [m for m in FUSED if m in sources[0].metrics]
     for rule in FUSION_RULES:
         add_fusion(sources, members, rule, f'fusion-{rule}')
     add_fusion(sources, members + [SOURCE_MIOU], 'rank', PRIOR_FUSION)
+    return sources
+
+
+def scored_sources(record: dict, others: list):
+    """The run's sources with every fusion the study compares; the
+    architecture prior is learnt on ``others`` (other runs' records)."""
+    from mmseg_trf.apis.report import add_history_fusion
+    from mmseg_trf.evaluation import architecture_prior
+    sources = fused_sources(record)
     prior = architecture_prior(past_targets(others))
     for source in sources:
         source.architecture_prior = prior.get(architecture(source.name))
@@ -549,13 +556,9 @@ _FUSED_REPETITIONS, _SHARES = {}, {}
 def fused_repetitions(record: dict) -> np.ndarray:
     """The run's fusion-zscore of every source over the K repetitions
     (sources x K, in the order of its truth)."""
-    from mmseg_trf.apis.report import add_fusion
     key = run_key(record)
     if key not in _FUSED_REPETITIONS:
-        sources = {s.name: s for s in source_results(record)}
-        listed = list(sources.values())
-        add_fusion(listed, [m for m in FUSED if m in listed[0].metrics],
-                   'zscore', 'fusion-zscore')
+        sources = {s.name: s for s in fused_sources(record)}
         _FUSED_REPETITIONS[key] = np.array([
             sources[name].metrics['fusion-zscore'].values
             for name in record['truth']
