@@ -438,3 +438,21 @@ def test_the_scenario_table_says_who_meets_the_goal_and_at_what_cost():
         '(iterations and wall time): good. At any cost: dear, good; '
         f'"{NOISE_FLOOR}", the yardstick\'s noise floor, loses up to 1.2 '
         'points on a scenario (y).')
+
+
+def test_the_learnt_share_reads_the_fusion_the_study_compares():
+    """The repetitions the prior's share is learnt on are the study's own
+    z-score fusion of the run, repetition by repetition, in the order of
+    its truth."""
+    run = dict(three_families('frrn_b', (0.5, 0.1, 0.9)), scenario='fused')
+    for source, values in zip(run['ranking']['sources'],
+                              ([0.5, 0.4], [0.1, 0.6], [0.9, 0.2])):
+        source['metrics']['nce']['values'] = values
+    fused = {
+        s.name: s.metrics['fusion-zscore'].values
+        for s in bench_selection.scored_sources(run, [])
+    }
+    assert bench_selection.fused_repetitions(run).tolist() == [
+        pytest.approx(fused[name]) for name in run['truth']
+    ]
+    assert fused['fcn8s_a'] != pytest.approx(fused['frrn_b'])
