@@ -546,8 +546,11 @@ def scored_sources(record: dict, others: list):
 
 def run_key(record: dict) -> tuple:
     """What tells a tagged record (:func:`other_scenarios`) apart: its
-    scenario and its truth."""
-    return record['scenario'], tuple(sorted(record['truth'].items()))
+    scenario, its truth and its sources' scores (every repetition)."""
+    scores = tuple((source['name'], metric, tuple(score.get('values', ())))
+                   for source in record['ranking']['sources']
+                   for metric, score in sorted(source['metrics'].items()))
+    return (record['scenario'], tuple(sorted(record['truth'].items())), scores)
 
 
 _FUSED_REPETITIONS, _SHARES = {}, {}

@@ -443,8 +443,9 @@ def test_the_scenario_table_says_who_meets_the_goal_and_at_what_cost():
 def test_the_learnt_share_reads_the_fusion_the_study_compares():
     """The repetitions the prior's share is learnt on are the study's own
     z-score fusion of the run, repetition by repetition, in the order of
-    its truth."""
-    run = dict(three_families('frrn_b', (0.5, 0.1, 0.9)), scenario='fused')
+    its truth; a run of the same scenario and truth as an earlier test's
+    but other scores is not read from the earlier run's cache."""
+    run = dict(three_families('frrn_b', (0.5, 0.1, 0.9)), scenario='a')
     for source, values in zip(run['ranking']['sources'],
                               ([0.5, 0.4], [0.1, 0.6], [0.9, 0.2])):
         source['metrics']['nce']['values'] = values
