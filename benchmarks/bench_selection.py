@@ -122,7 +122,17 @@ DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
 # the same chosen by the lowest mean regret (registered 2026-12-04 before
 # scale_shift seed 1's results; reported beside, the tools keep the above)
 MEAN_RULE_ROW = DESIGN_ROW + ', mean rule'
-# the design select_source.py runs by default (tools_design), chosen on every
+# the same chosen by the lowest worst-scenario mean regret (registered
+# 2026-12-06 before shared_arch seed 3's results, after the 45 runs before
+# it were seen; reported beside, the tools keep the worst-run rule)
+SCENARIO_RULE_ROW = DESIGN_ROW + ', worst-scenario rule'
+#: The rules a search design is chosen by (:func:`choose_design`), the
+#: analysis' key of each and the cost-table row of its left-out choices.
+DESIGN_RULES = dict(
+    worst=(None, DESIGN_ROW),
+    mean=('mean_rule', MEAN_RULE_ROW),
+    scenario=('scenario_rule', SCENARIO_RULE_ROW))
+# the design select_source.py runs by default (choose_design), chosen on every
 # run, so in sample
 TOOLS_ROW = "halving: the tools' default design, chosen on every run"
 # scenarios written and committed before any of their results (the commit
@@ -1316,7 +1326,8 @@ def design_rules(designs: dict) -> list:
     chose by (none without designs)."""
     if not designs:
         return []
-    return [(DESIGN_ROW, designs), (MEAN_RULE_ROW, designs['mean_rule'])]
+    return [(row, designs[key] if key else designs)
+            for key, row in DESIGN_RULES.values()]
 
 
 def scenario_of(run: str) -> str:
@@ -1365,15 +1376,17 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         dict: ``simulated`` (``designs``) and, by the worst-run rule of
         :func:`choose_search_design`:
         ``left_out`` (scenario -> design), ``all`` (design) and ``tools``
-        (:func:`tools_design`); and
-        ``mean_rule``, the same three by the mean rule (registered on
-        2026-12-04 before `scale_shift` seed 1's results, reported beside
-        the worst-run rule, which stays the one the tools follow);
+        (:func:`choose_design`); and
+        ``mean_rule`` and ``scenario_rule``, the same three by the mean
+        rule (registered on 2026-12-04 before `scale_shift` seed 1's
+        results) and the worst-scenario rule (registered on 2026-12-06
+        before `shared_arch` seed 3's), reported beside the worst-run rule,
+        which stays the one the tools follow (:func:`choose_design`);
         ``tools_points`` (:func:`tools_points`), ``tools_shares``
         (:func:`design_shares`) and ``closest`` (:func:`closest_design` in
         hindsight).
     """
-    from mmseg_trf.evaluation import choose_search_design, leave_one_group_out
+    from mmseg_trf.evaluation import leave_one_group_out
     cache = {}
 
     def points(run, method, held=None):  # every design, seeded by ``method``
@@ -1389,10 +1402,11 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         return cache[key]
 
     def choose(seeding, rule, held=None):
-        return choose_search_design([{
-            d: (goal_cost(p), p[2])
-            for d, p in points(run, method, held).items()
-        } for run, method in seeding], GOAL_COST, rule)
+        return choose_design(
+            {
+                run: points(run, method, held)
+                for run, method in seeding
+            }, rule)
 
     seedings = {}  # left-out scenario -> each other run's own metric
     for held, runs in choices.items():
@@ -1412,14 +1426,17 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
         return dict(
             left_out=left_out,
             all=choose(own.items(), rule),
-            tools=tools_design(tools, rule))
+            tools=choose_design(tools, rule))
 
     return dict(
         chosen_by('worst'),
         simulated=designs,
         tools_points=tools,
         tools_shares=design_shares(tools),
-        mean_rule=chosen_by('mean'),
+        **{
+            key: chosen_by(rule)
+            for rule, (key, _) in DESIGN_RULES.items() if key
+        },
         closest=closest_design({
             run: points(run, m)
             for run, m in own.items()
@@ -1441,15 +1458,42 @@ def tools_points(records: dict, designs: list) -> dict:
     return points
 
 
-def tools_design(points: dict, rule: str = 'worst'):
-    """The design ``tools/select_source.py`` runs by default: chosen by
-    ``rule`` (of :func:`~mmseg_trf.evaluation.choose_search_design`) on
-    :func:`tools_points`."""
+def choose_design(points: dict, rule: str = 'worst'):
+    """The search design chosen on simulated runs by ``rule`` among those
+    costing at most :data:`GOAL_COST` in every run (on
+    :func:`tools_points`, the design ``tools/select_source.py`` runs by
+    default).
+
+    Args:
+        points (dict): Run -> design -> cost point (:func:`design_point`).
+        rule (str): ``'worst'`` or ``'mean'``: the lowest worst-run or mean
+            regret over the runs (:func:`~mmseg_trf.evaluation.
+            choose_search_design`); ``'scenario'``: the lowest worst
+            scenario, each scenario's regret the mean over its runs (the
+            goal's unit), then the lowest mean of those, then the lowest
+            cost.
+
+    Returns:
+        SearchDesign: The chosen design.
+    """
     from mmseg_trf.evaluation import choose_search_design
+    if rule == 'scenario':
+        return choose_search_design(scenario_tables(points), GOAL_COST)
     return choose_search_design([{
         d: (goal_cost(p), p[2])
         for d, p in run.items()
     } for run in points.values()], GOAL_COST, rule)
+
+
+def scenario_tables(points: dict) -> list:
+    """Per scenario of ``points`` (run -> design -> cost point), design ->
+    ``(its highest cost over the scenario's runs, its mean regret)``."""
+    designs = next(iter(points.values()))
+    return [{
+        d: (max(goal_cost(p[d])
+                for p in runs), np.mean([p[d][2] for p in runs]))
+        for d in designs
+    } for runs in by_scenario(points).values()]
 
 
 def design_shares(points: dict,
@@ -1458,11 +1502,11 @@ def design_shares(points: dict,
                   seed: int = 0) -> dict:
     """How firm the tools' design is: the share of ``draws`` resamples of
     the scenarios (drawn with replacement, each with all its runs) on which
-    the rule of :func:`tools_design` chooses each design.
+    the rule of :func:`choose_design` chooses each design.
 
     Args:
         points (dict): :func:`tools_points`.
-        rule (str): The rule of :func:`tools_design`.
+        rule (str): ``'worst'`` or ``'mean'`` (:func:`choose_design`).
         draws (int): Resamples.
         seed (int): Seed of the resampling.
 
@@ -1500,33 +1544,21 @@ def goal_cost(point) -> float:
     return max(point[0], point[1])
 
 
-def closest_design(points: dict, max_cost: float = GOAL_COST) -> tuple:
-    """Whether any design meets the search goal in hindsight: among the
-    designs costing at most ``max_cost`` on every run (the larger of
-    iterations and wall time), the one whose worst scenario (mean regret
-    over its runs) is lowest (:func:`choose_search_design` with each
-    scenario as one run).
+def closest_design(points: dict) -> tuple:
+    """Whether any design meets the search goal in hindsight: the design
+    the worst-scenario rule (:func:`choose_design`) chooses with every
+    scenario in, and its regret on its worst scenario.
 
     Args:
         points (dict): Run -> :func:`design_points` on it.
-        max_cost (float): The affordable cost.
 
     Returns:
         tuple: ``(design, regret on its worst scenario, that scenario)``.
     """
-    from mmseg_trf.evaluation import choose_search_design
-    scenarios = by_scenario(points)
-    per_scenario = {
-        scenario: {
-            d: (max(goal_cost(p[d])
-                    for p in runs), np.mean([p[d][2] for p in runs]))
-            for d in next(iter(points.values()))
-        }
-        for scenario, runs in scenarios.items()
-    }
-    design = choose_search_design(list(per_scenario.values()), max_cost)
+    design = choose_design(points, 'scenario')
     return (design, *max((table[design][1], scenario)
-                         for scenario, table in per_scenario.items()))
+                         for scenario, table in zip(
+                             by_scenario(points), scenario_tables(points))))
 
 
 def write_history(records: dict, path: str) -> None:
@@ -1713,7 +1745,8 @@ def registered_lines(analysis: dict) -> list:
         'judged by the finetuning seeds it did not run on (below).', '',
         '| scenario (registered in) | runs | with a history: chosen, '
         'Spearman, regret | without: chosen, Spearman, regret | search: '
-        'regret (wall) | search, mean rule |', '|---|---|---|---|---|---|'
+        'regret (wall) | search, mean rule | search, worst-scenario rule |',
+        '|---|---|---|---|---|---|---|'
     ]
     for scenario in held:
         cells = [
@@ -1726,11 +1759,11 @@ def registered_lines(analysis: dict) -> list:
             '{2:.1f} ({1:.2f})'.format(
                 *scenario_point(analysis, row, scenario))
             if row in analysis['costs'] else '-'
-            for row in (DESIGN_ROW, MEAN_RULE_ROW)
+            for _, row in DESIGN_RULES.values()
         ]
         runs = analysis['loso'][scenario]['left_out']['spearman']['runs']
-        lines.append(f'| {scenario} ({REGISTERED[scenario]}) | {runs} | '
-                     f'{cells[0]} | {cells[1]} | {search[0]} | {search[1]} |')
+        lines.append(f'| {scenario} ({REGISTERED[scenario]}) | {runs} | ' +
+                     ' | '.join(cells + search) + ' |')
     return lines + ['']
 
 
@@ -1766,7 +1799,7 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
         kind for kind, spec in DESIGN_KINDS.items()
         if any((d.score, d.scaled) == spec for d in designs['simulated'])
     ]
-    tools, mean = designs['tools'], designs['mean_rule']
+    tools = designs['tools']
     line = ('`tools/select_source.py --width {0.width} --min-iters <{0.first} '
             'of F> --max-iters <{0.last} of F> --eta {0.eta}` for a full '
             'budget of F iterations.'.format(tools)) if command else ''
@@ -1794,17 +1827,31 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
             for design, share in list(designs['tools_shares'].items())[:3]) +
         (f'; {len(designs["tools_shares"]) - 3} other designs the rest'
          if len(designs['tools_shares']) > 3 else '') + '.', '',
-        'By the lowest mean regret instead (the mean rule, registered on '
-        '2026-12-04 before `scale_shift` seed 1\'s results and reported '
-        'beside; the tools follow the worst-run rule): ' +
-        '; '.join(f'without {scenario}: {design.name}'
-                  for scenario, design in mean['left_out'].items()) +
-        f"; on every scenario **{mean['all'].name}**, with {TOOLS_ORDER} "
-        f"seeding every run **{mean['tools'].name}**.", '',
+        rule_line(
+            designs['mean_rule'], 'By the lowest mean regret instead '
+            '(the mean rule, registered on 2026-12-04 before '
+            '`scale_shift` seed 1\'s results'), '',
+        rule_line(
+            designs['scenario_rule'], 'By the lowest worst-scenario '
+            'mean regret (the worst-scenario rule, registered on '
+            '2026-12-06 before `shared_arch` seed 3\'s results, after '
+            'the 45 runs before it were seen'), '',
         'In hindsight (every run seeded by its own left-out choice, not a '
-        'protocol): the affordable design with the lowest worst scenario, '
-        '{0.name}, loses {1:.1f} points on {2}.'.format(*designs['closest'])
+        'protocol): the affordable design with the lowest worst scenario '
+        '(the worst-scenario rule on every scenario), {0.name}, loses '
+        '{1:.1f} points on {2}.'.format(*designs['closest'])
     ]
+
+
+def rule_line(chosen: dict, words: str) -> str:
+    """The designs another rule chose (``chosen``: its ``left_out``,
+    ``all`` and ``tools``), after ``words`` that name the rule."""
+    return (f'{words}; reported beside, the tools follow the worst-run '
+            'rule): ' +
+            '; '.join(f'without {scenario}: {design.name}'
+                      for scenario, design in chosen['left_out'].items()) +
+            f"; on every scenario **{chosen['all'].name}**, with "
+            f"{TOOLS_ORDER} seeding every run **{chosen['tools'].name}**.")
 
 
 def scenario_cost_table(analysis: dict) -> list:

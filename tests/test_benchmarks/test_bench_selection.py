@@ -8,10 +8,10 @@ import pytest
 
 from benchmarks import bench_selection
 from benchmarks.bench_selection import (RECORDS, check_same_sources,
-                                        design_point, design_shares,
-                                        first_seeds, halving_point,
-                                        history_gains, longer_records,
-                                        seeds_of, strategies, tools_design,
+                                        choose_design, design_point,
+                                        design_shares, first_seeds,
+                                        halving_point, history_gains,
+                                        longer_records, seeds_of, strategies,
                                         tools_points, with_added_seeds)
 from mmseg_trf.apis.report import HISTORY_PRIOR_SHARE
 from mmseg_trf.benchmark.search import (DEFAULT_ETA, DEFAULT_RUNGS,
@@ -207,7 +207,8 @@ def test_a_probe_judges_the_studys_searches_by_a_much_longer_truth():
     designs = dict(
         left_out={'x': design},
         tools=design,
-        mean_rule=dict(left_out={'x': design}))
+        mean_rule=dict(left_out={'x': design}),
+        scenario_rule=dict(left_out={'x': design}))
     analysis = dict(loso={'x': dict(chosen='nce')}, designs=designs)
     lines = bench_selection.probe_search_lines(longer, probes, analysis)
     # nce picks a: wrong at 8, right at 16; finetuning every source, or
@@ -216,7 +217,7 @@ def test_a_probe_judges_the_studys_searches_by_a_much_longer_truth():
     assert '| metric: chosen metric | 20.0 -> 0.0 |' in lines
     assert '| finetune all, 1 seed | 0.0 -> 15.0 |' in lines
     for row in (bench_selection.DESIGN_ROW, bench_selection.MEAN_RULE_ROW,
-                bench_selection.TOOLS_ROW):
+                bench_selection.SCENARIO_RULE_ROW, bench_selection.TOOLS_ROW):
         assert f'| {row} | 0.0 -> 15.0 |' in lines
     assert bench_selection.probe_search_lines(longer, {}, analysis) == []
 
@@ -325,7 +326,7 @@ def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
     and docs follow."""
     from benchmarks.bench_selection import search_designs
     records = committed_records()
-    design = tools_design(
+    design = choose_design(
         tools_points(longer_records(records), search_designs()))
     assert design == SearchDesign(DEFAULT_WIDTH, *DEFAULT_RUNGS, DEFAULT_ETA)
 
@@ -409,11 +410,40 @@ def test_design_shares_resample_whole_scenarios():
         'x-seed1': run(0.0, 1.0),
         'y-seed0': run(3.0, 0.0)
     }
-    assert tools_design(points) == cheap_b
+    assert choose_design(points) == cheap_b
     shares = design_shares(points, draws=4000)
     assert list(shares) == [cheap_b, cheap_a]
     assert shares[cheap_a] == pytest.approx(0.25, abs=0.03)
     assert sum(shares.values()) == pytest.approx(1.0)
+
+
+def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run():
+    """One bad run of a scenario sinks a design by the worst-run rule; by
+    the worst-scenario rule it counts as that scenario's mean over its
+    runs. A design over a quarter in any run is never chosen."""
+    spiky = SearchDesign(Fraction(1, 2), Fraction(1, 10), Fraction(1, 2))
+    steady = SearchDesign(Fraction(1, 2), Fraction(3, 20), Fraction(1, 2))
+    dear = SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1))
+
+    def run(a, b, dear_wall=0.2):  # (iterations, wall time, regret)
+        return {
+            spiky: (0.1, 0.1, a),
+            steady: (0.1, 0.1, b),
+            dear: (0.2, dear_wall, 0.0)
+        }
+
+    points = {
+        'x-seed0': run(3.0, 2.0),
+        'x-seed1': run(0.0, 2.0),
+        'y-seed0': run(1.0, 0.5, dear_wall=0.3)
+    }
+    # worst run: spiky 3.0, steady 2.0; worst scenario: spiky x's 1.5,
+    # steady x's 2.0; dear loses nothing but costs 0.3 on y
+    assert choose_design(points) == steady
+    assert choose_design(points, 'scenario') == spiky
+    assert bench_selection.closest_design(points) == (spiky, 1.5, 'x')
+    points['y-seed0'] = run(1.0, 0.5)  # dear now affordable everywhere
+    assert choose_design(points, 'scenario') == dear
 
 
 def test_the_scenario_table_says_who_meets_the_goal_and_at_what_cost():
