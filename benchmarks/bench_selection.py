@@ -1502,11 +1502,11 @@ def design_shares(points: dict,
                   seed: int = 0) -> dict:
     """How firm the tools' design is: the share of ``draws`` resamples of
     the scenarios (drawn with replacement, each with all its runs) on which
-    the rule of :func:`choose_design` chooses each design.
+    ``rule`` chooses each design.
 
     Args:
         points (dict): :func:`tools_points`.
-        rule (str): ``'worst'`` or ``'mean'`` (:func:`choose_design`).
+        rule (str): A rule of :func:`choose_design`.
         draws (int): Resamples.
         seed (int): Seed of the resampling.
 
@@ -1520,6 +1520,13 @@ def design_shares(points: dict,
         np.array([[(goal_cost(run[d]), run[d][2]) for d in designs]
                   for run in runs]) for runs in by_scenario(points).values()
     ]
+    if rule == 'scenario':  # each scenario one run: its highest cost and
+        # its mean regret (scenario_tables), then the worst-run rule
+        groups = [
+            np.stack([g[..., 0].max(0), g[..., 1].mean(0)], -1)[None]
+            for g in groups
+        ]
+        rule = 'worst'
     rng = np.random.default_rng(seed)
     chosen = Counter()
     for _ in range(draws):

@@ -420,7 +420,8 @@ def test_design_shares_resample_whole_scenarios():
 def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run():
     """One bad run of a scenario sinks a design by the worst-run rule; by
     the worst-scenario rule it counts as that scenario's mean over its
-    runs. A design over a quarter in any run is never chosen."""
+    runs, on every run or on resamples of the scenarios. A design over a
+    quarter in any run is never chosen."""
     spiky = SearchDesign(Fraction(1, 2), Fraction(1, 10), Fraction(1, 2))
     steady = SearchDesign(Fraction(1, 2), Fraction(3, 20), Fraction(1, 2))
     dear = SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1))
@@ -442,6 +443,12 @@ def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run():
     assert choose_design(points) == steady
     assert choose_design(points, 'scenario') == spiky
     assert bench_selection.closest_design(points) == (spiky, 1.5, 'x')
+    # resampled: x and y -> spiky; x twice -> dear, affordable without y;
+    # y twice -> steady
+    shares = design_shares(points, 'scenario', draws=4000)
+    assert shares[spiky] == pytest.approx(0.5, abs=0.03)
+    assert shares[dear] == pytest.approx(0.25, abs=0.03)
+    assert shares[steady] == pytest.approx(0.25, abs=0.03)
     points['y-seed0'] = run(1.0, 0.5)  # dear now affordable everywhere
     assert choose_design(points, 'scenario') == dear
 
