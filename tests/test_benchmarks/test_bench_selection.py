@@ -417,27 +417,15 @@ def test_design_shares_resample_whole_scenarios():
     assert sum(shares.values()) == pytest.approx(1.0)
 
 
-def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run():
+def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run(
+        one_bad_run):
     """One bad run of a scenario sinks a design by the worst-run rule; by
     the worst-scenario rule it counts as that scenario's mean over its
     runs, on every run or on resamples of the scenarios. A design over a
     quarter in any run is never chosen."""
-    spiky = SearchDesign(Fraction(1, 2), Fraction(1, 10), Fraction(1, 2))
-    steady = SearchDesign(Fraction(1, 2), Fraction(3, 20), Fraction(1, 2))
-    dear = SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1))
-
-    def run(a, b, dear_wall=0.2):  # (iterations, wall time, regret)
-        return {
-            spiky: (0.1, 0.1, a),
-            steady: (0.1, 0.1, b),
-            dear: (0.2, dear_wall, 0.0)
-        }
-
-    points = {
-        'x-seed0': run(3.0, 2.0),
-        'x-seed1': run(0.0, 2.0),
-        'y-seed0': run(1.0, 0.5, dear_wall=0.3)
-    }
+    spiky, steady, dear = (one_bad_run.spiky, one_bad_run.steady,
+                           one_bad_run.dear)
+    points = one_bad_run.points
     # worst run: spiky 3.0, steady 2.0; worst scenario: spiky x's 1.5,
     # steady x's 2.0; dear loses nothing but costs 0.3 on y
     assert choose_design(points) == steady
@@ -449,7 +437,7 @@ def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run():
     assert shares[spiky] == pytest.approx(0.5, abs=0.03)
     assert shares[dear] == pytest.approx(0.25, abs=0.03)
     assert shares[steady] == pytest.approx(0.25, abs=0.03)
-    points['y-seed0'] = run(1.0, 0.5)  # dear now affordable everywhere
+    points['y-seed0'] = one_bad_run.run(1.0, 0.5)  # dear now affordable
     assert choose_design(points, 'scenario') == dear
 
 
