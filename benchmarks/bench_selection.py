@@ -5,7 +5,7 @@ budget buys on top of it.
     python benchmarks/bench_selection.py [--scenarios A.yaml ...]
         [--seeds 0 1] [--out-dir demo_out] [--only SCENARIO-SEED ...]
         [--continue-truth ITERS] [--add-finetune-seeds SEED ...]
-        [--probe-truth ITERS] [--docs]
+        [--probe-truth ITERS] [--without SCENARIO-SEED ...] [--docs]
 
 Each (scenario, seed) is the demo's benchmark (sources trained, finetuned
 to a plateau for the ground truth with their learning curves, finetuned
@@ -14,7 +14,8 @@ finetuning), run in ``<out-dir>/<scenario>-seed<S>`` with the demo's cache:
 every step is cached, so the study resumes where it stopped and a rerun
 only reprints (``--only`` runs some parts, e.g. one per session; a
 finished part's record is kept in ``docs/data/selection_study/``, so the
-report covers parts run elsewhere; ``--only none`` only reports). Writes
+report covers parts run elsewhere; ``--only none`` only reports;
+``--without`` leaves stored parts out, to see what a part moved). Writes
 ``<out-dir>/selection_study.{md,json}`` and its figures (with ``--docs``
 the report and figures go to ``docs/en/selection_report.md`` and
 ``docs/figures/``, the ones the docs show):
@@ -1466,34 +1467,20 @@ def choose_design(points: dict, rule: str = 'worst'):
 
     Args:
         points (dict): Run -> design -> cost point (:func:`design_point`).
-        rule (str): ``'worst'`` or ``'mean'``: the lowest worst-run or mean
-            regret over the runs (:func:`~mmseg_trf.evaluation.
-            choose_search_design`); ``'scenario'``: the lowest worst
-            scenario, each scenario's regret the mean over its runs (the
-            goal's unit), then the lowest mean of those, then the lowest
-            cost.
+        rule (str): ``'worst'``, ``'mean'`` or ``'scenario'``, the
+            worst-run, mean and worst-scenario rules of
+            :func:`~mmseg_trf.evaluation.choose_search_design`.
 
     Returns:
         SearchDesign: The chosen design.
     """
     from mmseg_trf.evaluation import choose_search_design
-    if rule == 'scenario':
-        return choose_search_design(scenario_tables(points), GOAL_COST)
-    return choose_search_design([{
+    runs = [{
         d: (goal_cost(p), p[2])
         for d, p in run.items()
-    } for run in points.values()], GOAL_COST, rule)
-
-
-def scenario_tables(points: dict) -> list:
-    """Per scenario of ``points`` (run -> design -> cost point), design ->
-    ``(its highest cost over the scenario's runs, its mean regret)``."""
-    designs = next(iter(points.values()))
-    return [{
-        d: (max(goal_cost(p[d])
-                for p in runs), np.mean([p[d][2] for p in runs]))
-        for d in designs
-    } for runs in by_scenario(points).values()]
+    } for run in points.values()]
+    return choose_search_design(runs, GOAL_COST, rule,
+                                list(map(scenario_of, points)))
 
 
 def design_shares(points: dict,
@@ -1520,20 +1507,16 @@ def design_shares(points: dict,
         np.array([[(goal_cost(run[d]), run[d][2]) for d in designs]
                   for run in runs]) for runs in by_scenario(points).values()
     ]
-    if rule == 'scenario':  # each scenario one run: its highest cost and
-        # its mean regret (scenario_tables), then the worst-run rule
-        groups = [
-            np.stack([g[..., 0].max(0), g[..., 1].mean(0)], -1)[None]
-            for g in groups
-        ]
-        rule = 'worst'
     rng = np.random.default_rng(seed)
     chosen = Counter()
     for _ in range(draws):
         drawn = rng.integers(len(groups), size=len(groups))
         table = np.concatenate([groups[i] for i in drawn])
+        # a scenario drawn twice counts as two
+        scenarios = np.repeat(
+            np.arange(len(drawn)), [len(groups[i]) for i in drawn])
         chosen[designs[chosen_design_index(table[..., 0], table[..., 1],
-                                           GOAL_COST, rule)]] += 1
+                                           GOAL_COST, rule, scenarios)]] += 1
     return {design: n / draws for design, n in chosen.most_common()}
 
 
@@ -1563,9 +1546,8 @@ def closest_design(points: dict) -> tuple:
         tuple: ``(design, regret on its worst scenario, that scenario)``.
     """
     design = choose_design(points, 'scenario')
-    return (design, *max((table[design][1], scenario)
-                         for scenario, table in zip(
-                             by_scenario(points), scenario_tables(points))))
+    return (design, *max((np.mean([run[design][2] for run in runs]), scenario)
+                         for scenario, runs in by_scenario(points).items()))
 
 
 def write_history(records: dict, path: str) -> None:
@@ -1991,6 +1973,14 @@ def parse_args() -> argparse.Namespace:
         help='run only these parts (e.g. six_arch-seed0); the report uses '
         'every part already finished')
     parser.add_argument(
+        '--without',
+        nargs='+',
+        default=[],
+        metavar='RUN',
+        help='leave these stored parts out (e.g. the last one added: what '
+        'it moved is the difference between the reports with and without '
+        'it)')
+    parser.add_argument(
         '--continue-truth',
         type=int,
         metavar='ITERS',
@@ -2027,6 +2017,9 @@ def parse_args() -> argparse.Namespace:
         'figures to docs/figures/ (the ones the docs show) instead of '
         '--out-dir (the JSON summary and the history stay there)')
     args = parser.parse_args()
+    if set(args.without) & set(args.only or ()):
+        parser.error('a part cannot be both run (--only) and left out '
+                     '(--without)')
     if all(DESIGN_KINDS[kind][1] for kind in args.rung_scores):
         parser.error('--rung-scores needs best or level too: the tools\' '
                      'design is chosen among those select_source.py runs '
@@ -2055,6 +2048,8 @@ def study_records(args, start: float) -> tuple:
                 if m != FUSION))
         for seed in args.seeds:
             run = f'{name}-seed{seed}'
+            if run in args.without:
+                continue
             # the finished part's record, kept in the repository too
             stored = osp.join(RECORDS, f'{run}.json')
             if args.only and run not in args.only:

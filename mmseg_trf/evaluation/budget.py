@@ -408,10 +408,11 @@ class SearchDesign:
             max(1, round(self.last * full_budget)), self.eta)
 
 
-def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
-                                                                    float]]],
-                         max_cost: float = 0.25,
-                         rule: str = 'worst') -> SearchDesign:
+def choose_search_design(
+        runs: Sequence[Mapping[SearchDesign, Tuple[float, float]]],
+        max_cost: float = 0.25,
+        rule: str = 'worst',
+        scenarios: Optional[Sequence[str]] = None) -> SearchDesign:
     """The search design to recommend from simulated runs, among the
     designs that cost at most ``max_cost`` (a fraction of finetuning every
     source fully) in every run.
@@ -422,11 +423,16 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
         max_cost (float): The affordable cost.
         rule (str): ``'worst'``: the lowest worst-run top-1 regret, then
             the lowest mean regret; ``'mean'``: the lowest mean regret,
-            then the lowest worst. Either then takes the lowest mean cost;
+            then the lowest worst; ``'scenario'``: the worst-run rule with
+            each scenario one run, its regret the mean over its runs and
+            its cost their highest. Each then takes the lowest mean cost;
             a tie (to 1e-9) goes to the design listed first.
             The worst-run rule hangs on the few runs where a design fails
             and so can change with a single added run; the mean rule
-            weighs every run alike.
+            weighs every run alike; the worst-scenario rule judges each
+            scenario as a goal of "every scenario" does.
+        scenarios (Sequence[str], optional): Each run's scenario; needed
+            by the worst-scenario rule only.
 
     Returns:
         SearchDesign: The chosen design.
@@ -434,27 +440,37 @@ def choose_search_design(runs: Sequence[Mapping[SearchDesign, Tuple[float,
     designs = list(runs[0])
     cost = np.array([[run[d][0] for d in designs] for run in runs])
     regret = np.array([[run[d][1] for d in designs] for run in runs])
-    return designs[chosen_design_index(cost, regret, max_cost, rule)]
+    return designs[chosen_design_index(cost, regret, max_cost, rule,
+                                       scenarios)]
 
 
 def chosen_design_index(cost: np.ndarray,
                         regret: np.ndarray,
                         max_cost: float = 0.25,
-                        rule: str = 'worst') -> int:
+                        rule: str = 'worst',
+                        scenarios: Optional[Sequence] = None) -> int:
     """:func:`choose_search_design` on arrays: the column it picks.
 
     Args:
         cost (np.ndarray): Cost per run (rows) and design (columns).
         regret (np.ndarray): Top-1 regret, the same shape.
         max_cost (float): The affordable cost.
-        rule (str): ``'worst'`` or ``'mean'``
+        rule (str): ``'worst'``, ``'mean'`` or ``'scenario'``
             (:func:`choose_search_design`).
+        scenarios (Sequence, optional): Each row's scenario (the
+            worst-scenario rule).
 
     Returns:
         int: The chosen design's column.
     """
-    if rule not in ('worst', 'mean'):
-        raise ValueError(f"rule must be 'worst' or 'mean', not {rule!r}")
+    if rule not in ('worst', 'mean', 'scenario'):
+        raise ValueError("rule must be 'worst', 'mean' or 'scenario', not "
+                         f'{rule!r}')
+    if rule == 'scenario':
+        if scenarios is None:
+            raise ValueError("the 'scenario' rule needs each run's scenario")
+        cost, regret = per_scenario(cost, regret, scenarios)
+        rule = 'worst'
     affordable = (cost <= max_cost).all(0)
     if not affordable.any():
         raise ValueError(f'no design costs at most {max_cost} in every run')
@@ -465,6 +481,16 @@ def chosen_design_index(cost: np.ndarray,
     # goes to the design listed first
     ranked = np.lexsort((cost.mean(0).round(9), *keys[::-1]))
     return int(next(i for i in ranked if affordable[i]))
+
+
+def per_scenario(cost: np.ndarray, regret: np.ndarray,
+                 scenarios: Sequence) -> Tuple[np.ndarray, np.ndarray]:
+    """Runs (rows) merged by scenario, in order of first appearance: each
+    scenario's highest cost and mean regret per design (column)."""
+    scenarios = np.asarray(scenarios)
+    rows = [scenarios == s for s in dict.fromkeys(scenarios.tolist())]
+    return (np.stack([cost[row].max(0) for row in rows]),
+            np.stack([regret[row].mean(0) for row in rows]))
 
 
 def search_width(probability_best: Mapping[str, float],

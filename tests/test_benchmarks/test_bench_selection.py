@@ -1,3 +1,4 @@
+import argparse
 import json
 import subprocess
 import sys
@@ -482,3 +483,14 @@ def test_the_learnt_share_reads_the_fusion_the_study_compares():
         pytest.approx(fused[name]) for name in run['truth']
     ]
     assert fused['fcn8s_a'] != pytest.approx(fused['frrn_b'])
+
+
+def test_without_leaves_stored_parts_out_of_the_report():
+    from benchmarks.bench_selection import SCENARIOS, study_records
+    args = argparse.Namespace(
+        scenarios=SCENARIOS[:1],
+        seeds=[0, 1],
+        only=['none'],
+        without=['default-seed1'])
+    records, _ = study_records(args, start=0.0)
+    assert list(records) == ['default-seed0']

@@ -252,6 +252,30 @@ def test_the_mean_rule_weighs_every_run_alike():
         choose_search_design(runs, rule='median')
 
 
+def test_the_worst_scenario_rule_judges_each_scenario_by_its_mean_run():
+    steady, spiky = (
+        SearchDesign(Fraction(1), Fraction(f, 20)) for f in (1, 2))
+    # scenario a: spiky fails one run of two; scenario b: one run
+    runs = [{
+        steady: (0.1, 1.0),
+        spiky: (0.2, 1.6)
+    }, {
+        steady: (0.1, 1.0),
+        spiky: (0.1, 0.0)
+    }, {
+        steady: (0.1, 0.2),
+        spiky: (0.1, 0.4)
+    }]
+    scenarios = ['a', 'a', 'b']
+    assert choose_search_design(runs) == steady  # worst run 1.0 < 1.6
+    # worst scenario: spiky's a 0.8 < steady's a 1.0
+    assert choose_search_design(runs, 0.25, 'scenario', scenarios) == spiky
+    # a scenario's cost is its highest run's: spiky's a is over 0.15
+    assert choose_search_design(runs, 0.15, 'scenario', scenarios) == steady
+    with pytest.raises(ValueError, match='scenario'):
+        choose_search_design(runs, rule='scenario')
+
+
 def test_a_tie_in_exact_arithmetic_goes_to_the_design_listed_first():
     # summed in float, 0.1 + 0.2 + 0.3 exceeds 0.3 + 0.2 + 0.1
     first, second = (
