@@ -11,7 +11,6 @@ what it moved). Reads ``docs/data/selection_study/``; a minute on 2 cores.
 """
 import argparse
 import glob
-import json
 import os.path as osp
 import sys
 
@@ -20,21 +19,19 @@ import bench_selection as study  # noqa: E402
 
 
 def stored_records(without=()) -> dict:
-    """The committed records (run -> record) but those of ``without``, in
-    the study's order (its scenarios', then the seeds'), which the
-    resamples follow."""
-    order = list(map(study.scenario_name, study.SCENARIOS))
-    runs = sorted(
-        (osp.splitext(osp.basename(path))[0]
-         for path in glob.glob(osp.join(study.RECORDS, '*.json'))),
-        key=lambda run:
-        (order.index(study.scenario_of(run)), int(run.rsplit('-seed', 1)[1])))
-    records = {}
-    for run in runs:
-        if run not in without:
-            with open(osp.join(study.RECORDS, f'{run}.json')) as f:
-                records[run] = json.load(f)
-    return records
+    """The committed records (run -> record) but those of ``without``, read
+    as the study reads them (``bench_selection.study_records``, in its
+    order, which the resamples follow)."""
+    seeds = sorted({
+        int(osp.splitext(path)[0].rsplit('-seed', 1)[1])
+        for path in glob.glob(osp.join(study.RECORDS, '*.json'))
+    })
+    args = argparse.Namespace(
+        scenarios=study.SCENARIOS,
+        seeds=seeds,
+        only=['none'],
+        without=list(without))
+    return study.study_records(args, start=0.0)[0]
 
 
 def without(points: dict, run: str) -> dict:
