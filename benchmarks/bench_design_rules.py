@@ -54,7 +54,9 @@ def rule_lines(points: dict, draws: int) -> list:
             if study.choose_design(without(points, run), rule) != chosen
         ]
         shares = study.design_shares(points, rule, draws)
-        lines.append(f'| {rule} | {chosen.name} | {len(movers)} of '
+        name = rule + (" (the protocol's)"
+                       if rule == study.PROTOCOL_RULE else '')
+        lines.append(f'| {name} | {chosen.name} | {len(movers)} of '
                      f'{len(points)} ({", ".join(movers) or "none"}) | '
                      f'{shares.get(chosen, 0):.0%} | {len(shares)} |')
     return lines

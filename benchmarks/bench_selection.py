@@ -118,21 +118,45 @@ LEARNT_SHARE_REGISTERED = '2026-12-05, before rain_target-seed3\'s results'
 #: The candidates that learn from a history of past targets.
 HISTORY_CANDIDATES = (ARCH_FUSION, ARCH_LEARNT)
 # the successive-halving design chosen on the other scenarios (at most a
-# quarter of the cost of finetuning every source, lowest worst regret)
+# quarter of the cost of finetuning every source), one row per rule
 DESIGN_ROW = 'halving: design chosen leave-one-scenario-out'
-# the same chosen by the lowest mean regret (registered 2026-12-04 before
-# scale_shift seed 1's results; reported beside, the tools keep the above)
+# by the lowest worst-run regret (the protocol's rule until 2026-12-06)
+WORST_RULE_ROW = DESIGN_ROW + ', worst-run rule'
+# by the lowest mean regret (registered 2026-12-04 before scale_shift seed
+# 1's results)
 MEAN_RULE_ROW = DESIGN_ROW + ', mean rule'
-# the same chosen by the lowest worst-scenario mean regret (registered
-# 2026-12-06 before shared_arch seed 3's results, after the 45 runs before
-# it were seen; reported beside, the tools keep the worst-run rule)
+# by the lowest worst-scenario mean regret (registered 2026-12-06 before
+# shared_arch seed 3's results, after the 45 runs before it were seen)
 SCENARIO_RULE_ROW = DESIGN_ROW + ', worst-scenario rule'
 #: The rules a search design is chosen by (:func:`choose_design`), the
 #: analysis' key of each and the cost-table row of its left-out choices.
 DESIGN_RULES = dict(
-    worst=(None, DESIGN_ROW),
+    worst=('worst_rule', WORST_RULE_ROW),
     mean=('mean_rule', MEAN_RULE_ROW),
     scenario=('scenario_rule', SCENARIO_RULE_ROW))
+#: The rule of the protocol (each fold's search and the tools' default):
+#: the mean rule since 2026-12-06, registered (e99f6dd) before zoo_mix seed
+#: 2's results as the steadiest of the three (it moved two folds' designs
+#: over the three runs before, the worst-run rule six, the worst-scenario
+#: rule eight); the worst-run rule before.
+PROTOCOL_RULE = 'mean'
+#: How the report words each rule: its name, what it chooses by and its
+#: history.
+RULE_WORDS = dict(
+    worst=('the worst-run rule',
+           'the lowest worst-run regret, then the lowest mean regret',
+           'the protocol\'s rule until 2026-12-06'),
+    mean=('the mean rule',
+          'the lowest mean regret, then the lowest worst-run regret',
+          'registered on 2026-12-04 before `scale_shift` seed 1\'s results; '
+          'the protocol\'s rule since 2026-12-06, registered before '
+          '`zoo_mix` seed 2\'s'),
+    scenario=('the worst-scenario rule',
+              'the lowest worst-scenario regret (a scenario\'s regret the '
+              'mean over its runs, its cost their highest), then the lowest '
+              'mean regret',
+              'registered on 2026-12-06 before `shared_arch` seed 3\'s '
+              'results, after the 45 runs before it were seen'))
 # the design select_source.py runs by default (choose_design), chosen on every
 # run, so in sample
 TOOLS_ROW = "halving: the tools' default design, chosen on every run"
@@ -1327,8 +1351,7 @@ def design_rules(designs: dict) -> list:
     chose by (none without designs)."""
     if not designs:
         return []
-    return [(row, designs[key] if key else designs)
-            for key, row in DESIGN_RULES.values()]
+    return [(row, designs[key]) for key, row in DESIGN_RULES.values()]
 
 
 def scenario_of(run: str) -> str:
@@ -1374,18 +1397,13 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
             (:func:`search_designs`).
 
     Returns:
-        dict: ``simulated`` (``designs``) and, by the worst-run rule of
-        :func:`choose_search_design`:
+        dict: ``simulated`` (``designs``); by each rule of
+        :data:`DESIGN_RULES` (under its key, e.g. ``mean_rule``):
         ``left_out`` (scenario -> design), ``all`` (design) and ``tools``
-        (:func:`choose_design`); and
-        ``mean_rule`` and ``scenario_rule``, the same three by the mean
-        rule (registered on 2026-12-04 before `scale_shift` seed 1's
-        results) and the worst-scenario rule (registered on 2026-12-06
-        before `shared_arch` seed 3's), reported beside the worst-run rule,
-        which stays the one the tools follow (:func:`choose_design`);
-        ``tools_points`` (:func:`tools_points`), ``tools_shares``
-        (:func:`design_shares`) and ``closest`` (:func:`closest_design` in
-        hindsight).
+        (:func:`choose_design`), and the same three at the top level by
+        :data:`PROTOCOL_RULE`; ``tools_points`` (:func:`tools_points`),
+        ``tools_shares`` (:func:`design_shares` by the protocol's rule) and
+        ``closest`` (:func:`closest_design` in hindsight).
     """
     from mmseg_trf.evaluation import leave_one_group_out
     cache = {}
@@ -1429,15 +1447,13 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
             all=choose(own.items(), rule),
             tools=choose_design(tools, rule))
 
+    by_rule = {key: chosen_by(rule) for rule, (key, _) in DESIGN_RULES.items()}
     return dict(
-        chosen_by('worst'),
+        by_rule[DESIGN_RULES[PROTOCOL_RULE][0]],
         simulated=designs,
         tools_points=tools,
         tools_shares=design_shares(tools),
-        **{
-            key: chosen_by(rule)
-            for rule, (key, _) in DESIGN_RULES.items() if key
-        },
+        **by_rule,
         closest=closest_design({
             run: points(run, m)
             for run, m in own.items()
@@ -1459,7 +1475,7 @@ def tools_points(records: dict, designs: list) -> dict:
     return points
 
 
-def choose_design(points: dict, rule: str = 'worst'):
+def choose_design(points: dict, rule: str = PROTOCOL_RULE):
     """The search design chosen on simulated runs by ``rule`` among those
     costing at most :data:`GOAL_COST` in every run (on
     :func:`tools_points`, the design ``tools/select_source.py`` runs by
@@ -1484,7 +1500,7 @@ def choose_design(points: dict, rule: str = 'worst'):
 
 
 def design_shares(points: dict,
-                  rule: str = 'worst',
+                  rule: str = PROTOCOL_RULE,
                   draws: int = 1000,
                   seed: int = 0) -> dict:
     """How firm the tools' design is: the share of ``draws`` resamples of
@@ -1733,9 +1749,10 @@ def registered_lines(analysis: dict) -> list:
         'of the protocol was chosen with it. The regret of the search is '
         'judged by the finetuning seeds it did not run on (below).', '',
         '| scenario (registered in) | runs | with a history: chosen, '
-        'Spearman, regret | without: chosen, Spearman, regret | search: '
-        'regret (wall) | search, mean rule | search, worst-scenario rule |',
-        '|---|---|---|---|---|---|---|'
+        'Spearman, regret | without: chosen, Spearman, regret | ' +
+        ' | '.join(f'search, {RULE_WORDS[rule][0]}: regret (wall)'
+                   for rule in DESIGN_RULES) + ' |',
+        '|---|---|---|---|' + '---|' * len(DESIGN_RULES)
     ]
     for scenario in held:
         cells = [
@@ -1798,10 +1815,10 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
         'entering, first and last rung as shares of the full budget, '
         '1/eta kept per rung, and how a rung compares its candidates: '
         f'{" or ".join(map(SCORE_WORDS.get, kinds))}); chosen on '
-        'the other scenarios: the lowest '
-        'worst-run regret among those costing at most a quarter (the '
-        'larger of iterations and wall time) in every run, then the lowest '
-        'mean regret, then the lowest cost.', ''
+        f'the other scenarios by {RULE_WORDS[PROTOCOL_RULE][0]}, the '
+        'protocol\'s: among those costing at most a quarter (the larger of '
+        'iterations and wall time) in every run, '
+        f'{RULE_WORDS[PROTOCOL_RULE][1]}, then the lowest cost.', ''
     ] + [
         f'- without {scenario}: {design.name}'
         for scenario, design in designs['left_out'].items()
@@ -1816,15 +1833,9 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
             for design, share in list(designs['tools_shares'].items())[:3]) +
         (f'; {len(designs["tools_shares"]) - 3} other designs the rest'
          if len(designs['tools_shares']) > 3 else '') + '.', '',
-        rule_line(
-            designs['mean_rule'], 'By the lowest mean regret instead '
-            '(the mean rule, registered on 2026-12-04 before '
-            '`scale_shift` seed 1\'s results'), '',
-        rule_line(
-            designs['scenario_rule'], 'By the lowest worst-scenario '
-            'mean regret (the worst-scenario rule, registered on '
-            '2026-12-06 before `shared_arch` seed 3\'s results, after '
-            'the 45 runs before it were seen'), '',
+        *(line
+          for rule, (key, _) in DESIGN_RULES.items() if rule != PROTOCOL_RULE
+          for line in (rule_line(designs[key], rule), '')),
         'In hindsight (every run seeded by its own left-out choice, not a '
         'protocol): the affordable design with the lowest worst scenario '
         '(the worst-scenario rule on every scenario), {0.name}, loses '
@@ -1832,11 +1843,12 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
     ]
 
 
-def rule_line(chosen: dict, words: str) -> str:
-    """The designs another rule chose (``chosen``: its ``left_out``,
-    ``all`` and ``tools``), after ``words`` that name the rule."""
-    return (f'{words}; reported beside, the tools follow the worst-run '
-            'rule): ' +
+def rule_line(chosen: dict, rule: str) -> str:
+    """The designs another ``rule`` chose (``chosen``: its ``left_out``,
+    ``all`` and ``tools``)."""
+    name, criterion, history = RULE_WORDS[rule]
+    return (f'By {criterion} instead ({name}, {history}; reported beside, '
+            f'the tools follow {RULE_WORDS[PROTOCOL_RULE][0]}): ' +
             '; '.join(f'without {scenario}: {design.name}'
                       for scenario, design in chosen['left_out'].items()) +
             f"; on every scenario **{chosen['all'].name}**, with "

@@ -9,7 +9,8 @@ one is left (metric-seeded successive halving).
 
 The defaults, the top two thirds by the metric with half kept per rung
 (``--eta 2``), are the design the source-selection study chooses over its
-scenarios when the tools' fusion seeds every run, against its
+scenarios by its rule (the lowest mean regret among the designs that cost
+at most a quarter) when the tools' fusion seeds every run, against its
 3,000-iteration truth (docs/en/source_selection.md), with the first rung
 at a tenth and the last at half of a full budget F, i.e. ``--min-iters
 F/10 --max-iters F/2``; every regret judged by a finetuning seed the

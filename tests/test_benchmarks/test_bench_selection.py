@@ -208,8 +208,10 @@ def test_a_probe_judges_the_studys_searches_by_a_much_longer_truth():
     designs = dict(
         left_out={'x': design},
         tools=design,
-        mean_rule=dict(left_out={'x': design}),
-        scenario_rule=dict(left_out={'x': design}))
+        **{
+            key: dict(left_out={'x': design})
+            for key, _ in bench_selection.DESIGN_RULES.values()
+        })
     analysis = dict(loso={'x': dict(chosen='nce')}, designs=designs)
     lines = bench_selection.probe_search_lines(longer, probes, analysis)
     # nce picks a: wrong at 8, right at 16; finetuning every source, or
@@ -217,7 +219,7 @@ def test_a_probe_judges_the_studys_searches_by_a_much_longer_truth():
     # 20 points behind the other seed's a
     assert '| metric: chosen metric | 20.0 -> 0.0 |' in lines
     assert '| finetune all, 1 seed | 0.0 -> 15.0 |' in lines
-    for row in (bench_selection.DESIGN_ROW, bench_selection.MEAN_RULE_ROW,
+    for row in (bench_selection.WORST_RULE_ROW, bench_selection.MEAN_RULE_ROW,
                 bench_selection.SCENARIO_RULE_ROW, bench_selection.TOOLS_ROW):
         assert f'| {row} | 0.0 -> 15.0 |' in lines
     assert bench_selection.probe_search_lines(longer, {}, analysis) == []
@@ -411,8 +413,8 @@ def test_design_shares_resample_whole_scenarios():
         'x-seed1': run(0.0, 1.0),
         'y-seed0': run(3.0, 0.0)
     }
-    assert choose_design(points) == cheap_b
-    shares = design_shares(points, draws=4000)
+    assert choose_design(points, 'worst') == cheap_b
+    shares = design_shares(points, 'worst', draws=4000)
     assert list(shares) == [cheap_b, cheap_a]
     assert shares[cheap_a] == pytest.approx(0.25, abs=0.03)
     assert sum(shares.values()) == pytest.approx(1.0)
@@ -428,8 +430,10 @@ def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run(
                            one_bad_run.dear)
     points = one_bad_run.points
     # worst run: spiky 3.0, steady 2.0; worst scenario: spiky x's 1.5,
-    # steady x's 2.0; dear loses nothing but costs 0.3 on y
-    assert choose_design(points) == steady
+    # steady x's 2.0; mean: spiky 1.33, steady 1.5 (the protocol's rule);
+    # dear loses nothing but costs 0.3 on y
+    assert choose_design(points, 'worst') == steady
+    assert choose_design(points) == choose_design(points, 'mean') == spiky
     assert choose_design(points, 'scenario') == spiky
     assert bench_selection.closest_design(points) == (spiky, 1.5, 'x')
     # resampled: x and y -> spiky; x twice -> dear, affordable without y;
@@ -494,3 +498,32 @@ def test_without_leaves_stored_parts_out_of_the_report():
         without=['default-seed1'])
     records, _ = study_records(args, start=0.0)
     assert list(records) == ['default-seed0']
+
+
+def test_the_report_names_the_protocols_rule_and_the_others_beside_it():
+    """The design paragraph says which rule the protocol chooses by and
+    gives each other rule's choices once, beside it."""
+    protocol, other = (SearchDesign(
+        Fraction(1, 2), Fraction(1, 10),
+        Fraction(1,
+                 2)), SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1)))
+    designs = {
+        key: dict(left_out={'x': other}, all=other, tools=other)
+        for key, _ in bench_selection.DESIGN_RULES.values()
+    }
+    designs.update(
+        left_out={'x': protocol},
+        all=protocol,
+        tools=protocol,
+        simulated=[protocol, other],
+        tools_shares={protocol: 1.0},
+        closest=(protocol, 0.5, 'x'))
+    text = '\n'.join(bench_selection.design_lines(designs, 'use', False))
+    words = dict(bench_selection.RULE_WORDS)
+    name, criterion, _ = words.pop(bench_selection.PROTOCOL_RULE)
+    assert f"by {name}, the protocol's" in text
+    assert f'- without x: {protocol.name}' in text
+    assert f'By {criterion} instead' not in text
+    for other_name, other_criterion, _ in words.values():
+        assert text.count(f'By {other_criterion} instead ({other_name},') == 1
+    assert text.count(f'the tools follow {name}') == len(words)
