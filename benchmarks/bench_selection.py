@@ -1847,7 +1847,7 @@ def rule_line(chosen: dict, rule: str) -> str:
     """The designs another ``rule`` chose (``chosen``: its ``left_out``,
     ``all`` and ``tools``)."""
     name, criterion, history = RULE_WORDS[rule]
-    return (f'By {criterion} instead ({name}, {history}; reported beside, '
+    return (f'By {name} instead ({criterion}; {history}; reported beside, '
             f'the tools follow {RULE_WORDS[PROTOCOL_RULE][0]}): ' +
             '; '.join(f'without {scenario}: {design.name}'
                       for scenario, design in chosen['left_out'].items()) +
