@@ -503,10 +503,8 @@ def test_without_leaves_stored_parts_out_of_the_report():
 def test_the_report_names_the_protocols_rule_and_the_others_beside_it():
     """The design paragraph says which rule the protocol chooses by and
     gives each other rule's choices once, beside it."""
-    protocol, other = (SearchDesign(
-        Fraction(1, 2), Fraction(1, 10),
-        Fraction(1,
-                 2)), SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1)))
+    protocol = SearchDesign(Fraction(1, 2), Fraction(1, 10), Fraction(1, 2))
+    other = SearchDesign(Fraction(1), Fraction(1, 2), Fraction(1))
     designs = {
         key: dict(left_out={'x': other}, all=other, tools=other)
         for key, _ in bench_selection.DESIGN_RULES.values()
