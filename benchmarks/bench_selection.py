@@ -1571,22 +1571,14 @@ def write_history(records: dict, path: str) -> None:
     ``score_sources.py --architecture-history`` and ``select_source.py
     --gain-history`` (architecture family, mIoU and every finetuning seed's
     curve per source: the gains the study's scaled designs learn)."""
-    import yaml
-
-    def past_target(record):
-        longest = record.get('continued', record)
-        return [
-            dict(
-                architecture=architecture(name),
-                miou=round(miou, 4),
-                curves=[[[it, round(m, 4)] for it, m in curve]
-                        for curve in longest['curves'][name]])
-            for name, miou in longest['truth'].items()
-        ]
-
-    history = {run: past_target(r) for run, r in records.items()}
-    with open(path, 'w') as f:
-        yaml.safe_dump(history, f, sort_keys=False)
+    from mmseg_trf.apis.scoring import write_history as write
+    longest = {run: r.get('continued', r) for run, r in records.items()}
+    write(
+        path, {
+            run: [(architecture(name), r['curves'][name])
+                  for name in r['truth']]
+            for run, r in longest.items()
+        })
 
 
 def first_seeds(record: dict, seeds: int) -> dict:

@@ -12,7 +12,10 @@ the spec, training and scoring run distributed on N processes; with
 (``slurm:`` in the spec: partition, time, retries, ...) and a restarted run
 finds its queued and running jobs again. Writes
 ``<work-dir>/report/report.md`` (Tables 2 and 3, the ground truth and its
-noise, Figs. 4-6).
+noise, Figs. 4-6) and, where the sources name their ``architecture``,
+``<work-dir>/report/history.yaml``: the targets' finetuning results as a
+history for later targets (``score_sources.py --architecture-history``,
+``select_source.py --gain-history``).
 """
 import argparse
 import json

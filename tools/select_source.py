@@ -65,6 +65,14 @@ def width_arg(value: str):
 SCORE_NAMES = dict(
     best='best validation mIoU', level='mean validation mIoU, second half')
 
+#: The summary's caveat when the rungs were not scaled by past gains.
+UNSCALED = (
+    'Rungs compared as the sources start: without `--gain-history`, a '
+    'family that starts slowly and ends high can be dropped at an early '
+    'rung (the study\'s weak spot, docs/en/source_selection.md). '
+    '`tools/benchmark.py` on past targets writes the history that scales '
+    'each rung to the full budget (`report/history.yaml`).')
+
 
 def summary(found: dict, max_iters: int) -> str:
     scaled = (f", scaled by past gains to {found['scaled']} iterations"
@@ -85,6 +93,8 @@ def summary(found: dict, max_iters: int) -> str:
             f"{100 * rung['score'][n]:.2f}" if n in rung['score'] else '-'
             for n in found['order'][:found['width']]) + ' |')
     lines += ['', 'Metric order: ' + ', '.join(found['order'])]
+    if found['rungs'] and not found['scaled']:
+        lines += ['', UNSCALED]
     return '\n'.join(lines) + '\n'
 
 

@@ -10,13 +10,17 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field, fields
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
+import yaml
 from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list
 from mmengine.logging import print_log
 
 from ..evaluation import ArchitectureGains, architecture_prior
+from ..evaluation.budget import Curve
+from ..fileio import atomic_write_text
 from ..pixels.cache import ArrayCache, cache_key, checkpoint_identity
 from ..pixels.features import build_dataset
 from ..pixels.pools import sampled_pixels
@@ -184,6 +188,62 @@ def read_gain_history(path: str) -> ArchitectureGains:
         raise ValueError(f'{path}: no entry has a curve ([[iters, miou], '
                          '...]), so it tells no gain to a full budget')
     return ArchitectureGains(runs)
+
+
+#: A past target's finetuned sources: each one's architecture family and
+#: the learning curve of each finetuning seed.
+PastTarget = Sequence[Tuple[str, Sequence[Curve]]]
+
+
+def history_entries(sources: PastTarget) -> List[dict]:
+    """One past target's entries of a history file (:func:`read_history`).
+
+    Args:
+        sources (Sequence): Per finetuned source, its architecture family
+            and the learning curve of each finetuning seed (``[(iters,
+            miou), ...]``, each to the full budget).
+
+    Returns:
+        list: Per source, ``{architecture, miou, curves}``: its ground
+        truth (the mean over its seeds of each run's best validation
+        mIoU) and every seed's curve, rounded to four digits.
+    """
+    entries = []
+    for family, curves in sources:
+        truth = np.mean([max(miou for _, miou in curve) for curve in curves])
+        entries.append(
+            dict(
+                architecture=family,
+                miou=round(float(truth), 4),
+                curves=[[[int(it), round(float(miou), 4)]
+                         for it, miou in curve] for curve in curves]))
+    return entries
+
+
+def write_history(path: str, past_targets: Mapping[str,
+                                                   PastTarget]) -> List[str]:
+    """Write finetuning results of past targets as a history file, the
+    ``--architecture-history`` of ``score_sources.py`` and the
+    ``--gain-history`` of ``select_source.py`` (:func:`history_entries`
+    per target). A target with fewer than two finetuned sources is left
+    out: a history ranks a target's sources against each other. Nothing is
+    written where no target is left.
+
+    Args:
+        path (str): The YAML file to write.
+        past_targets (Mapping): Target -> its sources as
+            :data:`PastTarget`.
+
+    Returns:
+        list[str]: The targets written.
+    """
+    history = {
+        target: history_entries(sources)
+        for target, sources in past_targets.items() if len(sources) >= 2
+    }
+    if history:
+        atomic_write_text(path, yaml.safe_dump(history, sort_keys=False))
+    return list(history)
 
 
 def checked_miou(value, where: str) -> float:
@@ -359,7 +419,7 @@ def score_sources(sources: Sequence[SourceSpec], target_cfg: dict,
 
 __all__ = [
     'SourceSpec', 'checked_miou', 'read_history', 'read_architecture_history',
-    'read_gain_history', 'ScoringSettings', 'MetricResult', 'SourceResult',
-    'dataset_config', 'score_model', 'score_source', 'score_sources',
-    'source_data', 'LAYERS'
+    'read_gain_history', 'PastTarget', 'history_entries', 'write_history',
+    'ScoringSettings', 'MetricResult', 'SourceResult', 'dataset_config',
+    'score_model', 'score_source', 'score_sources', 'source_data', 'LAYERS'
 ]

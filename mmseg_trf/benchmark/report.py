@@ -4,11 +4,12 @@ import math
 import os
 import os.path as osp
 import shutil
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from ..apis.report import correlation_table, fmt_number
+from ..apis.scoring import write_history
 from ..evaluation import rank_correlations
 from ..fileio import atomic_write, atomic_write_text
 
@@ -205,9 +206,41 @@ def figure6(results: dict, metrics: Sequence[str], path: str) -> str:
     return path
 
 
+def past_targets(results: dict, spec) -> Dict[str, List[Tuple[str, list]]]:
+    """Each target's vanilla finetuning runs as a past target of a history
+    file (:func:`~mmseg_trf.apis.scoring.write_history`): per source that
+    names its ``architecture`` in the spec and finished a run, its family
+    and each seed's learning curve."""
+    families = {s.name: s.architecture for s in spec.sources if s.architecture}
+    targets = {}
+    for (target, source, variant), runs in results['finetunes'].items():
+        if variant == 'vanilla' and runs and source in families:
+            targets.setdefault(target, []).append(
+                (families[source], [run['curve'] for run in runs]))
+    return targets
+
+
+def history_line(results: dict, spec, folder: str) -> str:
+    """Write ``history.yaml`` in ``folder`` (:func:`past_targets`) and say
+    what it holds and which tools take it, or why none was written."""
+    targets = past_targets(results, spec)
+    written = write_history(osp.join(folder, 'history.yaml'), targets)
+    if not written:
+        return ('No history written: it needs two or more finetuned sources '
+                'of a target that name their `architecture` in the spec.')
+    budget = max(it for sources in targets.values() for _, curves in sources
+                 for curve in curves for it, _ in curve)
+    return (f'`history.yaml`: the finetuning results of {", ".join(written)} '
+            '(each source\'s family, ground truth and learning curves), for '
+            'later targets: `score_sources.py --architecture-history '
+            'history.yaml` and `select_source.py --gain-history history.yaml '
+            f'--full-iters {budget}`.')
+
+
 def write_report(results: dict, spec, work_dir: str) -> str:
     """``report/report.md`` with Tables 2 and 3, the ground truth and its
-    noise, and Figs. 4-6 (copied into ``report/``)."""
+    noise, and Figs. 4-6 (copied into ``report/``), and the targets'
+    finetuning results as ``report/history.yaml`` (:func:`history_line`)."""
     folder = osp.join(work_dir, 'report')
     os.makedirs(folder, exist_ok=True)
     metrics = spec.scoring.metrics
@@ -229,6 +262,10 @@ def write_report(results: dict, spec, work_dir: str) -> str:
             '## Cheaper proxies of the ground truth', '',
             *proxy_lines(results), ''
         ]
+    text += [
+        '## A history for later targets', '',
+        history_line(results, spec, folder), ''
+    ]
     if any(v.startswith('trf-') for _, _, v in results['finetunes']):
         text += [
             '## Table 3: vanilla vs transferability-weighted '
@@ -262,5 +299,5 @@ def write_report(results: dict, spec, work_dir: str) -> str:
 
 __all__ = [
     'write_report', 'table2', 'table3', 'truth_table', 'figure6',
-    'selection_tables', 'proxy_lines'
+    'selection_tables', 'proxy_lines', 'past_targets'
 ]

@@ -312,3 +312,29 @@ def test_correlations_without_intervals_keep_every_point_value():
     for name, row in full.items():
         points = {k: v for k, v in row.items() if not k.endswith('_ci')}
         np.testing.assert_equal(bare[name], points)
+
+
+def test_a_written_history_reads_back_as_the_prior_and_the_gains(tmp_path):
+    """Each source's ground truth is the mean over its seeds of each
+    curve's best; a target with one source is left out, and nothing is
+    written where no target is left."""
+    from fractions import Fraction
+
+    from mmseg_trf.apis.scoring import (read_architecture_history,
+                                        read_gain_history, read_history,
+                                        write_history)
+    path = str(tmp_path / 'history.yaml')
+    fcn = [[(50, 0.1), (100, 0.3)], [(50, 0.2), (100, 0.25)]]
+    unet = [[(50, 0.2), (100, 0.2)]]
+    past = {'aachen': [('fcn', fcn), ('unet', unet)], 'bonn': [('fcn', fcn)]}
+    assert write_history(path, past) == ['aachen']
+    target, = read_history(path)
+    assert [(e['architecture'], e['miou'], e['curves'])
+            for e in target] == [('fcn', 0.275, fcn), ('unet', 0.2, unet)]
+    assert read_architecture_history(path) == dict(fcn=1.0, unet=0.5)
+    # three runs, pooled (under four per family): ratios 3.0, 1.25 and 1.0
+    assert read_gain_history(path).gain('fcn',
+                                        Fraction(1, 2)) == pytest.approx(1.25)
+    nothing = tmp_path / 'none.yaml'
+    assert write_history(str(nothing), {'bonn': [('fcn', fcn)]}) == []
+    assert not nothing.exists()

@@ -166,7 +166,8 @@ def test_quick_demo_runs_end_to_end(quick_demo):
     for section in ('Table 2', 'Table 3', 'Ground truth',
                     'Source selection: intervals, regret and baselines',
                     'Which source would each metric choose',
-                    'Scoring time vs finetuning time'):
+                    'Scoring time vs finetuning time',
+                    'A history for later targets'):
         assert section in text, section
     assert (report / 'fig4_score_vs_miou_target.png').is_file()
     assert list(report.glob('fig5_weights_*.png'))
@@ -215,6 +216,7 @@ def test_budgeted_selection_runs_rungs_as_cached_steps(quick_demo):
     assert found['pick'] == max(found['order'], key=rung['score'].get)
     assert found['iterations'] == 20 and found['cost'] == 0.5
     assert '_iters10 ...' in out  # a progress line per rung step
+    assert 'without `--gain-history`' in out  # unscaled rungs, said so
     again = run_tool(*args, timeout=900).stdout
     assert ' ...' not in again  # every step cached
     assert f"**Pick: {found['pick']}**" in again
@@ -309,6 +311,7 @@ def test_budgeted_selection_with_a_history_orders_by_its_fusion(
         timeout=900).stdout
     assert ' ...' not in out  # the same cached rung steps
     assert 'scaled by past gains to 40 iterations' in out
+    assert 'without `--gain-history`' not in out
     scaled = json.loads(
         (work / 'benchmark' / 'selection' / 'target.json').read_text())
     family = {s['name']: s['architecture'] for s in spec['sources']}
