@@ -270,6 +270,7 @@ class DemoBuilder:
                 sources.append(
                     dict(
                         name=name,
+                        architecture=arch,
                         dataset=dataset_cfg,
                         config=self.run_config(f'source_{name}',
                                                arch, dataset_cfg,

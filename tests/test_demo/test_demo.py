@@ -172,6 +172,9 @@ def test_quick_demo_runs_end_to_end(quick_demo):
     assert (report / 'fig4_score_vs_miou_target.png').is_file()
     assert list(report.glob('fig5_weights_*.png'))
     assert (report / 'fig6_pixels.png').is_file()
+    # each demo source names its family: the target's runs as a history
+    assert '`history.yaml`: the finetuning results of target' in text
+    assert (report / 'history.yaml').is_file()
     assert '[demo] report and figures:' in out
     assert 'Failed steps' not in text
     assert "proxy 'short': Spearman with the ground truth" in text
@@ -324,9 +327,12 @@ def test_budgeted_selection_with_a_history_orders_by_its_fusion(
         *search, '--gain-history', tmp_path / 'gains.yaml', check=False)
     assert bad.returncode and 'go together' in bad.stderr
     # sources without a family: refused before any step runs
+    for source in spec['sources']:
+        del source['architecture']
+    (tmp_path / 'unnamed.yaml').write_text(yaml.safe_dump(spec))
     unnamed = run_tool(
         'select_source.py',
-        work / 'configs' / 'benchmark.yaml',
+        tmp_path / 'unnamed.yaml',
         *search[2:],
         '--gain-history',
         tmp_path / 'gains.yaml',
