@@ -224,8 +224,11 @@ def history_line(results: dict, spec, folder: str) -> str:
     """Write ``history.yaml`` in ``folder`` (:func:`past_targets`) and say
     what it holds and which tools take it, or why none was written."""
     targets = past_targets(results, spec)
-    written = write_history(osp.join(folder, 'history.yaml'), targets)
+    path = osp.join(folder, 'history.yaml')
+    written = write_history(path, targets)
     if not written:
+        if osp.isfile(path):  # an earlier run's, not these results'
+            os.remove(path)
         return ('No history written: it needs two or more finetuned sources '
                 'of a target that name their `architecture` in the spec.')
     budget = max(it for sources in targets.values() for _, curves in sources
