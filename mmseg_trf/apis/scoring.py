@@ -18,7 +18,8 @@ from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list
 from mmengine.logging import print_log
 
-from ..evaluation import ArchitectureGains, architecture_prior
+from ..evaluation import (ArchitectureGains, architecture_prior, best_by,
+                          curve_budget)
 from ..evaluation.budget import Curve
 from ..fileio import atomic_write_text
 from ..pixels.cache import ArrayCache, cache_key, checkpoint_identity
@@ -210,7 +211,8 @@ def history_entries(sources: PastTarget) -> List[dict]:
     """
     entries = []
     for family, curves in sources:
-        truth = np.mean([max(miou for _, miou in curve) for curve in curves])
+        truth = np.mean(
+            [best_by(curve, curve_budget(curve)) for curve in curves])
         entries.append(
             dict(
                 architecture=family,

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..apis.report import correlation_table, fmt_number
 from ..apis.scoring import write_history
-from ..evaluation import rank_correlations
+from ..evaluation import curve_budget, rank_correlations
 from ..fileio import atomic_write, atomic_write_text
 
 
@@ -231,8 +231,9 @@ def history_line(results: dict, spec, folder: str) -> str:
             os.remove(path)
         return ('No history written: it needs two or more finetuned sources '
                 'of a target that name their `architecture` in the spec.')
-    budget = max(it for sources in targets.values() for _, curves in sources
-                 for curve in curves for it, _ in curve)
+    budget = max(
+        curve_budget(curve) for sources in targets.values()
+        for _, curves in sources for curve in curves)
     return (f'`history.yaml`: the finetuning results of {", ".join(written)} '
             '(each source\'s family, ground truth and learning curves), for '
             'later targets: `score_sources.py --architecture-history '
