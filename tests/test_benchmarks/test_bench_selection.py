@@ -525,3 +525,42 @@ def test_the_report_names_the_protocols_rule_and_the_others_beside_it():
     for other_name, other_criterion, _ in words.values():
         assert text.count(f'By {other_name} instead ({other_criterion};') == 1
     assert text.count(f'the tools follow {name}') == len(words)
+
+
+def test_the_candidate_search_is_adopted_only_if_it_holds_on_every_test(
+        monkeypatch):
+    """The registered candidate holds on a test where it loses under 1 point
+    or no more than the protocol's search; it is adopted once every test is
+    stored and it holds on each, and refused as soon as one fails."""
+    from benchmarks.bench_selection import (DESIGN_RULES, FIXED_SEARCH_ROW,
+                                            PROTOCOL_RULE,
+                                            candidate_test_lines)
+    monkeypatch.setattr(bench_selection, 'FIXED_SEARCH_TESTS',
+                        ('x-seed1', 'y-seed0'))
+    protocol = DESIGN_RULES[PROTOCOL_RULE][1]
+    criteria = dict(m=dict(spearman=0.5, regret=2.0))
+
+    def analysis(runs, candidate, searched):
+        return dict(
+            cost_runs=runs,
+            runs=[(run.split('-')[0], criteria) for run in runs],
+            loso=dict(x=dict(chosen='m'), y=dict(chosen='m')),
+            costs={
+                FIXED_SEARCH_ROW: [(0.1, 0.1, r) for r in candidate],
+                protocol: [(0.1, 0.2, r) for r in searched]
+            })
+
+    # 1.5 against 2.0 holds; one test still to come
+    lines = candidate_test_lines(analysis(['x-seed0', 'x-seed1'], [9, 1.5],
+                                          [0, 2.0]))
+    assert '| x-seed1 | 0.50 / 2.0 | 1.5 (0.10) | 2.0 (0.20) | yes |' in lines
+    assert not any(line.startswith('| x-seed0') for line in lines)
+    assert lines[-2] == 'The candidate: waiting for y-seed0.'
+    # 0.9 holds though the protocol's search lost nothing
+    both = ['x-seed1', 'y-seed0']
+    lines = candidate_test_lines(analysis(both, [1.5, 0.9], [2.0, 0.0]))
+    assert lines[-2] == 'The candidate: adopted: it holds on every test.'
+    # 1.2 against 0.5 fails the rule
+    lines = candidate_test_lines(analysis(both, [1.5, 1.2], [2.0, 0.5]))
+    assert '| y-seed0 | 0.50 / 2.0 | 1.2 (0.10) | 0.5 (0.20) | no |' in lines
+    assert lines[-2] == 'The candidate: not adopted: it fails the rule.'
