@@ -551,8 +551,8 @@ def test_the_candidate_search_is_adopted_only_if_it_holds_on_every_test(
             })
 
     # 1.5 against 2.0 holds; one test still to come
-    lines = candidate_test_lines(analysis(['x-seed0', 'x-seed1'], [9, 1.5],
-                                          [0, 2.0]))
+    lines = candidate_test_lines(
+        analysis(['x-seed0', 'x-seed1'], [9, 1.5], [0, 2.0]))
     assert '| x-seed1 | 0.50 / 2.0 | 1.5 (0.10) | 2.0 (0.20) | yes |' in lines
     assert not any(line.startswith('| x-seed0') for line in lines)
     assert lines[-2] == 'The candidate: waiting for y-seed0.'
