@@ -200,6 +200,14 @@ SCORE_WORDS = dict(
 # runs stored after it test it unseen; the first is night_target-seed3,
 # running when it was registered.
 GAIN_REGISTERED = '2026-12-04, before night_target-seed3\'s results'
+
+
+def halving_row(width: str, first_rung: int) -> str:
+    """The cost-table row of a fixed successive-halving strategy: its width
+    (``'top 3'``, ``'top half'``, ``'P(best)'``) and first rung."""
+    return f'halving: {width}, from {first_rung} it'
+
+
 # The fixed strategy of the cost table "halving: P(best), from 750 it" (the
 # fold's metric order cut to the sources holding 90% of its P(best), rungs
 # from a quarter of the budget to the full one, half kept, not scaled),
@@ -208,7 +216,7 @@ GAIN_REGISTERED = '2026-12-04, before night_target-seed3\'s results'
 # look at the 51 runs stored then (mean 0.8, worst scenario 1.9, below every
 # chosen design's 3.2 to 3.4), so its figures on those runs are hindsight.
 # Its unseen tests are the runs named here, registered before their results.
-FIXED_SEARCH_ROW = 'halving: P(best), from 750 it'
+FIXED_SEARCH_ROW = halving_row('P(best)', 750)  # a quarter of 3,000 it
 FIXED_SEARCH_REGISTERED = '2026-12-06, before night_target-seed8\'s results'
 FIXED_SEARCH_TESTS = ('night_target-seed8', 'subset_target-seed6')
 #: How the report names each kind of design.
@@ -863,7 +871,7 @@ def strategies(record: dict,
     for label, width in widths.items():
         for fraction in (8, 4):
             budgets = rung_budgets(budget // fraction, budget)
-            out[f'halving: {label}, from {budgets[0]} it'] = tuple(
+            out[halving_row(label, budgets[0])] = tuple(
                 np.mean([
                     halving_point(
                         record, s, order[:width], budgets, judged_at=judged_at)
