@@ -719,23 +719,39 @@ def halving_point(record: dict,
     truth at ``judged_at`` iterations, by default the record's budget),
     costs as fractions of finetuning every source fully (the wall time
     counts the scoring too)."""
-    from mmseg_trf.evaluation import rung_value, successive_halving, truth_at
+    from mmseg_trf.evaluation import truth_at
     budget = record['budget']
     truth = truth_at(record['curves'], judged_at or budget, without=seed)
     per_iter = {n: record['finetune_seconds'][n] / budget for n in truth}
     full_seconds = sum(record['finetune_seconds'].values())
+    result, spent = simulated_search(record, seed, candidates, budgets, eta,
+                                     score, gains)
+    seconds = sum(per_iter[s] * it for s, it in spent.items())
+    return (result.cost(len(truth), budget),
+            (scoring_seconds(record) + seconds) / full_seconds,
+            top1_regret(truth, result.pick))
+
+
+def simulated_search(record: dict,
+                     seed: int,
+                     candidates: list,
+                     budgets: list,
+                     eta: int = 2,
+                     score: str = 'best',
+                     gains=None) -> tuple:
+    """Successive halving on one finetuning seed's learning curves
+    (arguments as :func:`halving_point`): its
+    :class:`~mmseg_trf.evaluation.SearchResult` and the iterations it
+    finetuned each source for."""
+    from mmseg_trf.evaluation import rung_value, successive_halving
     spent = {}
 
     def finetune(source, iters):
         spent[source] = iters
         return rung_value(record['curves'][source][seed], iters, score, gains,
-                          architecture(source), budget)
+                          architecture(source), record['budget'])
 
-    result = successive_halving(candidates, finetune, budgets, eta)
-    seconds = sum(per_iter[s] * it for s, it in spent.items())
-    return (result.cost(len(truth), budget),
-            (scoring_seconds(record) + seconds) / full_seconds,
-            top1_regret(truth, result.pick))
+    return successive_halving(candidates, finetune, budgets, eta), spent
 
 
 def scoring_seconds(record: dict) -> float:
@@ -1840,6 +1856,69 @@ def scenario_point(analysis: dict, strategy: str, scenario: str):
     ], 0)
 
 
+def search_loss_lines(longer: dict, analysis: dict) -> list:
+    """Where the protocol's search loses most: on the scenario with the
+    highest mean regret in its cost-table row, each simulated search (its
+    fold's design and metric, one per finetuning seed), what it picks
+    against the best by the other seeds, each picked source's share of
+    the scenario's regret, and how close its best sources end."""
+    if not analysis['designs']:
+        return []
+    from mmseg_trf.evaluation import best_by, truth_at
+    row = DESIGN_RULES[PROTOCOL_RULE][1]
+    scenarios = list(dict.fromkeys(map(scenario_of, analysis['cost_runs'])))
+    worst = max(scenarios, key=lambda s: scenario_point(analysis, row, s)[2])
+    design = analysis['designs']['left_out'][worst]
+    method = analysis['loso'][worst]['chosen']
+    runs = [run for run in longer if scenario_of(run) == worst]
+    lines = [
+        '### Where the protocol\'s search loses most', '',
+        f'On {worst}, the worst scenario of "{row}" '
+        f'({scenario_point(analysis, row, worst)[2]:.1f} points), each '
+        f'search of its fold\'s design ({design.name}, seeded by {method}) '
+        'simulated on one finetuning seed\'s curves: the source it picks and '
+        'the best by the other seeds\' truth.', '',
+        '| run | finetuning seed | pick | best (other seeds) | regret |',
+        '|---|---|---|---|---|'
+    ]
+    shares, gaps, spreads = {}, [], []
+    for run in runs:
+        record, history = longer[run], other_scenarios(longer, run)
+        order = metric_order(record, method, history)[0]
+        gains = history_gains(history) if design.scaled else None
+        seeds = seeds_of(record)
+        for seed in range(seeds):
+            truth = truth_at(record['curves'], record['budget'], without=seed)
+            pick = simulated_search(record, seed, design.candidates(order),
+                                    design.budgets(record['budget']),
+                                    design.eta, design.score, gains)[0].pick
+            best = max(truth, key=truth.get)
+            regret = top1_regret(truth, pick)
+            lines.append(
+                f'| {run} | {seed} | {pick} | {best} | {regret:.1f} |')
+            count, share = shares.get(pick, (0, 0.0))
+            shares[pick] = count + 1, share + regret / seeds / len(runs)
+        truth = truth_at(record['curves'], record['budget'])
+        top = sorted(truth, key=truth.get, reverse=True)[:3]
+        gaps.append(top1_regret(truth, top[-1]))
+        spreads += [
+            100 *
+            np.ptp([best_by(c, record['budget']) for c in record['curves'][n]])
+            for n in top
+        ]
+    searches = sum(count for count, _ in shares.values())
+    return lines + [
+        '', f'Each picked source\'s share of the {worst} regret (times '
+        f'picked of {searches}, points): ' + '; '.join(
+            f'{name} {count}, {share:.1f}' for name, (count, share) in sorted(
+                shares.items(), key=lambda kv: -kv[1][1])) + '. Its three '
+        f'best sources end within {min(gaps):.1f} to {max(gaps):.1f} points '
+        'of each other (the best to the third, per run); the finetuning '
+        f'seeds of each differ by {min(spreads):.1f} to {max(spreads):.1f} '
+        'points.', ''
+    ]
+
+
 def cost_table(analysis: dict) -> list:
     lines = [
         '| strategy | iterations (fraction of all) | wall time (fraction) | '
@@ -2183,6 +2262,7 @@ def report_text(records: dict, longer: dict, probes: dict, metrics: list,
         *probe_lines(records, probes, metrics),
         *probe_search_lines(longer, probes, longer_analysis),
         *longer_loso_lines(longer_analysis, longer_image),
+        *search_loss_lines(longer, longer_analysis),
         *added_seed_lines(longer, longer_analysis),
         *family_out_lines(longer, metrics, 'longer'),
         '## The old short-budget truth against the long-budget one', '',

@@ -564,3 +564,41 @@ def test_the_candidate_search_is_adopted_only_if_it_holds_on_every_test(
     lines = candidate_test_lines(analysis(both, [1.5, 1.2], [2.0, 0.5]))
     assert '| y-seed0 | 0.50 / 2.0 | 1.2 (0.10) | 0.5 (0.20) | no |' in lines
     assert lines[-2] == 'The candidate: not adopted: it fails the rule.'
+
+
+def test_the_search_losses_are_traced_to_the_sources_they_pick():
+    """On the protocol's worst scenario each simulated search (one per
+    finetuning seed) is judged by the other seed, and each picked source
+    carries its share of the scenario's mean regret."""
+    from benchmarks.bench_selection import (DESIGN_RULES, PROTOCOL_RULE,
+                                            search_loss_lines)
+
+    # seed 0 keeps a ahead on every rung, seed 1 keeps b ahead; each seed's
+    # full finetuning names the other source best
+    x = record(
+        {
+            'a': [curve(0.4, 0.45, 0.5, 0.5),
+                  curve(0.3, 0.35, 0.4, 0.4)],
+            'b': [curve(0.2, 0.25, 0.3, 0.3),
+                  curve(0.35, 0.4, 0.45, 0.45)]
+        },
+        budget=8)
+    y = record({'c': [curve(0.3)] * 2, 'd': [curve(0.2)] * 2}, budget=8)
+    design = SearchDesign(Fraction(1), Fraction(1, 4))
+    analysis = dict(
+        cost_runs=['x-seed0', 'y-seed0'],
+        costs={
+            DESIGN_RULES[PROTOCOL_RULE][1]: [(0.1, 0.1, 12.5), (0.1, 0.1, 0.0)]
+        },
+        designs=dict(left_out=dict(x=design, y=design)),
+        loso=dict(x=dict(chosen='nce'), y=dict(chosen='nce')))
+    lines = search_loss_lines({'x-seed0': x, 'y-seed0': y}, analysis)
+    assert lines[0] == "### Where the protocol's search loses most"
+    assert '(12.5 points)' in lines[2]
+    assert '| x-seed0 | 0 | a | b | 5.0 |' in lines
+    assert '| x-seed0 | 1 | b | a | 20.0 |' in lines
+    assert lines[-2].startswith(
+        "Each picked source's share of the x regret (times picked of 2, "
+        'points): b 1, 10.0; a 1, 2.5. Its three best sources end within '
+        '7.5 to 7.5 points')
+    assert lines[-2].endswith('differ by 10.0 to 15.0 points.')
