@@ -1856,15 +1856,43 @@ def scenario_point(analysis: dict, strategy: str, scenario: str):
     ], 0)
 
 
+def search_picks(record: dict, order: list, design, gains=None) -> list:
+    """A search design simulated on each finetuning seed of a run: per seed
+    ``(pick, best source by the other seeds, top-1 regret in points)``."""
+    from mmseg_trf.evaluation import truth_at
+    picks = []
+    for seed in range(seeds_of(record)):
+        truth = truth_at(record['curves'], record['budget'], without=seed)
+        pick = simulated_search(record, seed, design.candidates(order),
+                                design.budgets(record['budget']), design.eta,
+                                design.score, gains)[0].pick
+        picks.append((pick, max(truth,
+                                key=truth.get), top1_regret(truth, pick)))
+    return picks
+
+
+def top_closeness(record: dict, top: int = 3) -> tuple:
+    """How close a run's ``top`` best sources end: (points from the best to
+    the last of them, each one's spread over its finetuning seeds)."""
+    from mmseg_trf.evaluation import best_by, truth_at
+    budget = record['budget']
+    truth = truth_at(record['curves'], budget)
+    best = sorted(truth, key=truth.get, reverse=True)[:top]
+    spreads = [
+        100 * np.ptp([best_by(c, budget) for c in record['curves'][n]])
+        for n in best
+    ]
+    return top1_regret(truth, best[-1]), spreads
+
+
 def search_loss_lines(longer: dict, analysis: dict) -> list:
     """Where the protocol's search loses most: on the scenario with the
     highest mean regret in its cost-table row, each simulated search (its
-    fold's design and metric, one per finetuning seed), what it picks
-    against the best by the other seeds, each picked source's share of
-    the scenario's regret, and how close its best sources end."""
+    fold's design and metric, one per finetuning seed,
+    :func:`search_picks`), each picked source's share of the scenario's
+    regret, and how close its best sources end (:func:`top_closeness`)."""
     if not analysis['designs']:
         return []
-    from mmseg_trf.evaluation import best_by, truth_at
     row = DESIGN_RULES[PROTOCOL_RULE][1]
     scenarios = list(dict.fromkeys(map(scenario_of, analysis['cost_runs'])))
     worst = max(scenarios, key=lambda s: scenario_point(analysis, row, s)[2])
@@ -1885,27 +1913,16 @@ def search_loss_lines(longer: dict, analysis: dict) -> list:
     for run in runs:
         record, history = longer[run], other_scenarios(longer, run)
         order = metric_order(record, method, history)[0]
-        gains = history_gains(history) if design.scaled else None
-        seeds = seeds_of(record)
-        for seed in range(seeds):
-            truth = truth_at(record['curves'], record['budget'], without=seed)
-            pick = simulated_search(record, seed, design.candidates(order),
-                                    design.budgets(record['budget']),
-                                    design.eta, design.score, gains)[0].pick
-            best = max(truth, key=truth.get)
-            regret = top1_regret(truth, pick)
+        picks = search_picks(record, order, design,
+                             history_gains(history) if design.scaled else None)
+        for seed, (pick, best, regret) in enumerate(picks):
             lines.append(
                 f'| {run} | {seed} | {pick} | {best} | {regret:.1f} |')
             count, share = shares.get(pick, (0, 0.0))
-            shares[pick] = count + 1, share + regret / seeds / len(runs)
-        truth = truth_at(record['curves'], record['budget'])
-        top = sorted(truth, key=truth.get, reverse=True)[:3]
-        gaps.append(top1_regret(truth, top[-1]))
-        spreads += [
-            100 *
-            np.ptp([best_by(c, record['budget']) for c in record['curves'][n]])
-            for n in top
-        ]
+            shares[pick] = count + 1, share + regret / len(picks) / len(runs)
+        gap, spread = top_closeness(record)
+        gaps.append(gap)
+        spreads += spread
     searches = sum(count for count, _ in shares.values())
     return lines + [
         '', f'Each picked source\'s share of the {worst} regret (times '
