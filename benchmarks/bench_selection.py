@@ -1890,8 +1890,9 @@ def search_loss_lines(longer: dict, analysis: dict) -> list:
     highest mean regret in its cost-table row, each simulated search (its
     fold's design and metric, one per finetuning seed,
     :func:`search_picks`), each picked source's share of the scenario's
-    regret, and how close its best sources end (:func:`top_closeness`)."""
-    if not analysis['designs']:
+    regret, and how close its best sources end (:func:`top_closeness`);
+    nothing for a study of one scenario."""
+    if not analysis['loso'] or not analysis['designs']:
         return []
     row = DESIGN_RULES[PROTOCOL_RULE][1]
     scenarios = list(dict.fromkeys(map(scenario_of, analysis['cost_runs'])))

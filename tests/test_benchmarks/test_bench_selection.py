@@ -602,3 +602,5 @@ def test_the_search_losses_are_traced_to_the_sources_they_pick():
         'points): b 1, 10.0; a 1, 2.5. Its three best sources end within '
         '7.5 to 7.5 points')
     assert lines[-2].endswith('differ by 10.0 to 15.0 points.')
+    # one scenario: nothing left out, no section (as main passes it)
+    assert search_loss_lines({'x-seed0': x}, dict(loso={})) == []
