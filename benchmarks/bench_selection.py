@@ -1895,15 +1895,18 @@ def search_loss_lines(longer: dict, analysis: dict) -> list:
     if not analysis['loso'] or not analysis['designs']:
         return []
     row = DESIGN_RULES[PROTOCOL_RULE][1]
-    scenarios = list(dict.fromkeys(map(scenario_of, analysis['cost_runs'])))
-    worst = max(scenarios, key=lambda s: scenario_point(analysis, row, s)[2])
+    regrets = {
+        s: scenario_point(analysis, row, s)[2]
+        for s in dict.fromkeys(map(scenario_of, analysis['cost_runs']))
+    }
+    worst = max(regrets, key=regrets.get)
     design = analysis['designs']['left_out'][worst]
     method = analysis['loso'][worst]['chosen']
     runs = [run for run in longer if scenario_of(run) == worst]
     lines = [
         '### Where the protocol\'s search loses most', '',
         f'On {worst}, the worst scenario of "{row}" '
-        f'({scenario_point(analysis, row, worst)[2]:.1f} points), each '
+        f'({regrets[worst]:.1f} points), each '
         f'search of its fold\'s design ({design.name}, seeded by {method}) '
         'simulated on one finetuning seed\'s curves: the source it picks and '
         'the best by the other seeds\' truth.', '',
