@@ -1,8 +1,9 @@
 """How steady each rule that chooses the search design is, on the selection
 study's committed records: the tools' design (fusion-zscore seeding every
 run, the designs that need no history) chosen by each rule of
-``bench_selection.choose_design`` on every run, how many runs move it when
-left out alone, and how often it is chosen on resamples of the scenarios.
+``selection_study.analysis.choose_design`` on every run, how many runs
+move it when left out alone, and how often it is chosen on resamples of
+the scenarios.
 
     python benchmarks/bench_design_rules.py [--draws 1000] [--without RUN ...]
 
@@ -14,24 +15,24 @@ import glob
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import bench_selection as study  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks.selection_study import analysis, parts, protocol  # noqa: E402
 
 
 def stored_records(without=()) -> dict:
     """The committed records (run -> record) but those of ``without``, read
-    as the study reads them (``bench_selection.study_records``, in its
+    as the study reads them (``selection_study.parts.study_records``, in its
     order, which the resamples follow)."""
     seeds = sorted({
         int(osp.splitext(path)[0].rsplit('-seed', 1)[1])
-        for path in glob.glob(osp.join(study.RECORDS, '*.json'))
+        for path in glob.glob(osp.join(protocol.RECORDS, '*.json'))
     })
     args = argparse.Namespace(
-        scenarios=study.SCENARIOS,
+        scenarios=protocol.SCENARIOS,
         seeds=seeds,
         only=['none'],
         without=list(without))
-    return study.study_records(args, start=0.0)[0]
+    return parts.study_records(args, start=0.0)[0]
 
 
 def without(points: dict, run: str) -> dict:
@@ -47,15 +48,15 @@ def rule_lines(points: dict, draws: int) -> list:
         '| its share of the scenario resamples | designs chosen on them |',
         '|---|---|---|---|---|'
     ]
-    for rule in study.DESIGN_RULES:
-        chosen = study.choose_design(points, rule)
+    for rule in protocol.DESIGN_RULES:
+        chosen = analysis.choose_design(points, rule)
         movers = [
             run for run in points
-            if study.choose_design(without(points, run), rule) != chosen
+            if analysis.choose_design(without(points, run), rule) != chosen
         ]
-        shares = study.design_shares(points, rule, draws)
+        shares = analysis.design_shares(points, rule, draws)
         name = rule + (" (the protocol's)"
-                       if rule == study.PROTOCOL_RULE else '')
+                       if rule == protocol.PROTOCOL_RULE else '')
         lines.append(f'| {name} | {chosen.name} | {len(movers)} of '
                      f'{len(points)} ({", ".join(movers) or "none"}) | '
                      f'{shares.get(chosen, 0):.0%} | {len(shares)} |')
@@ -67,8 +68,8 @@ def main() -> None:
     parser.add_argument('--draws', type=int, default=1000)
     parser.add_argument('--without', nargs='+', default=[], metavar='RUN')
     args = parser.parse_args()
-    records = study.longer_records(stored_records(args.without))
-    points = study.tools_points(records, study.search_designs())
+    records = analysis.longer_records(stored_records(args.without))
+    points = analysis.tools_points(records, analysis.search_designs())
     print(f'{len(records)} runs (longer truth), '
           f'{len(next(iter(points.values())))} designs\n')
     print('\n'.join(rule_lines(points, args.draws)))

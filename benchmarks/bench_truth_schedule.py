@@ -28,14 +28,15 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import bench_selection as study  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks.selection_study import (  # noqa: E402 isort: skip
+    analysis, parts, protocol)
 
 #: Where each run's truths under other protocols are kept.
-STORED = osp.join(study.ROOT, 'docs', 'data', 'truth_schedule')
+STORED = osp.join(protocol.ROOT, 'docs', 'data', 'truth_schedule')
 #: The learning-rate schedules a protocol may name, in words.
 SCHEDULES = dict(constant='constant', poly='decayed to 0')
-DOCS_REPORT = osp.join(study.ROOT, 'docs', 'en', 'truth_schedule.md')
+DOCS_REPORT = osp.join(protocol.ROOT, 'docs', 'en', 'truth_schedule.md')
 
 
 def parse_protocol(text: str) -> tuple:
@@ -87,15 +88,15 @@ def protocol_variant(text: str):
 
 def protocol_truth(runner, checkpoints: dict, text: str) -> dict:
     """Every source finetuned from its checkpoint with each finetuning seed
-    under a protocol (see ``bench_selection.grid_truth``)."""
+    under a protocol (see ``selection_study.parts.grid_truth``)."""
     spec = runner.spec
     target, = spec.targets
     variant = protocol_variant(text)
     calls = [(source, target, checkpoints[source.name], seed, variant)
              for source in spec.sources for seed in spec.finetune.seeds]
     runs = runner.parallel(runner.finetune, calls)
-    study.stop_on_failures(runner)
-    return study.grid_truth(calls, runs, parse_protocol(text)[1])
+    parts.stop_on_failures(runner)
+    return parts.grid_truth(calls, runs, parse_protocol(text)[1])
 
 
 def run_protocols(run: str, probe: dict, protocols: list, out_dir: str):
@@ -103,14 +104,15 @@ def run_protocols(run: str, probe: dict, protocols: list, out_dir: str):
     truth)`` as each finishes, from the sources in ``out_dir``, which must
     be the probe's (``probe``: its stored record)."""
     scenario, seed = run.rsplit('-seed', 1)
-    path = osp.join(study.ROOT, 'configs', 'demo', f'scenario_{scenario}.yaml')
-    runner = study.scenario_runner(path, int(seed), out_dir)
-    results = study.run_scenario(runner)
-    gap = study.truth_gap(probe, study.run_record(results))
+    path = osp.join(protocol.ROOT, 'configs', 'demo',
+                    f'scenario_{scenario}.yaml')
+    runner = parts.scenario_runner(path, int(seed), out_dir)
+    results = parts.run_scenario(runner)
+    gap = parts.truth_gap(probe, parts.run_record(results))
     if gap:
         raise SystemExit(
             f'{run}: the truth in {out_dir} '
-            f"{study.gap_words(gap, 'the probe')}: not its sources")
+            f"{parts.gap_words(gap, 'the probe')}: not its sources")
     for text in protocols:
         yield text, protocol_truth(runner, results['checkpoints'], text)
 
@@ -132,11 +134,11 @@ def truth_row(name: str,
     (for a truth finetuned again) the plateau rule and the seeds'
     agreement."""
     from mmseg_trf.evaluation import plateau, seed_agreement
-    rho, pick, best = study.truth_agreement(truth, probe)
+    rho, pick, best = analysis.truth_agreement(truth, probe)
     level = 100 * np.mean(list(truth.values()))
     cells = [
         name, f'{iters}', f'{rho:.3f}', 'yes' if pick == best else
-        f'no ({study.top1_regret(probe, pick):.1f})', f'{level:.1f}'
+        f'no ({analysis.top1_regret(probe, pick):.1f})', f'{level:.1f}'
     ]
     if curves is None:
         cells += ['', '']
@@ -212,11 +214,12 @@ def parse_args() -> argparse.Namespace:
         default=['poly:1000', 'poly:3000'],
         help='SCHEDULE:ITERS[:LR]: constant or poly (decayed to zero), the '
         'budget, and a learning rate other than the scenario\'s')
-    parser.add_argument('--out-dir', default=osp.join(study.ROOT, 'demo_out'))
+    parser.add_argument(
+        '--out-dir', default=osp.join(protocol.ROOT, 'demo_out'))
     parser.add_argument(
         '--docs',
         action='store_true',
-        help=f'write the report to {osp.relpath(DOCS_REPORT, study.ROOT)}')
+        help=f'write the report to {osp.relpath(DOCS_REPORT, protocol.ROOT)}')
     return parser.parse_args()
 
 
@@ -241,9 +244,9 @@ def main():
     start = time.time()
     reports = {}
     for run in args.runs:
-        probe_path = osp.join(study.PROBES, f'{run}.json')
+        probe_path = osp.join(protocol.PROBES, f'{run}.json')
         if not osp.isfile(probe_path):
-            raise SystemExit(f'{run}: no probe in {study.PROBES}; run '
+            raise SystemExit(f'{run}: no probe in {protocol.PROBES}; run '
                              'bench_selection.py --probe-truth first')
         with open(probe_path) as f:
             stored_probe = json.load(f)
@@ -256,7 +259,8 @@ def main():
                                              args.out_dir):
                 truths[text] = truth
                 store_truths(run, truths)
-        reports[run] = study.longer_records({run: stored_probe})[run], truths
+        reports[run] = analysis.longer_records({run:
+                                                stored_probe})[run], truths
     text = '\n'.join(report_lines(reports)) + '\n'
     if args.docs:
         with open(DOCS_REPORT, 'w') as f:
