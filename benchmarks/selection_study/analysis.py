@@ -294,17 +294,23 @@ def design_point(record: dict,
     """A search design on a run, mean over the finetuning seeds:
     (iterations cost, wall-time cost, regret), the regret against the truth
     at ``judged_at`` iterations (:func:`halving_point`)."""
-    if design.scaled and gains is None:
-        raise ValueError(f'{design.name}: needs a history of other runs')
-    candidates = design.candidates(order)
-    budgets = design.budgets(record['budget'])
-    gains = gains if design.scaled else None
+    arguments = search_arguments(record, order, design, gains)
     return tuple(
         np.mean([
-            halving_point(record, seed, candidates, budgets, design.eta,
-                          design.score, gains, judged_at)
+            halving_point(record, seed, *arguments, judged_at=judged_at)
             for seed in range(seeds_of(record))
         ], 0))
+
+
+def search_arguments(record: dict, order: list, design, gains=None) -> tuple:
+    """A search design's arguments to :func:`simulated_search` on a run
+    seeded by ``order``: (candidates, rung budgets, eta, rung score, gains),
+    ``gains`` (:func:`history_gains`) kept only for a design scaled by
+    them, which needs them."""
+    if design.scaled and gains is None:
+        raise ValueError(f'{design.name}: needs a history of other runs')
+    return (design.candidates(order), design.budgets(record['budget']),
+            design.eta, design.score, gains if design.scaled else None)
 
 
 def top1_regret(truth: dict, pick: str) -> float:
@@ -737,15 +743,15 @@ def longer_records(records: dict) -> dict:
 
 
 def search_picks(record: dict, order: list, design, gains=None) -> list:
-    """A search design simulated on each finetuning seed of a run: per seed
-    ``(pick, best source by the other seeds, top-1 regret in points)``."""
+    """A search design simulated on each finetuning seed of a run (the
+    scaled ones with ``gains``): per seed ``(pick, best source by the other
+    seeds, top-1 regret in points)``."""
     from mmseg_trf.evaluation import truth_at
+    arguments = search_arguments(record, order, design, gains)
     picks = []
     for seed in range(seeds_of(record)):
         truth = truth_at(record['curves'], record['budget'], without=seed)
-        pick = simulated_search(record, seed, design.candidates(order),
-                                design.budgets(record['budget']), design.eta,
-                                design.score, gains)[0].pick
+        pick = simulated_search(record, seed, *arguments)[0].pick
         picks.append((pick, max(truth,
                                 key=truth.get), top1_regret(truth, pick)))
     return picks

@@ -641,8 +641,7 @@ def search_loss_lines(longer: dict, analysis: dict) -> list:
     for run in runs:
         record, history = longer[run], other_scenarios(longer, run)
         order = metric_order(record, method, history)[0]
-        picks = search_picks(record, order, design,
-                             history_gains(history) if design.scaled else None)
+        picks = search_picks(record, order, design, history_gains(history))
         for seed, (pick, best, regret) in enumerate(picks):
             lines.append(
                 f'| {run} | {seed} | {pick} | {best} | {regret:.1f} |')
