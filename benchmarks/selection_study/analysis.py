@@ -439,10 +439,9 @@ def analyse(records: dict, metrics: list, kinds=DESIGN_SCORES) -> dict:
                                       mean_interval, seed_agreement,
                                       summarise_runs)
     scenarios = list(dict.fromkeys(map(scenario_of, records)))
-    runs = [(scenario_of(run),
-             run_criteria(record, metrics, other_scenarios(records, run)))
-            for run, record in records.items()]
-    choices = choice_runs(records, metrics)
+    criteria = held_criteria(records, metrics)
+    runs = [(scenario_of(run), criteria(run)) for run in records]
+    choices = choice_runs(list(records), criteria)
     without = list(metrics) + [f'fusion-{r}' for r in FUSION_RULES]
     candidates = without + list(HISTORY_CANDIDATES)
     loso = leave_one_group_out(
@@ -453,7 +452,7 @@ def analyse(records: dict, metrics: list, kinds=DESIGN_SCORES) -> dict:
         runs, without, choice_runs=choices) if loso else {}
     chosen = choose_default(
         summarise_runs([row for _, row in runs], CRITERIA), candidates)
-    designs = design_loso(records, metrics, candidates, loso, choices,
+    designs = design_loso(records, criteria, candidates, loso, choices,
                           search_designs(kinds)) if len(scenarios) > 2 else {}
     costs = {}
     for run, record in records.items():
@@ -512,20 +511,41 @@ def other_scenarios(records: dict, *runs: str) -> list:
     ]
 
 
-def choice_runs(records: dict, metrics: list) -> dict:
-    """Per scenario, the other runs' criteria with that scenario out of
-    every prior's history too (what it is left out of is chosen on these;
-    :func:`mmseg_trf.evaluation.leave_one_group_out`'s ``choice_runs``)."""
+def held_criteria(records: dict, metrics: list):
+    """``criteria(run, *held)``: :func:`run_criteria` of ``run`` with its
+    own scenario and those of ``held`` (runs or scenarios) out of every
+    prior's history, computed once per set left out (the nested
+    leave-one-scenario-out asks for each many times)."""
+    cache = {}
+
+    def criteria(run: str, *held: str) -> dict:
+        key = (run, frozenset(map(scenario_of, held)) - {scenario_of(run)})
+        if key not in cache:
+            cache[key] = run_criteria(records[run], metrics,
+                                      other_scenarios(records, run, *held))
+        return cache[key]
+
+    return criteria
+
+
+def choice_runs(runs: list, criteria, *held_out: str) -> dict:
+    """Per scenario of ``runs``, the other runs' criteria with that
+    scenario (and ``held_out``) out of every prior's history too (what it
+    is left out of is chosen on these;
+    :func:`mmseg_trf.evaluation.leave_one_group_out`'s ``choice_runs``).
+
+    Args:
+        runs (list): Run names.
+        criteria: :func:`held_criteria` of the records.
+    """
     return {
-        held: [(scenario_of(run),
-                run_criteria(record, metrics,
-                             other_scenarios(records, run, held)))
-               for run, record in records.items() if scenario_of(run) != held]
-        for held in dict.fromkeys(map(scenario_of, records))
+        held: [(scenario_of(run), criteria(run, held, *held_out))
+               for run in runs if scenario_of(run) != held]
+        for held in dict.fromkeys(map(scenario_of, runs))
     }
 
 
-def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
+def design_loso(records: dict, criteria, candidates: list, loso: dict,
                 choices: dict, designs: list) -> dict:
     """The search design chosen without each scenario (nested: every other
     run is seeded by the metric chosen without it and without the left-out
@@ -535,6 +555,7 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
     Args:
         loso (dict): :func:`leave_one_group_out` on every scenario, which
             seeds each run's own search.
+        criteria: :func:`held_criteria` of ``records``.
         choices (dict): :func:`choice_runs` of ``records``.
         designs (list): The search designs compared
             (:func:`search_designs`).
@@ -572,9 +593,9 @@ def design_loso(records: dict, metrics: list, candidates: list, loso: dict,
 
     seedings = {}  # left-out scenario -> each other run's own metric
     for held, runs in choices.items():
-        rest = {k: r for k, r in records.items() if scenario_of(k) != held}
+        rest = [run for run in records if scenario_of(run) != held]
         inner = leave_one_group_out(
-            runs, candidates, choice_runs=choice_runs(rest, metrics))
+            runs, candidates, choice_runs=choice_runs(rest, criteria, held))
         seedings[held] = [(run, inner[scenario_of(run)]['chosen'])
                           for run in rest]
     own = {run: loso[scenario_of(run)]['chosen'] for run in records}

@@ -109,7 +109,9 @@ class ArchitectureGains:
             ratios = []
             for curve in curves:
                 full = curve_budget(curve)
-                early = best_by(curve, share * full)
+                # validations fall on whole iterations: the floor is exact
+                # and spares comparing each one with a Fraction
+                early = best_by(curve, math.floor(share * full))
                 if early > 0:
                     ratios.append(best_by(curve, full) / early)
             self._cache[key] = float(np.median(ratios)) if ratios else 1.0

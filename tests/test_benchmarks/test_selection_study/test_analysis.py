@@ -98,6 +98,35 @@ def test_the_prior_share_is_learnt_on_the_other_scenarios_runs():
     assert analysis.learnt_share([]) == 0.0
 
 
+def test_held_criteria_are_a_runs_criteria_with_those_scenarios_out():
+    """The nested leave-one-scenario-out's criteria are each run's own
+    with its scenario and the held ones out of the priors' history, one
+    computation per set held out however it is named."""
+    names = ['fcn8s_near-fine', 'frrn-b_mid-coarse', 'unet_far-fine']
+    ends = dict(
+        a=(0.5, 0.3, 0.1),
+        b=(0.1, 0.3, 0.5),
+        c=(0.3, 0.5, 0.1),
+        d=(0.5, 0.1, 0.3))  # each scenario's best family differs
+
+    def run(end):
+        curves = {n: [curve(0.05, e)] for n, e in zip(names, end)}
+        return record(curves, scores=(0.5, 0.9, 0.1))
+
+    records = {f'{s}-seed0': run(end) for s, end in ends.items()}
+    criteria = analysis.held_criteria(records, ['nce'])
+    for held in [(), ('b', ), ('b', 'c')]:
+        assert criteria('a-seed0', *held) == analysis.run_criteria(
+            records['a-seed0'], ['nce'],
+            analysis.other_scenarios(records, 'a-seed0', *held))
+    assert criteria('a-seed0', 'c-seed0', 'b') is criteria('a-seed0', 'b', 'c')
+    assert criteria('a-seed0', 'a') is criteria('a-seed0')
+    choices = analysis.choice_runs(['a-seed0', 'b-seed0', 'c-seed0'], criteria,
+                                   'd')
+    assert choices['b'] == [('a', criteria('a-seed0', 'b', 'd')),
+                            ('c', criteria('c-seed0', 'b', 'd'))]
+
+
 def test_the_tools_history_share_is_the_share_the_committed_study_learns():
     """score_sources.py's default --architecture-share is the share the
     study learns on every committed run (its longer truth): a new run that
