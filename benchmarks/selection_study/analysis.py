@@ -515,7 +515,15 @@ def held_criteria(records: dict, metrics: list):
     """``criteria(run, *held)``: :func:`run_criteria` of ``run`` with its
     own scenario and those of ``held`` (runs or scenarios) out of every
     prior's history, computed once per set left out (the nested
-    leave-one-scenario-out asks for each many times)."""
+    leave-one-scenario-out asks for each many times).
+
+    Args:
+        records (dict): Run -> record; every run named later is one.
+        metrics (list): The metrics of :func:`run_criteria`.
+
+    Returns:
+        callable: ``criteria(run, *held) -> dict`` as :func:`run_criteria`.
+    """
     cache = {}
 
     def criteria(run: str, *held: str) -> dict:
