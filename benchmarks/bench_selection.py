@@ -102,7 +102,9 @@ def parse_args() -> argparse.Namespace:
         default=list(protocol.DESIGN_SCORES),
         help='compare only these kinds of search design (best: the 36 '
         'designs fixed first; level: the 36 ranked by level, added later; '
-        'gain: the 36 scaled by past gains, added last)')
+        'gain: the 36 scaled by past gains, added next; kept and '
+        'gain-kept: best and gain with the metric\'s pick kept from every '
+        'rung, added last)')
     parser.add_argument(
         '--docs',
         action='store_true',
@@ -114,9 +116,9 @@ def parse_args() -> argparse.Namespace:
         parser.error('a part cannot be both run (--only) and left out '
                      '(--without)')
     if all(protocol.DESIGN_KINDS[kind][1] for kind in args.rung_scores):
-        parser.error('--rung-scores needs best or level too: the tools\' '
-                     'design is chosen among those select_source.py runs '
-                     'without a history')
+        parser.error('--rung-scores needs best, level or kept too: the '
+                     'tools\' design is chosen among those select_source.py '
+                     'runs without a history')
     return args
 
 

@@ -5,6 +5,7 @@ one is left (metric-seeded successive halving).
     python tools/select_source.py SPEC.yaml --target aachen \
         --max-iters 10000 --min-iters 2000 [--width 2/3] [--metric nce]
         [--rung-score level] [--gain-history history.yaml --full-iters F]
+        [--keep-first]
         [--work-dir DIR] [--executor slurm]
 
 The defaults, the top two thirds by the metric with half kept per rung
@@ -77,13 +78,15 @@ UNSCALED = (
 def summary(found: dict, max_iters: int) -> str:
     scaled = (f", scaled by past gains to {found['scaled']} iterations"
               if found['scaled'] else '')
+    kept = ('; the metric\'s pick kept to the last rung'
+            if found['keep_first'] else '')
     lines = [
         f"# Source selection for a budget ({found['metric']} first, top "
         f"{found['width']} searched)", '',
         f"**Pick: {found['pick']}**; {found['iterations']} finetuning "
         f"iterations ({100 * found['cost']:.1f}% of finetuning all "
         f"{len(found['order'])} sources for {max_iters}), "
-        f"{found['seconds']:.0f} s of finetuning.", '',
+        f"{found['seconds']:.0f} s of finetuning{kept}.", '',
         f"| rung (iterations; {SCORE_NAMES[found['score']]}{scaled}) | " +
         ' | '.join(found['order'][:found['width']]) + ' |',
         '|---|' + '---|' * found['width']
@@ -150,6 +153,11 @@ def main():
         type=int,
         help='the full finetuning budget the gains extrapolate to (with '
         '--gain-history)')
+    parser.add_argument(
+        '--keep-first',
+        action='store_true',
+        help='the metric\'s pick continues from every rung, so that a '
+        'rival replaces it only by beating it at a later rung')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--work-dir', help='default: work_dirs/benchmark/<spec name>')
@@ -172,7 +180,7 @@ def main():
     found = budgeted_search(
         BenchmarkRunner(spec, work_dir), target, metric, args.min_iters,
         args.max_iters, args.width, args.eta, args.seed, args.rung_score,
-        gains, args.full_iters)
+        gains, args.full_iters, args.keep_first)
     out = osp.join(work_dir, 'selection')
     os.makedirs(out, exist_ok=True)
     with open(osp.join(out, f'{target}.json'), 'w') as f:

@@ -189,11 +189,13 @@ def halving_point(record: dict,
                   eta: int = 2,
                   score: str = 'best',
                   gains=None,
+                  keep_first: bool = False,
                   judged_at: Optional[int] = None) -> tuple:
     """Successive halving simulated on one finetuning seed's learning
     curves, each rung compared by ``score`` (a key of
     :data:`mmseg_trf.evaluation.RUNG_SCORES`), scaled by ``gains`` (an
-    :class:`~mmseg_trf.evaluation.ArchitectureGains`) if given: (iterations
+    :class:`~mmseg_trf.evaluation.ArchitectureGains`) if given, the first
+    candidate kept from every rung with ``keep_first``: (iterations
     cost, wall-time cost, top-1 regret in points against the other seeds'
     truth at ``judged_at`` iterations, by default the record's budget),
     costs as fractions of finetuning every source fully (the wall time
@@ -204,7 +206,7 @@ def halving_point(record: dict,
     per_iter = {n: record['finetune_seconds'][n] / budget for n in truth}
     full_seconds = sum(record['finetune_seconds'].values())
     result, spent = simulated_search(record, seed, candidates, budgets, eta,
-                                     score, gains)
+                                     score, gains, keep_first)
     seconds = sum(per_iter[s] * it for s, it in spent.items())
     return (result.cost(len(truth), budget),
             (scoring_seconds(record) + seconds) / full_seconds,
@@ -217,7 +219,8 @@ def simulated_search(record: dict,
                      budgets: list,
                      eta: int = 2,
                      score: str = 'best',
-                     gains=None) -> tuple:
+                     gains=None,
+                     keep_first: bool = False) -> tuple:
     """Successive halving on one finetuning seed's learning curves
     (arguments as :func:`halving_point`): its
     :class:`~mmseg_trf.evaluation.SearchResult` and the iterations it
@@ -230,7 +233,8 @@ def simulated_search(record: dict,
         return rung_value(record['curves'][source][seed], iters, score, gains,
                           architecture(source), record['budget'])
 
-    return successive_halving(candidates, finetune, budgets, eta), spent
+    return successive_halving(candidates, finetune, budgets, eta,
+                              keep_first), spent
 
 
 def scoring_seconds(record: dict) -> float:
@@ -252,7 +256,9 @@ def search_designs(kinds=DESIGN_SCORES) -> list:
     measured on any left-out scenario. The 36 ranked by level were added
     on 2026-12-04 after a hindsight look at the 28 runs then stored
     (:data:`LEVEL_REGISTERED`), and the 36 scaled by past gains after one at
-    the 30 runs stored next (:data:`GAIN_REGISTERED`), so their left-out
+    the 30 runs stored next (:data:`GAIN_REGISTERED`), and the 72 that keep
+    the metric's pick from every rung (plain and scaled) after one at the
+    59 runs stored next (:data:`KEPT_REGISTERED`), so their left-out
     figures on those runs are optimistic; the runs stored after each test
     them unseen.
     """
@@ -304,13 +310,14 @@ def design_point(record: dict,
 
 def search_arguments(record: dict, order: list, design, gains=None) -> tuple:
     """A search design's arguments to :func:`simulated_search` on a run
-    seeded by ``order``: (candidates, rung budgets, eta, rung score, gains),
-    ``gains`` (:func:`history_gains`) kept only for a design scaled by
-    them, which needs them."""
+    seeded by ``order``: (candidates, rung budgets, eta, rung score, gains,
+    keep_first), ``gains`` (:func:`history_gains`) kept only for a design
+    scaled by them, which needs them."""
     if design.scaled and gains is None:
         raise ValueError(f'{design.name}: needs a history of other runs')
     return (design.candidates(order), design.budgets(record['budget']),
-            design.eta, design.score, gains if design.scaled else None)
+            design.eta, design.score, gains if design.scaled else None,
+            design.keep_first)
 
 
 def top1_regret(truth: dict, pick: str) -> float:

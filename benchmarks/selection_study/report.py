@@ -684,7 +684,8 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
     count = len(designs['simulated'])
     kinds = [
         kind for kind, spec in DESIGN_KINDS.items()
-        if any((d.score, d.scaled) == spec for d in designs['simulated'])
+        if any((d.score, d.scaled, d.keep_first) == spec
+               for d in designs['simulated'])
     ]
     tools = designs['tools']
     line = ('`tools/select_source.py --width {0.width} --min-iters <{0.first} '

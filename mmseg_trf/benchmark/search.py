@@ -32,7 +32,8 @@ def budgeted_search(runner: BenchmarkRunner,
                     seed: int = 0,
                     score: str = 'best',
                     gains: Optional[ArchitectureGains] = None,
-                    full_iters: Optional[int] = None) -> Dict:
+                    full_iters: Optional[int] = None,
+                    keep_first: bool = False) -> Dict:
     """Pick a source for ``target`` with a finetuning budget.
 
     Sources are trained if they have no checkpoint and scored (cached runner
@@ -64,13 +65,15 @@ def budgeted_search(runner: BenchmarkRunner,
             ``architecture`` in the spec).
         full_iters (int, optional): The full finetuning budget the gains
             extrapolate to (needed with ``gains``).
+        keep_first (bool): The metric's pick continues from every rung, so
+            that a rival replaces it only by beating it at a later rung.
 
     Returns:
         dict: ``order`` (by the metric), ``width``, ``score``, ``scaled``
-        (the full budget the rungs were scaled to, or None), ``rungs``
-        (budget and each source's score there), ``pick``, ``iterations``
-        spent and ``cost`` (as a fraction of finetuning every source
-        ``max_iters``), ``seconds`` of finetuning.
+        (the full budget the rungs were scaled to, or None),
+        ``keep_first``, ``rungs`` (budget and each source's score there),
+        ``pick``, ``iterations`` spent and ``cost`` (as a fraction of
+        finetuning every source ``max_iters``), ``seconds`` of finetuning.
     """
     check_rung_score(score)
     if gains is not None and not (full_iters and full_iters >= max_iters):
@@ -124,11 +127,13 @@ def budgeted_search(runner: BenchmarkRunner,
                           sources[name].architecture, full_iters)
 
     found = successive_halving(order[:int(width)], finetune,
-                               rung_budgets(min_iters, max_iters, eta), eta)
+                               rung_budgets(min_iters, max_iters, eta), eta,
+                               keep_first)
     return dict(
         metric=metric,
         score=score,
         scaled=full_iters if gains is not None else None,
+        keep_first=keep_first,
         order=order,
         width=int(width),
         rungs=[dict(iters=b, score=r) for b, r in found.rungs],

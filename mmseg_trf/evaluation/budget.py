@@ -312,14 +312,17 @@ def rung_budgets(min_iters: int, max_iters: int, eta: int = 2) -> List[int]:
 def successive_halving(candidates: Sequence[str],
                        finetune: Callable[[str, int], float],
                        budgets: Sequence[int],
-                       eta: int = 2) -> SearchResult:
+                       eta: int = 2,
+                       keep_first: bool = False) -> SearchResult:
     """Metric-seeded successive halving.
 
     Every candidate is finetuned to the first budget; the best
     ``ceil(n / eta)`` by validation mIoU continue to the next budget
     (finetuning goes on from where it stopped, so a rung costs only its
     increment), and so on until one is left, which is picked. A single
-    candidate is picked without finetuning.
+    candidate is picked without finetuning. With ``keep_first``, the
+    metric's pick (the first candidate) continues from every rung as well,
+    so that a rival replaces it only by beating it at a later rung.
 
     Args:
         candidates (Sequence[str]): Sources in the metric's order (the
@@ -329,6 +332,8 @@ def successive_halving(candidates: Sequence[str],
         budgets (Sequence[int]): Increasing rung budgets
             (:func:`rung_budgets`).
         eta (int): The fraction ``1 / eta`` of a rung continues.
+        keep_first (bool): The first candidate continues from every rung
+            besides those ``1 / eta``; the last rung picks by mIoU alone.
 
     Returns:
         SearchResult: The pick, the iterations spent and every rung.
@@ -347,7 +352,10 @@ def successive_halving(candidates: Sequence[str],
             done[name] = budget
         rungs.append((budget, results))
         order = sorted(alive, key=lambda n: -_finite(results[n]))
-        alive = order[:max(1, math.ceil(len(alive) / eta))]
+        kept = order[:max(1, math.ceil(len(alive) / eta))]
+        if keep_first and candidates[0] in order[len(kept):]:
+            kept.append(candidates[0])  # after the best: it may still lose
+        alive = kept
     if len(alive) > 1:  # budgets ran out: the best of the last rung
         alive = alive[:1]
     return SearchResult(alive[0], spent, rungs)
@@ -375,6 +383,8 @@ class SearchDesign:
             :data:`RUNG_SCORES`.
         scaled (bool): Whether a rung's scores are scaled by each family's
             expected gain to the full budget (:class:`ArchitectureGains`).
+        keep_first (bool): Whether the metric's pick continues from every
+            rung (:func:`successive_halving`).
     """
 
     width: Fraction
@@ -383,6 +393,7 @@ class SearchDesign:
     eta: int = 2
     score: str = 'best'
     scaled: bool = False
+    keep_first: bool = False
 
     def __post_init__(self):
         if not (0 < self.width <= 1 and 0 < self.first <= self.last <= 1
@@ -396,8 +407,9 @@ class SearchDesign:
         entering = 'all sources' if self.width == 1 else f'top {self.width}'
         ranked = ', ranked by level' if self.score == 'level' else ''
         scaled = ', scaled by past gains' if self.scaled else ''
+        first = ', the metric\'s pick kept' if self.keep_first else ''
         return (f'{entering}, {self.first} to {self.last} of the budget, '
-                f'1/{self.eta} kept{ranked}{scaled}')
+                f'1/{self.eta} kept{ranked}{scaled}{first}')
 
     def candidates(self, order: Sequence[str]) -> List[str]:
         """The sources that enter: the top ``ceil(width * n)``."""

@@ -232,6 +232,18 @@ def test_budgeted_selection_runs_rungs_as_cached_steps(quick_demo):
     assert by_level['score'] == 'level'
     scores = by_level['rungs'][0]['score']
     assert by_level['pick'] == max(scores, key=scores.get)
+    # the metric's pick kept: it runs every rung, and the last rung's best
+    # is picked (its first rung cached from the plain search)
+    kept_out = run_tool(*args, '--keep-first', timeout=900).stdout
+    kept = json.loads(
+        (work / 'benchmark' / 'selection' / 'target.json').read_text())
+    assert kept['keep_first'] and 'pick kept to the last rung' in kept_out
+    assert kept['rungs'][0] == found['rungs'][0]
+    assert all(kept['order'][0] in r['score'] for r in kept['rungs'])
+    last = kept['rungs'][-1]['score']
+    assert kept['pick'] == max(last, key=last.get)
+    assert len(
+        kept['rungs']) == (1 if found['pick'] == found['order'][0] else 2)
     # a share of the sources: the top half of two is the metric's first,
     # picked without finetuning
     run_tool(*args[:-1], '1/2', timeout=900)

@@ -161,6 +161,40 @@ def test_ties_keep_the_metric_order_and_one_candidate_costs_nothing():
         successive_halving([], lambda n, i: 0.0, [100])
 
 
+def test_the_metrics_pick_kept_goes_on_until_a_rival_beats_it_late():
+    # a, the slow starter, is the metric's pick: plain halving drops it at
+    # the first rung; kept, it goes on with the better half and wins at 800
+    assert successive_halving(['a', 'b', 'c', 'd'], oracle([]),
+                              [100, 200, 400, 800]).pick == 'b'
+    calls = []
+    kept = successive_halving(['a', 'b', 'c', 'd'],
+                              oracle(calls), [100, 200, 400, 800],
+                              keep_first=True)
+    # rung 100: b, c and a; rung 200: b 0.35, a 0.20 (c out); rung 400:
+    # a ties b at 0.40, b first by mIoU, a kept; rung 800: a 0.53 > b 0.41
+    entered = [''.join(sorted(rung)) for _, rung in kept.rungs]
+    assert entered == ['abcd', 'abc', 'ab', 'ab']
+    assert kept.pick == 'a'
+    assert kept.iterations == 4 * 100 + 3 * 100 + 2 * 200 + 2 * 400
+    assert len(calls) == 4 + 3 + 2 + 2
+    # a worse pick is kept to the last rung and pays its increments there,
+    # where the best by mIoU is picked
+    worse = successive_halving(['d', 'c', 'b', 'a'],
+                               oracle([]), [100, 200, 400, 800],
+                               keep_first=True)
+    assert worse.pick == 'b'
+    assert set(worse.rungs[-1][1]) == {'b', 'c', 'd'}
+    assert worse.iterations == 4 * 100 + 3 * 100 + 3 * 200 + 3 * 400
+    # the pick that leads every rung costs what plain halving costs
+    assert successive_halving(['b', 'a', 'c', 'd'],
+                              oracle([]), [100, 200],
+                              keep_first=True).iterations == 400 + 200
+    design = SearchDesign(
+        Fraction(1), Fraction(1, 8), Fraction(1), 2, keep_first=True)
+    assert design.name == ('all sources, 1/8 to 1 of the budget, 1/2 kept, '
+                           'the metric\'s pick kept')
+
+
 def test_budgets_running_out_pick_the_best_of_the_last_rung():
     result = successive_halving(['c', 'b', 'a', 'd'], oracle([]), [800], eta=2)
     assert result.pick == 'a'

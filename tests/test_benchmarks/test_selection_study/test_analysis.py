@@ -63,6 +63,30 @@ def test_halving_scaled_by_past_gains_learns_them_from_other_runs():
     assert 'finetune all, 1 seed, scaled by past gains' not in points
 
 
+def test_a_design_that_keeps_the_metrics_pick_simulates_it():
+    # frrn_a, the metric's pick, starts slowest and ends best on both seeds
+    live = record(
+        {
+            'frrn_a': [curve(0.1, 0.2, 0.3, 0.6)] * 2,
+            'fcn8s_b': [curve(0.3, 0.35, 0.4, 0.4)] * 2,
+            'unet_c': [curve(0.25, 0.3, 0.3, 0.3)] * 2
+        },
+        budget=8,
+        scores=(0.5, 0.3, 0.2))
+    order = ['frrn_a', 'fcn8s_b', 'unet_c']
+    plain = SearchDesign(Fraction(1), Fraction(1, 4), eta=3)
+    kept = SearchDesign(Fraction(1), Fraction(1, 4), eta=3, keep_first=True)
+    assert analysis.search_arguments(live, order, kept)[-1] is True
+    # plain: rung 2 keeps fcn8s_b alone (3 * 2 of 3 * 8 iterations); kept:
+    # frrn_a goes on to rungs 6 and 8 beside it (3 * 2 + 2 * 6)
+    assert analysis.design_point(live, order, plain)[::2] == pytest.approx(
+        (6 / 24, 20.0))
+    assert analysis.design_point(live, order, kept)[::2] == pytest.approx(
+        (18 / 24, 0.0))
+    assert analysis.search_picks(live, order,
+                                 kept) == [('frrn_a', 'frrn_a', 0.0)] * 2
+
+
 def test_the_tools_defaults_are_the_design_the_committed_study_chooses():
     """select_source.py's defaults (width, eta and the rungs' shares of the
     full budget) are what the study's rule chooses on the committed
