@@ -3,6 +3,7 @@ the leave-one-scenario-out choices of a metric and a search design, and
 regret against cost, each search simulated on the runs' learning curves."""
 import math
 from collections import Counter
+from dataclasses import replace
 from fractions import Fraction
 from typing import Optional
 
@@ -11,7 +12,7 @@ import numpy as np
 from .protocol import (ARCH_FUSION, ARCH_LEARNT, ARCH_PRIOR, CLOSENESS,
                        CRITERIA, DESIGN_KINDS, DESIGN_RULES, DESIGN_SCORES,
                        DOMAIN_PRIOR, FUSED, FUSION_RULES, GOAL_COST,
-                       HISTORY_CANDIDATES, NOISE_FLOOR, PRIOR_FUSION,
+                       HISTORY_CANDIDATES, KEPT_ROW, NOISE_FLOOR, PRIOR_FUSION,
                        PROTOCOL_RULE, SOURCE_PRIOR, TOOLS_ORDER, TOOLS_ROW,
                        halving_row)
 
@@ -406,7 +407,8 @@ def run_costs(record: dict,
               judged_at: Optional[int] = None) -> dict:
     """Strategy -> (iterations cost, wall-time cost, regret) on one run:
     :func:`strategies` seeded by ``method``, the designs chosen without the
-    run's ``scenario`` by each rule and the tools' default (``designs``:
+    run's ``scenario`` by each rule, the protocol's with the metric's pick
+    kept (:data:`KEPT_ROW`) and the tools' default (``designs``:
     :func:`design_loso`, empty for none), every regret against the other
     seeds' truth at ``judged_at`` iterations (by default the record's
     budget); ``history``: other runs' records, which every prior and the
@@ -419,6 +421,10 @@ def run_costs(record: dict,
         points[row] = design_point(record, order, rule['left_out'][scenario],
                                    gains, judged_at)
     if designs:
+        points[KEPT_ROW] = design_point(
+            record, order,
+            replace(designs['left_out'][scenario], keep_first=True), gains,
+            judged_at)
         tools_order = metric_order(record, TOOLS_ORDER, history)[0]
         points[TOOLS_ROW] = design_point(
             record, tools_order, designs['tools'], judged_at=judged_at)

@@ -105,6 +105,10 @@ RULE_WORDS = dict(
               'mean regret',
               'registered on 2026-12-06 before `shared_arch` seed 3\'s '
               'results, after the 45 runs before it were seen'))
+# the protocol's fold design (the mean rule's) with the metric's pick kept
+# from every rung: how the designs registered on KEPT_REGISTERED do where
+# the protocol sends a user, whether or not its rule chooses them
+KEPT_ROW = MEAN_RULE_ROW + ', the metric\'s pick kept'
 # the design select_source.py runs by default (choose_design), chosen on every
 # run, so in sample
 TOOLS_ROW = "halving: the tools' default design, chosen on every run"

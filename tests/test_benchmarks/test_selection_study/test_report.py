@@ -126,7 +126,8 @@ def test_a_probe_judges_the_studys_searches_by_a_much_longer_truth():
     assert '| metric: chosen metric | 20.0 -> 0.0 |' in lines
     assert '| finetune all, 1 seed | 0.0 -> 15.0 |' in lines
     for row in (protocol.WORST_RULE_ROW, protocol.MEAN_RULE_ROW,
-                protocol.SCENARIO_RULE_ROW, protocol.TOOLS_ROW):
+                protocol.SCENARIO_RULE_ROW, protocol.KEPT_ROW,
+                protocol.TOOLS_ROW):
         assert f'| {row} | 0.0 -> 15.0 |' in lines
     assert report.probe_search_lines(longer, {}, analysis) == []
 
