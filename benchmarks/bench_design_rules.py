@@ -64,7 +64,7 @@ def rule_lines(points: dict, draws: int) -> list:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--draws', type=int, default=1000)
     parser.add_argument('--without', nargs='+', default=[], metavar='RUN')
     args = parser.parse_args()

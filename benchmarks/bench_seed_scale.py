@@ -316,7 +316,7 @@ def table(results):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/seed_scale')
     parser.add_argument(
         '--stages', nargs='+', default=list(STAGES), choices=STAGES)

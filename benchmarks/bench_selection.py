@@ -55,7 +55,7 @@ from benchmarks.selection_study import (  # noqa: E402 isort: skip
 
 def parse_args() -> argparse.Namespace:
     """The study's command line (see the module's docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--scenarios', nargs='+', default=protocol.SCENARIOS)
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     parser.add_argument(

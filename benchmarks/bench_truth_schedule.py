@@ -30,13 +30,15 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from benchmarks.selection_study import (  # noqa: E402 isort: skip
-    analysis, parts, protocol)
+    analysis, parts)
+from benchmarks.selection_study.protocol import (  # noqa: E402 isort: skip
+    PROBES, ROOT)
 
 #: Where each run's truths under other protocols are kept.
-STORED = osp.join(protocol.ROOT, 'docs', 'data', 'truth_schedule')
+STORED = osp.join(ROOT, 'docs', 'data', 'truth_schedule')
 #: The learning-rate schedules a protocol may name, in words.
 SCHEDULES = dict(constant='constant', poly='decayed to 0')
-DOCS_REPORT = osp.join(protocol.ROOT, 'docs', 'en', 'truth_schedule.md')
+DOCS_REPORT = osp.join(ROOT, 'docs', 'en', 'truth_schedule.md')
 
 
 def parse_protocol(text: str) -> tuple:
@@ -104,8 +106,7 @@ def run_protocols(run: str, probe: dict, protocols: list, out_dir: str):
     truth)`` as each finishes, from the sources in ``out_dir``, which must
     be the probe's (``probe``: its stored record)."""
     scenario, seed = run.rsplit('-seed', 1)
-    path = osp.join(protocol.ROOT, 'configs', 'demo',
-                    f'scenario_{scenario}.yaml')
+    path = osp.join(ROOT, 'configs', 'demo', f'scenario_{scenario}.yaml')
     runner = parts.scenario_runner(path, int(seed), out_dir)
     results = parts.run_scenario(runner)
     gap = parts.truth_gap(probe, parts.run_record(results))
@@ -205,7 +206,7 @@ def report_lines(reports: dict) -> list:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--runs', nargs='+', required=True)
     parser.add_argument(
         '--protocols',
@@ -214,12 +215,11 @@ def parse_args() -> argparse.Namespace:
         default=['poly:1000', 'poly:3000'],
         help='SCHEDULE:ITERS[:LR]: constant or poly (decayed to zero), the '
         'budget, and a learning rate other than the scenario\'s')
-    parser.add_argument(
-        '--out-dir', default=osp.join(protocol.ROOT, 'demo_out'))
+    parser.add_argument('--out-dir', default=osp.join(ROOT, 'demo_out'))
     parser.add_argument(
         '--docs',
         action='store_true',
-        help=f'write the report to {osp.relpath(DOCS_REPORT, protocol.ROOT)}')
+        help=f'write the report to {osp.relpath(DOCS_REPORT, ROOT)}')
     return parser.parse_args()
 
 
@@ -244,9 +244,9 @@ def main():
     start = time.time()
     reports = {}
     for run in args.runs:
-        probe_path = osp.join(protocol.PROBES, f'{run}.json')
+        probe_path = osp.join(PROBES, f'{run}.json')
         if not osp.isfile(probe_path):
-            raise SystemExit(f'{run}: no probe in {protocol.PROBES}; run '
+            raise SystemExit(f'{run}: no probe in {PROBES}; run '
                              'bench_selection.py --probe-truth first')
         with open(probe_path) as f:
             stored_probe = json.load(f)

@@ -162,7 +162,7 @@ def figure(curves: dict, table: dict, names: list, path: str) -> None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--scenario', default=DEFAULT)
     parser.add_argument('--scene-seed', type=int, default=0)
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])

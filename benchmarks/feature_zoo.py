@@ -230,7 +230,7 @@ def table(rows: dict) -> list:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--out-dir', default=osp.join(ROOT, 'demo_out'))
     parser.add_argument('--pixels', type=int, default=10000)
     parser.add_argument('--reps', type=int, default=3)

@@ -43,7 +43,7 @@ def print_status(work_dir: str) -> None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('spec', help='benchmark spec (YAML)')
     parser.add_argument(
         '--work-dir', help='default: work_dirs/benchmark/'

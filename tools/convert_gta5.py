@@ -35,7 +35,7 @@ def raw_labels(root: str) -> list:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('gta5_path', help='GTA5 root (images/, labels/)')
     parser.add_argument('--nproc', type=int, default=1)
     args = parser.parse_args()

@@ -22,7 +22,7 @@ DEFAULT = osp.join(
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument(
         'scenario',
         nargs='?',

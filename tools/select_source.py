@@ -102,7 +102,7 @@ def summary(found: dict, max_iters: int) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('spec', help='benchmark spec (YAML)')
     parser.add_argument(
         '--target', help='target name (default: the spec\'s first)')

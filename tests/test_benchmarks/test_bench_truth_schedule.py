@@ -1,11 +1,12 @@
 import argparse
+import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import PolyLR
 
-from benchmarks.bench_truth_schedule import (protocol, protocol_label,
+from benchmarks.bench_truth_schedule import (main, protocol, protocol_label,
                                              protocol_variant, truth_row)
 
 
@@ -66,3 +67,25 @@ def test_a_decayed_truth_row_carries_the_plateau_rule():
     # noise: the mean of the first three quarters' std, 0.047: two of three
     # plateau, under the rule's 3/4; both seeds rank a, b, c
     assert row.split(' | ')[-2:] == ['2/3 (no)', '1.000 |']
+
+
+def test_the_command_rewrites_the_report_from_stored_truths(
+        monkeypatch, capsys, tmp_path):
+    # every protocol asked for is stored: nothing is finetuned
+    monkeypatch.setattr(sys, 'argv', [
+        'bench_truth_schedule.py', '--runs', 'night_target-seed2',
+        '--protocols', 'poly:1000', '--out-dir',
+        str(tmp_path)
+    ])
+    main()
+    out = capsys.readouterr().out
+    assert '--runs night_target-seed2 --protocols poly:1000' in out
+    assert '| decayed to 0, 1000 it |' in out
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_run_without_a_probe_is_named(monkeypatch):
+    monkeypatch.setattr(sys, 'argv',
+                        ['bench_truth_schedule.py', '--runs', 'nope-seed0'])
+    with pytest.raises(SystemExit, match='nope-seed0: no probe'):
+        main()
