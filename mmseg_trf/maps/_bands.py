@@ -32,9 +32,8 @@ class GridStore:
     """``(N, H, W, *item_shape)`` array in a file, written per image and
     read per band of rows.
 
-    Opening an existing store (``create=False``) is how other processes
-    (map workers, other ranks) reach the same data; the object pickles as
-    its path and layout.
+    Other ranks open the main rank's file (``create=False``); map workers
+    reach it through a pickled copy, which holds the path and layout only.
 
     Args:
         path (str): The scratch file.
@@ -73,16 +72,6 @@ class GridStore:
     @property
     def nbytes(self) -> int:
         return self.image_bytes * self.shape[0]
-
-    def reopen(self) -> 'GridStore':
-        """The same store, for another process."""
-        return GridStore(
-            self.path,
-            self.shape[0],
-            self.shape[1:3],
-            self.shape[3:],
-            self.dtype,
-            create=False)
 
     def write(self,
               image: int,
