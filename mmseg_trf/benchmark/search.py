@@ -76,37 +76,19 @@ def budgeted_search(runner: BenchmarkRunner,
         finetuning every source ``max_iters``), ``seconds`` of finetuning.
     """
     check_rung_score(score)
-    if gains is not None and not (full_iters and full_iters >= max_iters):
-        raise ValueError('scaling by past gains needs the full budget they '
-                         'extrapolate to, at least max_iters; got '
-                         f'{full_iters}')
-    spec = runner.spec
-    targets = {t.name: t for t in spec.targets}
-    if target not in targets:
-        raise ValueError(f'target {target!r} is not in the spec; targets: '
-                         f'{sorted(targets)}')
-    sources = {s.name: s for s in spec.sources}
-    if gains is not None:  # before any training or scoring
-        unnamed = [n for n, s in sources.items() if not s.architecture]
-        if unnamed:
-            raise ValueError('scaling by past gains needs each source\'s '
-                             f'architecture in the spec; none for {unnamed}')
-    checkpoints = {s.name: runner.source_checkpoint(s) for s in spec.sources}
+    _check_search(runner.spec, target, gains, full_iters, max_iters)
+    sources = {s.name: s for s in runner.spec.sources}
+    target_spec = next(t for t in runner.spec.targets if t.name == target)
+    checkpoints = {
+        s.name: runner.source_checkpoint(s)
+        for s in sources.values()
+    }
     checkpoints = {k: v for k, v in checkpoints.items() if v}
-    scored = runner.score(targets[target], {}, checkpoints)
+    scored = runner.score(target_spec, {}, checkpoints)
     if scored is None:
         raise RuntimeError(f'scoring failed: {runner.failures}')
-    ranking = scored['ranking']
-    order = [
-        r.name for r in ranking_order(results_from_ranking(ranking), metric)
-        if r.name in checkpoints
-    ]
+    order, repetitions = _metric_order(scored['ranking'], metric, checkpoints)
     if width == 'auto':
-        repetitions = {
-            s['name']: s['metrics'][metric]['values']
-            for s in ranking['sources'] if s['name'] in checkpoints
-            and s['metrics'].get(metric, {}).get('values')
-        }
         width = search_width(probability_best(repetitions), order)
     elif isinstance(width, Fraction):
         width = share_count(width, len(order))
@@ -114,11 +96,7 @@ def budgeted_search(runner: BenchmarkRunner,
 
     def finetune(name: str, iters: int) -> float:
         result = runner.finetune(
-            sources[name],
-            targets[target],
-            checkpoints[name],
-            seed,
-            iters=iters)
+            sources[name], target_spec, checkpoints[name], seed, iters=iters)
         if result is None:
             raise RuntimeError(f'finetuning {name} to {iters} iterations '
                                f'failed: {runner.failures}')
@@ -141,6 +119,40 @@ def budgeted_search(runner: BenchmarkRunner,
         iterations=found.iterations,
         cost=found.cost(len(order), max_iters),
         seconds=sum(seconds))
+
+
+def _check_search(spec, target: str, gains: Optional[ArchitectureGains],
+                  full_iters: Optional[int], max_iters: int) -> None:
+    """Refuse a search that cannot run, before any training or scoring."""
+    targets = sorted(t.name for t in spec.targets)
+    if target not in targets:
+        raise ValueError(f'target {target!r} is not in the spec; targets: '
+                         f'{targets}')
+    if gains is None:
+        return
+    if not (full_iters and full_iters >= max_iters):
+        raise ValueError('scaling by past gains needs the full budget they '
+                         'extrapolate to, at least max_iters; got '
+                         f'{full_iters}')
+    unnamed = [s.name for s in spec.sources if not s.architecture]
+    if unnamed:
+        raise ValueError('scaling by past gains needs each source\'s '
+                         f'architecture in the spec; none for {unnamed}')
+
+
+def _metric_order(ranking: dict, metric: str, checkpoints: dict) -> tuple:
+    """The sources with a checkpoint, best first by ``metric``, and each
+    one's values over the K repetitions (where the metric has them)."""
+    order = [
+        r.name for r in ranking_order(results_from_ranking(ranking), metric)
+        if r.name in checkpoints
+    ]
+    repetitions = {
+        s['name']: s['metrics'][metric]['values']
+        for s in ranking['sources'] if s['name'] in checkpoints
+        and s['metrics'].get(metric, {}).get('values')
+    }
+    return order, repetitions
 
 
 __all__ = ['budgeted_search', 'DEFAULT_WIDTH', 'DEFAULT_ETA', 'DEFAULT_RUNGS']
