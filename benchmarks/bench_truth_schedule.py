@@ -32,7 +32,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from benchmarks.selection_study import (  # noqa: E402 isort: skip
     analysis, parts)
 from benchmarks.selection_study.protocol import (  # noqa: E402 isort: skip
-    PROBES, ROOT)
+    PROBES, ROOT, scenario_config)
 
 #: Where each run's truths under other protocols are kept.
 STORED = osp.join(ROOT, 'docs', 'data', 'truth_schedule')
@@ -106,8 +106,8 @@ def run_protocols(run: str, probe: dict, protocols: list, out_dir: str):
     truth)`` as each finishes, from the sources in ``out_dir``, which must
     be the probe's (``probe``: its stored record)."""
     scenario, seed = run.rsplit('-seed', 1)
-    path = osp.join(ROOT, 'configs', 'demo', f'scenario_{scenario}.yaml')
-    runner = parts.scenario_runner(path, int(seed), out_dir)
+    runner = parts.scenario_runner(
+        scenario_config(scenario), int(seed), out_dir)
     results = parts.run_scenario(runner)
     gap = parts.truth_gap(probe, parts.run_record(results))
     if gap:

@@ -4,9 +4,16 @@ import os.path as osp
 
 #: The repository's root.
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def scenario_config(name: str) -> str:
+    """A scenario's config, ``configs/demo/scenario_<name>.yaml``."""
+    return osp.join(ROOT, 'configs', 'demo', f'scenario_{name}.yaml')
+
+
 #: The scenarios the study runs, one config each (``configs/demo/``).
 SCENARIOS = [
-    osp.join(ROOT, 'configs', 'demo', f'scenario_{name}.yaml')
+    scenario_config(name)
     for name in ('default', 'shared_arch', 'six_arch', 'domain_task',
                  'training_length', 'subset_target', 'local_shift', 'zoo_mix',
                  'night_target', 'scale_shift', 'fog_target', 'rain_target')
