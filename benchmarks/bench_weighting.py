@@ -161,7 +161,7 @@ def figure(curves: dict, table: dict, names: list, path: str) -> None:
     plt.close(fig)
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--scenario', default=DEFAULT)
     parser.add_argument('--scene-seed', type=int, default=0)
@@ -174,11 +174,42 @@ def main():
         nargs='+',
         help='run only these variants (vanilla is always run); e.g. '
         '`--variants vanilla` measures the curves alone')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def study_sources(truth: dict) -> list:
+    """The best, the median and the worst source by their finetuned mIoU
+    (fewer where the zoo has fewer)."""
+    ranked = sorted(truth, key=truth.get, reverse=True)
+    return list(
+        dict.fromkeys([ranked[0], ranked[len(ranked) // 2], ranked[-1]]))
+
+
+def finetune_options(iters: int, lr: float) -> dict:
+    """The study's finetuning: ``iters`` at Adam ``lr``, validated (and
+    checkpointed) every 25 iterations, at most 20 times in longer runs."""
+    check_every = max(min(25, iters // 4), iters // 20, 1)
+    return {
+        'train_cfg.max_iters': iters,
+        'train_cfg.val_interval': check_every,
+        'default_hooks.checkpoint.interval': check_every,
+        'optim_wrapper.optimizer.lr': lr
+    }
+
+
+def run_study(args) -> tuple:
+    """Build the scenario's demo, finetune its study sources with every
+    variant and seed (cached benchmark steps).
+
+    Returns:
+        tuple: ``(study_dir, truth, chosen, runs, curves)``: the demo's
+        finetuned mIoU per source, the study sources, ``(source, variant,
+        seed) -> best validation mIoU`` and per study source the vanilla
+        validation curves (iteration -> mIoU in points), one per seed.
+    """
     import mmseg_trf  # noqa: F401
     from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec, miou_curve
     from mmseg_trf.demo import DemoBuilder, Scenario
-    start = time.time()
     name = osp.splitext(osp.basename(args.scenario))[0]
     demo_dir = osp.join(args.out_dir, f'{name}-seed{args.scene_seed}')
     spec = BenchmarkSpec.from_file(
@@ -188,30 +219,21 @@ def main():
     spec.weighted.sources, spec.scoring.pixel_sweep = 'none', []
     demo = BenchmarkRunner(spec, osp.join(demo_dir, 'benchmark')).run()
     truth = demo['truth']['target']
-    ranked = sorted(truth, key=truth.get, reverse=True)
-    chosen = list(
-        dict.fromkeys([ranked[0], ranked[len(ranked) // 2], ranked[-1]]))
+    chosen = study_sources(truth)
     print(f'[weighting] sources {chosen} (mIoU '
           f'{[round(truth[c], 3) for c in chosen]})')
-    # every 25 iterations, at most 20 validations in longer runs
-    check_every = max(min(25, args.iters // 4), args.iters // 20, 1)
-    spec.finetune.options = {
-        'train_cfg.max_iters': args.iters,
-        'train_cfg.val_interval': check_every,
-        'default_hooks.checkpoint.interval': check_every,
-        'optim_wrapper.optimizer.lr': args.lr
-    }
+    spec.finetune.options = finetune_options(args.iters, args.lr)
     study_dir = osp.join(demo_dir, f'weighting_study-{args.iters}it')
     runner = BenchmarkRunner(
         spec, study_dir, echo=lambda line: print('   ', line))
     sources = {s.name: s for s in spec.sources}
     target = spec.targets[0]
-    all_variants = [
+    run_variants = [
         v for v in variants(target_class_weights(spec), args.iters) if
         v.name == 'vanilla' or args.variants is None or v.name in args.variants
     ]
     calls = [(sources[c], target, demo['checkpoints'][c], seed, v)
-             for v in all_variants for c in chosen for seed in args.seeds]
+             for v in run_variants for c in chosen for seed in args.seeds]
     results = runner.parallel(runner.finetune, calls)
     if runner.failures:
         raise SystemExit(f'failed runs: {sorted(runner.failures)}; rerun '
@@ -220,7 +242,58 @@ def main():
         (c[0].name, c[4].name, c[3]): r['miou']
         for c, r in zip(calls, results)
     }
-    names = [v.name for v in all_variants[1:]]
+    curves = {
+        c: [
+            {  # iteration -> validation mIoU in points
+                step: 100 * miou
+                for step, miou in miou_curve(
+                    runner.path('finetune', target.name, c, 'vanilla',
+                                f'seed{s}'))
+            } for s in args.seeds
+        ]
+        for c in chosen
+    }
+    return study_dir, truth, chosen, runs, curves
+
+
+def plateau_gains(curves: dict, iters: int) -> dict:
+    """Per source, the best validation's gain in the last quarter of the
+    budget over the first three quarters, mean over its curves (points)."""
+    last_quarter = iters * 3 // 4
+    return {
+        c:
+        float(
+            np.mean([
+                max(v for k, v in curve.items() if k > last_quarter) -
+                max(v for k, v in curve.items() if k <= last_quarter)
+                for curve in runs_of
+            ]))
+        for c, runs_of in curves.items()
+    }
+
+
+def command_line(args) -> str:
+    """The command that reproduces the study."""
+    return (
+        f'python benchmarks/bench_weighting.py --scenario '
+        f'{osp.relpath(args.scenario, ROOT)} --scene-seed {args.scene_seed} '
+        f'--seeds {" ".join(map(str, args.seeds))} --iters {args.iters} '
+        f'--lr {args.lr}' +
+        (f' --variants {" ".join(args.variants)}' if args.variants else ''))
+
+
+def report(args, truth: dict, chosen: list, runs: dict, curves: dict) -> tuple:
+    """The study's markdown report and JSON summary from its runs (as
+    :func:`run_study` returns them): every variant against vanilla, the
+    best weighting against its own map shuffled, the plateau and the
+    seed-to-seed noise of vanilla.
+
+    Returns:
+        tuple: ``(text, data)``: the report, and the summary (its
+        ``table``: per variant compared, in the order run, the paired
+        differences to vanilla).
+    """
+    names = [v for v in dict.fromkeys(v for _, v, _ in runs) if v != 'vanilla']
     weighted = [v for v in names if v.startswith('trf')]
     table = {
         v: differences(runs, v, 'vanilla', chosen, max(1, len(weighted)))
@@ -235,28 +308,7 @@ def main():
     versus_shuffled = (
         differences(runs, best, shuffled, chosen)
         if best and shuffled in names else None)
-    curves = {
-        c: [
-            {  # iteration -> validation mIoU in points
-                step: 100 * miou
-                for step, miou in miou_curve(
-                    runner.path('finetune', target.name, c, 'vanilla',
-                                f'seed{s}'))
-            } for s in args.seeds
-        ]
-        for c in chosen
-    }
-    last_quarter = args.iters * 3 // 4
-    plateau = {
-        c:
-        float(
-            np.mean([
-                max(v for k, v in curve.items() if k > last_quarter) -
-                max(v for k, v in curve.items() if k <= last_quarter)
-                for curve in runs_of
-            ]))
-        for c, runs_of in curves.items()
-    }
+    plateau = plateau_gains(curves, args.iters)
     noise = float(
         np.mean([
             np.std([runs[(c, 'vanilla', s)] for s in args.seeds]) * 100
@@ -264,12 +316,8 @@ def main():
         ]))
     lines = [
         '# Transferability-weighted finetuning: paired study', '',
-        f'`python benchmarks/bench_weighting.py --scenario '
-        f'{osp.relpath(args.scenario, ROOT)} --scene-seed {args.scene_seed} '
-        f'--seeds {" ".join(map(str, args.seeds))} --iters {args.iters} '
-        f'--lr {args.lr}' +
-        (f' --variants {" ".join(args.variants)}' if args.variants else '') +
-        '`', '', 'Sources (best, median, worst of the zoo): ' +
+        f'`{command_line(args)}`', '',
+        'Sources (best, median, worst of the zoo): ' +
         ', '.join(f'{c} ({100 * truth[c]:.1f})' for c in chosen) +
         f'. Adam lr {args.lr}, {args.iters} iterations, best '
         'validation mIoU kept. Cells: mean paired difference to vanilla in '
@@ -299,30 +347,36 @@ def main():
             f'{c} {100 * np.mean([runs[(c, "vanilla", s)] for s in args.seeds]):.2f}'  # noqa: E501
             for c in chosen)
     ]
-    text = '\n'.join(lines) + '\n'
+    data = dict(
+        runs={
+            '|'.join(map(str, k)): v
+            for k, v in runs.items()
+        },
+        table=table,
+        best=best,
+        versus_shuffled=versus_shuffled,
+        plateau=plateau,
+        curves={
+            c: [{
+                str(k): v
+                for k, v in curve.items()
+            } for curve in runs_of]
+            for c, runs_of in curves.items()
+        })
+    return '\n'.join(lines) + '\n', data
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    study_dir, truth, chosen, runs, curves = run_study(args)
+    text, data = report(args, truth, chosen, runs, curves)
     with open(osp.join(study_dir, 'weighting_study.md'), 'w') as f:
         f.write(text)
     with open(osp.join(study_dir, 'weighting_study.json'), 'w') as f:
-        json.dump(
-            dict(
-                runs={
-                    '|'.join(map(str, k)): v
-                    for k, v in runs.items()
-                },
-                table=table,
-                best=best,
-                versus_shuffled=versus_shuffled,
-                plateau=plateau,
-                curves={
-                    c: [{
-                        str(k): v
-                        for k, v in curve.items()
-                    } for curve in runs_of]
-                    for c, runs_of in curves.items()
-                }),
-            f,
-            indent=1)
-    figure(curves, table, names, osp.join(study_dir, 'weighting_study.png'))
+        json.dump(data, f, indent=1)
+    figure(curves, data['table'], list(data['table']),
+           osp.join(study_dir, 'weighting_study.png'))
     print(text)
     print(f'[weighting] {study_dir}; wall time {time.time() - start:.0f} s')
 
