@@ -101,7 +101,7 @@ def summary(found: dict, max_iters: int) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('spec', help='benchmark spec (YAML)')
     parser.add_argument(
@@ -165,6 +165,11 @@ def main():
     args = parser.parse_args()
     if bool(args.gain_history) != bool(args.full_iters):
         parser.error('--gain-history and --full-iters go together')
+    return args
+
+
+def main():
+    args = parse_args()
     gains = read_gain_history(args.gain_history) if args.gain_history \
         else None
     spec = BenchmarkSpec.from_file(args.spec)
