@@ -391,7 +391,6 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
     """Per run with finetuning seeds added (``--add-finetune-seeds``), its
     longer truth and its regrets from the first two seeds and from all:
     does a less noisy yardstick move the noise floor and the search?"""
-    from mmseg_trf.evaluation import seed_agreement
     runs = [run for run, r in longer.items() if seeds_of(r) > 2]
     if not runs or not analysis['loso']:
         return []
@@ -408,29 +407,56 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
         f'agree | noise floor ({NOISE_FLOOR}) | chosen metric | '
         'search (left-out design) |', '|---|---|---|---|---|---|---|---|'
     ]
+    figures = {}
     for run in runs:
-        scenario, record = scenario_of(run), longer[run]
-        method = analysis['loso'][scenario]['chosen']
-        design = analysis['designs']['left_out'][scenario]
-        history = other_scenarios(longer, run)
-        gains = history_gains(history)
-        order, width = metric_order(record, method, history)
-        two = first_seeds(record, 2)
-        cells = []
-        for r in (two, record):
-            points = strategies(r, order, 'chosen metric', width)
-            cells.append((seed_agreement(r['curves'],
-                                         r['budget']), points[NOISE_FLOOR][2],
-                          points['metric: chosen metric'][2],
-                          design_point(r, order, design, gains)[2]))
-        rho, two_best, best = truth_agreement(two['truth'], record['truth'])
-        same = two_best == best
+        record = longer[run]
+        cells = added_seed_cells(record, scenario_of(run), analysis,
+                                 other_scenarios(longer, run))
+        figures.setdefault(scenario_of(run), []).append(cells)
+        rho, two_best, best = truth_agreement(
+            first_seeds(record, 2)['truth'], record['truth'])
         lines.append(f'| {run} | {seeds_of(record)} | {rho:.2f} '
-                     f'| {"yes" if same else "no"} | ' + ' | '.join(
-                         f'{a:.{d}f} -> {b:.{d}f}'
-                         for (a, b), d in zip(zip(*cells), (2, 1, 1, 1))) +
-                     ' |')
+                     f'| {"yes" if two_best == best else "no"} | ' +
+                     seed_cells_text(cells) + ' |')
+    for scenario, cells in figures.items():
+        if len(cells) > 1:
+            lines.append(f'| {scenario}, mean over its {len(cells)} runs '
+                         '| | | | ' + seed_cells_text(np.mean(cells, 0)) +
+                         ' |')
     return lines + ['']
+
+
+def added_seed_cells(record: dict, scenario: str, analysis: dict,
+                     history: list) -> tuple:
+    """A run of ``scenario`` with seeds added, from its first two seeds and
+    from all: the seeds' agreement, the noise floor's, the metric's and the
+    search design's regret (points), both as the scenario's fold chose
+    them (``analysis``), the history ``history`` (other runs).
+
+    Returns:
+        tuple: ``((agreement, floor, metric, search) from two, the same
+        from all)``.
+    """
+    from mmseg_trf.evaluation import seed_agreement
+    method = analysis['loso'][scenario]['chosen']
+    design = analysis['designs']['left_out'][scenario]
+    gains = history_gains(history)
+    order, width = metric_order(record, method, history)
+    cells = []
+    for r in (first_seeds(record, 2), record):
+        points = strategies(r, order, 'chosen metric', width)
+        cells.append((seed_agreement(r['curves'],
+                                     r['budget']), points[NOISE_FLOOR][2],
+                      points['metric: chosen metric'][2],
+                      design_point(r, order, design, gains)[2]))
+    return tuple(cells)
+
+
+def seed_cells_text(cells) -> str:
+    """Table cells of :func:`added_seed_cells`: each figure from two seeds
+    -> from all."""
+    return ' | '.join(f'{a:.{d}f} -> {b:.{d}f}'
+                      for (a, b), d in zip(zip(*cells), (2, 1, 1, 1)))
 
 
 def tools_ranking() -> str:

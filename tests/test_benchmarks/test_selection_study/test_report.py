@@ -255,3 +255,36 @@ def test_the_search_losses_are_traced_to_the_sources_they_pick():
     assert lines[-2].endswith('differ by 10.0 to 15.0 points.')
     # one scenario: nothing left out, no section (as main passes it)
     assert report.search_loss_lines({'x-seed0': x}, dict(loso={})) == []
+
+
+def test_a_third_seed_judges_the_floor_metric_and_search_again():
+    """Two sources whose first two finetuning seeds disagree, the third
+    siding with seed 0: with two seeds each seed's pick is 20 points wrong
+    by the other; with three the mean of the other two ties them but for
+    seed 1's pick."""
+
+    def flat(*ends):
+        return [curve(*[end] * 4) for end in ends]
+
+    x = record({'a': flat(0.5, 0.3, 0.5), 'b': flat(0.3, 0.5, 0.3)}, budget=8)
+    y = record({'c': flat(0.3, 0.3), 'd': flat(0.2, 0.2)}, budget=8)
+    design = SearchDesign(Fraction(1), Fraction(1, 4))
+    analysis = dict(
+        designs=dict(left_out=dict(x=design, y=design)),
+        loso=dict(x=dict(chosen='nce'), y=dict(chosen='nce')))
+    lines = report.added_seed_lines({
+        'x-seed0': x,
+        'x-seed1': x,
+        'y-seed0': y
+    }, analysis)
+    assert lines[0] == '## A less noisy truth: finetuning seeds added'
+    rows = [line for line in lines if line.startswith('| x')]
+    assert [row.split(' | ')[0] for row in rows
+            ] == ['| x-seed0', '| x-seed1', '| x, mean over its 2 runs']
+    # floor, metric (NCE picks a: wrong by seed 1 alone), search (every
+    # rung flat: one seed's full finetuning)
+    for row in rows:
+        assert row.endswith('| 20.0 -> 6.7 | 10.0 -> 0.0 | 20.0 -> 6.7 |')
+    assert rows[0].startswith('| x-seed0 | 3 | ')
+    # no run with seeds added: no section
+    assert report.added_seed_lines({'y-seed0': y}, analysis) == []
