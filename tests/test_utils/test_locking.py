@@ -48,12 +48,14 @@ LocalExecutor(1, 1, lambda *a: None).run('step', child, sys.argv[1], '.')
 def test_a_killed_runner_leaves_no_step_running(tmp_path):
     log = tmp_path / 'step.log'
     runner = subprocess.Popen([sys.executable, '-c', RUNNER, str(log)])
-    for _ in range(100):  # the child is started and logged
+    # the child is started once the runner has imported the package: a
+    # minute, not seconds, on two loaded cores
+    deadline = time.monotonic() + 60
+    children = []
+    while not children and time.monotonic() < deadline:
         children = subprocess.run(
             ['pgrep', '-P', str(runner.pid)], capture_output=True,
             text=True).stdout.split()
-        if children:
-            break
         time.sleep(0.1)
     child, = map(int, children)
     runner.send_signal(signal.SIGKILL)
