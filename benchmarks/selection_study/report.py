@@ -409,10 +409,10 @@ def added_seed_lines(longer: dict, analysis: dict) -> list:
     ]
     figures = {}
     for run in runs:
-        record = longer[run]
-        cells = added_seed_cells(record, scenario_of(run), analysis,
+        scenario, record = scenario_of(run), longer[run]
+        cells = added_seed_cells(record, scenario, analysis,
                                  other_scenarios(longer, run))
-        figures.setdefault(scenario_of(run), []).append(cells)
+        figures.setdefault(scenario, []).append(cells)
         rho, two_best, best = truth_agreement(
             first_seeds(record, 2)['truth'], record['truth'])
         lines.append(f'| {run} | {seeds_of(record)} | {rho:.2f} '
