@@ -51,6 +51,17 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Rank source segmentors for a target dataset')
     parser.add_argument('target', help='target dataset config')
+    add_source_arguments(parser)
+    add_ranking_arguments(parser)
+    add_sampling_arguments(parser)
+    add_run_arguments(parser)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def add_source_arguments(parser):
+    """Where the sources come from, and their ground truth."""
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument('--sources', help='YAML/JSON list of sources')
     group.add_argument(
@@ -67,6 +78,11 @@ def parse_args(argv=None):
         '--zoo-dataset',
         help='source dataset config for '
         'the zoo sources (OTCE)')
+    parser.add_argument('--ground-truth', help='YAML/JSON {source: mIoU}')
+
+
+def add_ranking_arguments(parser):
+    """The metrics, the fusion and the priors that order the sources."""
     parser.add_argument(
         '--metrics',
         nargs='+',
@@ -107,6 +123,10 @@ def parse_args(argv=None):
         default=FUSION_RULE,
         help='average of ranks or of z-scores across sources, per '
         'repetition')
+
+
+def add_sampling_arguments(parser):
+    """How pixels are sampled and which features they carry."""
     parser.add_argument(
         '--num-pixels',
         type=positive_int,
@@ -136,7 +156,10 @@ def parse_args(argv=None):
         default=20,
         help='source images OTCE samples pixels from')
     parser.add_argument('--otce-solver', choices=SOLVERS, default='sparse_emd')
-    parser.add_argument('--ground-truth', help='YAML/JSON {source: mIoU}')
+
+
+def add_run_arguments(parser):
+    """Where results go and how the run is launched."""
     parser.add_argument('--work-dir', help='where reports and caches go')
     parser.add_argument(
         '--cache-dir',
@@ -160,9 +183,6 @@ def parse_args(argv=None):
         action='store_true',
         help='exit 0 when some (not all) sources or metrics failed')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
 
 
 def load_sources(args) -> list:
@@ -227,14 +247,7 @@ def positive_int(text: str) -> int:
 
 def main(argv=None):
     args = parse_args(argv)
-    computed = [m for m in args.metrics if m != FUSION]
-    members = args.fusion_members or computed
-    if FUSION in args.metrics and not members:
-        raise SystemExit('score_sources: --metrics fusion fuses the other '
-                         '--metrics or --fusion-members; none given')
-    if ARCHITECTURE in members and not args.architecture_history:
-        raise SystemExit('score_sources: the fusion member architecture '
-                         'needs --architecture-history')
+    members = fusion_members(args)
     init_distributed(args.launcher)
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'score_sources',
@@ -243,18 +256,57 @@ def main(argv=None):
     MMLogger.get_instance(
         'mmseg_trf', log_file=osp.join(work_dir, 'score_sources.log'))
     sources = load_sources(args)
-    priors = read_architecture_history(args.architecture_history) \
-        if args.architecture_history else {}
+    priors = architecture_priors(args.architecture_history, sources)
+    computed = computed_metrics(args.metrics, members)
+    results = score_sources(
+        sources, dataset_config(args.target), scoring_settings(args, computed),
+        args.cache_dir or osp.join(work_dir, 'feature_cache'))
+    if is_main_process():
+        for source, result in zip(sources, results):
+            result.architecture_prior = priors.get(source.architecture)
+        report(args, results, members, computed, work_dir, bool(priors))
+    finalize_distributed()
+    exit_on_failures(results, args.tolerate_failures)
+
+
+def fusion_members(args) -> list:
+    """The members of the fused score, checked against the other options."""
+    members = args.fusion_members or [m for m in args.metrics if m != FUSION]
+    if FUSION in args.metrics and not members:
+        raise SystemExit('score_sources: --metrics fusion fuses the other '
+                         '--metrics or --fusion-members; none given')
+    if ARCHITECTURE in members and not args.architecture_history:
+        raise SystemExit('score_sources: the fusion member architecture '
+                         'needs --architecture-history')
+    return members
+
+
+def architecture_priors(history, sources) -> dict:
+    """``{family: prior}`` from the architecture history, if given; warns
+    about the sources whose family it lacks."""
+    priors = read_architecture_history(history) if history else {}
     unseen = [s.name for s in sources if s.architecture not in priors]
     if priors and unseen:
-        warnings.warn(f'{args.architecture_history} has no family of '
-                      f'{unseen} (give `architecture` in the sources file); '
-                      'their fused scores use the other members')
-    if FUSION in args.metrics:
+        warnings.warn(f'{history} has no family of {unseen} (give '
+                      '`architecture` in the sources file); their fused '
+                      'scores use the other members')
+    return priors
+
+
+def computed_metrics(metrics, members) -> list:
+    """The metrics to compute: those asked for, and the fusion's members
+    that are not priors."""
+    computed = [m for m in metrics if m != FUSION]
+    if FUSION in metrics:
         computed += [
             m for m in members if m not in computed and m not in PRIORS
         ]
-    settings = ScoringSettings(
+    return computed
+
+
+def scoring_settings(args, computed) -> ScoringSettings:
+    """The scoring options of the command line."""
+    return ScoringSettings(
         metrics=computed,
         sampling=SamplingSettings(args.sampler, args.num_pixels,
                                   args.repetitions, args.pixels_per_image,
@@ -265,43 +317,42 @@ def main(argv=None):
         batch_size=args.batch_size,
         device=args.device,
         cfg_options=args.cfg_options)
-    results = score_sources(
-        sources, dataset_config(args.target), settings, args.cache_dir
-        or osp.join(work_dir, 'feature_cache'))
-    if is_main_process():
-        for source, result in zip(sources, results):
-            result.architecture_prior = priors.get(source.architecture)
-        if FUSION in args.metrics:
-            add_fusion(results, members, args.fusion_rule)
-            if priors:
-                add_history_fusion(
-                    results,
-                    rule=args.fusion_rule,
-                    share=args.architecture_share)
-        ranked = ranked_metrics(args.metrics, bool(priors))
-        written = write_reports(
-            results, ranked + [m for m in computed if m not in ranked],
-            work_dir,
-            dict(
-                target=args.target,
-                sampler=args.sampler,
-                N=args.num_pixels,
-                K=args.repetitions,
-                layer=args.layer,
-                seed=args.seed,
-                otce_solver=args.otce_solver,
-                fusion=dict(members=members, rule=args.fusion_rule)
-                if FUSION in args.metrics else None,
-                architecture_history=args.architecture_history,
-                architecture_share=args.architecture_share
-                if args.architecture_history else None))
-        with open(written['markdown']) as f:
-            print(f.read())
-        for kind, path in written.items():
-            print_log(f'{kind}: {path}', logger='current')
-    finalize_distributed()
+
+
+def report(args, results, members, computed, work_dir, with_history):
+    """Adds the fused scores, writes the reports and prints the ranking."""
+    if FUSION in args.metrics:
+        add_fusion(results, members, args.fusion_rule)
+        if with_history:
+            add_history_fusion(
+                results, rule=args.fusion_rule, share=args.architecture_share)
+    ranked = ranked_metrics(args.metrics, with_history)
+    written = write_reports(
+        results, ranked + [m for m in computed if m not in ranked], work_dir,
+        dict(
+            target=args.target,
+            sampler=args.sampler,
+            N=args.num_pixels,
+            K=args.repetitions,
+            layer=args.layer,
+            seed=args.seed,
+            otce_solver=args.otce_solver,
+            fusion=dict(members=members, rule=args.fusion_rule)
+            if FUSION in args.metrics else None,
+            architecture_history=args.architecture_history,
+            architecture_share=args.architecture_share
+            if args.architecture_history else None))
+    with open(written['markdown']) as f:
+        print(f.read())
+    for kind, path in written.items():
+        print_log(f'{kind}: {path}', logger='current')
+
+
+def exit_on_failures(results, tolerate: bool):
+    """Exits non-zero if everything failed, or anything without
+    ``tolerate``."""
     failed = failures(results)
-    if failed and (len(failed) == len(results) or not args.tolerate_failures):
+    if failed and (len(failed) == len(results) or not tolerate):
         raise SystemExit('score_sources: failed: ' + '; '.join(failed) +
                          ('' if len(failed) ==
                           len(results) else ' (the rest is in the reports; '
