@@ -130,18 +130,70 @@ class _Canvas:
         self.instance[mask > 0] = self.count
 
 
+#: Vehicle (width, height) in units of its depth-scaled size.
+VEHICLE_SHAPES = {
+    CAR: (1.6, 1.0),
+    TRUCK: (1.8, 1.6),
+    BUS: (2.2, 1.8),
+    TRAIN: (3.0, 1.9),
+    MOTORCYCLE: (0.5, 0.7),
+    BICYCLE: (0.45, 0.7),
+}
+
+
+@dataclass(frozen=True)
+class _Street:
+    """Perspective of one scene: a horizon, a vanishing point and a road."""
+
+    height: int
+    width: int
+    horizon: float
+    vanish_x: float
+    road_half: float
+    walk: float
+    scale: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, style: SceneStyle, height: int,
+             width: int) -> '_Street':
+        """A random street of ``style``'s horizon and object scale."""
+        return cls(
+            height=height,
+            width=width,
+            horizon=height *
+            np.clip(style.horizon + rng.normal(0, 0.03), 0.2, 0.7),
+            vanish_x=width * rng.uniform(0.4, 0.6),
+            road_half=width * rng.uniform(0.35, 0.55),
+            walk=width * rng.uniform(0.12, 0.25),
+            scale=style.object_scale * height / 128)
+
+    def depth_y(self, depth: float) -> float:
+        """y of a point ``depth`` of the way from the horizon down."""
+        return self.horizon + (self.height - self.horizon) * depth
+
+    def ground_x(self, y: float, offset: float) -> float:
+        """x of a point at depth y, offset in road half-widths."""
+        t = (y - self.horizon) / (self.height - self.horizon)
+        return self.vanish_x + offset * self.road_half * t
+
+
 def _layout(rng: np.random.Generator, style: SceneStyle, height: int,
             width: int) -> _Canvas:
     """Draw the label map of one scene."""
     canvas = _Canvas(height, width)
-    horizon = height * np.clip(style.horizon + rng.normal(0, 0.03), 0.2, 0.7)
-    vanish_x = width * rng.uniform(0.4, 0.6)
-    road_half = width * rng.uniform(0.35, 0.55)
-    walk = width * rng.uniform(0.12, 0.25)
-    density = style.density
-    scale = style.object_scale * height / 128
+    street = _Street.draw(rng, style, height, width)
+    _draw_skyline(canvas, rng, street)
+    _draw_ground(canvas, rng, street, style.density)
+    _draw_poles(canvas, rng, street, style)
+    _draw_vehicles(canvas, rng, street, style.density)
+    _draw_people(canvas, rng, street, style.density)
+    return canvas
 
-    # Buildings and vegetation along the horizon, then the ground.
+
+def _draw_skyline(canvas: _Canvas, rng: np.random.Generator,
+                  street: _Street) -> None:
+    """Buildings, walls and vegetation along the horizon."""
+    horizon, height, width = street.horizon, street.height, street.width
     x = 0.0
     while x < width:
         w = width * rng.uniform(0.08, 0.22)
@@ -154,6 +206,13 @@ def _layout(rng: np.random.Generator, style: SceneStyle, height: int,
         else:
             canvas.rect(x, top, x + w, horizon + 2, kind)
         x += w
+
+
+def _draw_ground(canvas: _Canvas, rng: np.random.Generator, street: _Street,
+                 density: float) -> None:
+    """Terrain, sidewalks, the road and sometimes a fence."""
+    horizon, height, width = street.horizon, street.height, street.width
+    vanish_x, road_half, walk = street.vanish_x, street.road_half, street.walk
     canvas.rect(0, horizon, width, height, TERRAIN)
     left = [(vanish_x - 2, horizon), (vanish_x - road_half - walk, height),
             (0, height), (0, horizon + (height - horizon) * 0.35)]
@@ -174,65 +233,52 @@ def _layout(rng: np.random.Generator, style: SceneStyle, height: int,
         x_edge = vanish_x + side * (road_half + walk) * (y0 - horizon) / (
             height - horizon)
         canvas.rect(
-            min(x_edge, x_edge + side * width * 0.3), y0 - 8 * scale,
+            min(x_edge, x_edge + side * width * 0.3), y0 - 8 * street.scale,
             max(x_edge, x_edge + side * width * 0.3), y0, FENCE)
 
-    def ground_x(y, offset):
-        """x of a point at depth y, offset in road half-widths."""
-        t = (y - horizon) / (height - horizon)
-        return vanish_x + offset * road_half * t
 
-    # Poles with signs and lights on the sidewalks.
-    for _ in range(rng.poisson(2.0 * density)):
-        y = horizon + (height - horizon) * rng.uniform(0.15, 0.9)
-        t = (y - horizon) / (height - horizon)
-        xp = ground_x(y, rng.choice([-1, 1]) * rng.uniform(1.05, 1.3))
-        h = height * 0.45 * t * style.object_scale + 4
-        w = max(1.0, 2.5 * t * scale)
+def _draw_poles(canvas: _Canvas, rng: np.random.Generator, street: _Street,
+                style: SceneStyle) -> None:
+    """Poles on the sidewalks, some with a sign or a light."""
+    for _ in range(rng.poisson(2.0 * style.density)):
+        y = street.depth_y(rng.uniform(0.15, 0.9))
+        t = (y - street.horizon) / (street.height - street.horizon)
+        xp = street.ground_x(y, rng.choice([-1, 1]) * rng.uniform(1.05, 1.3))
+        h = street.height * 0.45 * t * style.object_scale + 4
+        w = max(1.0, 2.5 * t * street.scale)
         canvas.rect(xp - w / 2, y - h, xp + w / 2, y, POLE)
         kind = rng.choice([SIGN, LIGHT, None], p=[0.4, 0.3, 0.3])
         if kind is not None:
-            s = max(2.0, 6 * t * scale)
+            s = max(2.0, 6 * t * street.scale)
             canvas.rect(xp - s, y - h - s * (1.6 if kind == LIGHT else 1),
                         xp + s, y - h + s * 0.2, kind)
-    # Vehicles on the road, far ones first.
-    vehicles = sorted(rng.uniform(0.05, 0.95, rng.poisson(3.0 * density)))
-    for depth in vehicles:
-        y = horizon + (height - horizon) * depth
+
+
+def _draw_vehicles(canvas: _Canvas, rng: np.random.Generator, street: _Street,
+                   density: float) -> None:
+    """Vehicles on the road, far ones first; riders on two-wheelers."""
+    for depth in sorted(rng.uniform(0.05, 0.95, rng.poisson(3.0 * density))):
+        y = street.depth_y(depth)
         kind = rng.choice([CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE],
                           p=[0.62, 0.12, 0.1, 0.03, 0.06, 0.07])
-        lane = rng.uniform(-0.75, 0.75)
-        xc = ground_x(y, lane)
-        size = scale * 26 * depth + 2
-        widths = {
-            CAR: 1.6,
-            TRUCK: 1.8,
-            BUS: 2.2,
-            TRAIN: 3.0,
-            MOTORCYCLE: 0.5,
-            BICYCLE: 0.45
-        }
-        heights = {
-            CAR: 1.0,
-            TRUCK: 1.6,
-            BUS: 1.8,
-            TRAIN: 1.9,
-            MOTORCYCLE: 0.7,
-            BICYCLE: 0.7
-        }
-        w, h = widths[kind] * size, heights[kind] * size
+        xc = street.ground_x(y, rng.uniform(-0.75, 0.75))
+        size = street.scale * 26 * depth + 2
+        w, h = (ratio * size for ratio in VEHICLE_SHAPES[kind])
         canvas.rect(xc - w / 2, y - h, xc + w / 2, y, kind)
         if kind in (MOTORCYCLE, BICYCLE):
             canvas.ellipse(xc, y - h - 0.5 * size, 0.22 * size, 0.55 * size,
                            RIDER)
-    # People on the sidewalks.
+
+
+def _draw_people(canvas: _Canvas, rng: np.random.Generator, street: _Street,
+                 density: float) -> None:
+    """People on the sidewalks."""
     for _ in range(rng.poisson(2.5 * density)):
         depth = rng.uniform(0.1, 0.95)
-        y = horizon + (height - horizon) * depth
-        xc = ground_x(y, rng.choice([-1, 1]) * rng.uniform(1.0, 1.25))
-        size = scale * 22 * depth + 2
+        y = street.depth_y(depth)
+        xc = street.ground_x(y, rng.choice([-1, 1]) * rng.uniform(1.0, 1.25))
+        size = street.scale * 22 * depth + 2
         canvas.ellipse(xc, y - size / 2, size * 0.18, size / 2, PERSON)
-    return canvas
 
 
 def _texture(kind: str, shape: Tuple[int, int], rng: np.random.Generator,

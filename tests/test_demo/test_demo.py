@@ -13,6 +13,7 @@ from PIL import Image
 from mmseg_trf.benchmark import BenchmarkRunner, BenchmarkSpec
 from mmseg_trf.demo import DemoBuilder, Scenario, label_space
 from mmseg_trf.synthetic import SceneStyle, render_scene, write_cityscapes
+from mmseg_trf.synthetic.scenes import _Street
 from mmseg_trf.utils.yaml_files import read_yaml
 from ..conftest import ROOT, run_tool
 
@@ -72,6 +73,29 @@ def test_scenes_look_like_streets():
     top, bottom = labels[:5], labels[-5:]
     assert (top == 10).mean() > 0.3  # sky above
     assert np.isin(bottom, [0, 1, 9]).mean() > 0.5  # road/sidewalk/terrain
+
+
+def test_density_and_object_scale_control_the_things():
+
+    def thing_share(style):
+        return np.mean([
+            (render_scene(np.random.default_rng(seed), style, (64, 128))[1]
+             >= 11).mean() for seed in range(20)
+        ])
+
+    assert thing_share(SceneStyle(density=0.2)) < thing_share(SceneStyle())
+    assert thing_share(SceneStyle(object_scale=0.5)) < thing_share(
+        SceneStyle(object_scale=1.5))
+
+
+def test_the_street_recedes_to_its_vanishing_point():
+    street = _Street.draw(np.random.default_rng(0), SceneStyle(), 64, 128)
+    assert street.ground_x(street.horizon, 1.0) == street.vanish_x
+    assert street.ground_x(street.depth_y(1.0),
+                           -1.0) == pytest.approx(street.vanish_x -
+                                                  street.road_half)
+    assert street.depth_y(0.5) == pytest.approx(
+        (street.horizon + street.height) / 2)
 
 
 def test_domains_differ_in_appearance():
