@@ -171,10 +171,14 @@ class _Street:
         """y of a point ``depth`` of the way from the horizon down."""
         return self.horizon + (self.height - self.horizon) * depth
 
+    def depth_of(self, y: float) -> float:
+        """How far ``y`` is from the horizon down (the inverse of
+        :meth:`depth_y`)."""
+        return (y - self.horizon) / (self.height - self.horizon)
+
     def ground_x(self, y: float, offset: float) -> float:
         """x of a point at depth y, offset in road half-widths."""
-        t = (y - self.horizon) / (self.height - self.horizon)
-        return self.vanish_x + offset * self.road_half * t
+        return self.vanish_x + offset * self.road_half * self.depth_of(y)
 
 
 def _layout(rng: np.random.Generator, style: SceneStyle, height: int,
@@ -215,9 +219,9 @@ def _draw_ground(canvas: _Canvas, rng: np.random.Generator, street: _Street,
     vanish_x, road_half, walk = street.vanish_x, street.road_half, street.walk
     canvas.rect(0, horizon, width, height, TERRAIN)
     left = [(vanish_x - 2, horizon), (vanish_x - road_half - walk, height),
-            (0, height), (0, horizon + (height - horizon) * 0.35)]
+            (0, height), (0, street.depth_y(0.35))]
     right = [(vanish_x + 2, horizon), (vanish_x + road_half + walk, height),
-             (width, height), (width, horizon + (height - horizon) * 0.35)]
+             (width, height), (width, street.depth_y(0.35))]
     for side in (left, right):
         if rng.random() < 0.5:
             canvas.polygon(side, TERRAIN)
@@ -228,7 +232,7 @@ def _draw_ground(canvas: _Canvas, rng: np.random.Generator, street: _Street,
                     (vanish_x + road_half, height),
                     (vanish_x - road_half, height)], ROAD)
     if rng.random() < 0.5 * density:
-        y0 = horizon + (height - horizon) * rng.uniform(0.1, 0.3)
+        y0 = street.depth_y(rng.uniform(0.1, 0.3))
         side = rng.choice([-1, 1])
         x_edge = vanish_x + side * (road_half + walk) * (y0 - horizon) / (
             height - horizon)
@@ -242,7 +246,7 @@ def _draw_poles(canvas: _Canvas, rng: np.random.Generator, street: _Street,
     """Poles on the sidewalks, some with a sign or a light."""
     for _ in range(rng.poisson(2.0 * style.density)):
         y = street.depth_y(rng.uniform(0.15, 0.9))
-        t = (y - street.horizon) / (street.height - street.horizon)
+        t = street.depth_of(y)
         xp = street.ground_x(y, rng.choice([-1, 1]) * rng.uniform(1.05, 1.3))
         h = street.height * 0.45 * t * style.object_scale + 4
         w = max(1.0, 2.5 * t * street.scale)
