@@ -18,6 +18,18 @@ def cityscapes_root(tmp_path_factory):
     return root
 
 
+def load_tool(script):
+    """``tools/<script>`` as a module, so that its argument checks run in
+    this process, before any model is built."""
+    import importlib.util
+    name = osp.splitext(script)[0] + '_tool'
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(script, *args, check=True, timeout=600, nproc=1):
     """Run ``tools/<script>`` in a subprocess (on ``nproc`` processes with
     torchrun and ``--launcher pytorch`` when ``nproc > 1``); return the

@@ -59,7 +59,11 @@ def width_arg(value: str):
             raise argparse.ArgumentTypeError(
                 f'a share of the sources is in (0, 1]; got {value}')
         return share
-    return int(value)
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f'a number of sources is at least 1; got {value}')
+    return count
 
 
 #: What a rung's cells are, per --rung-score.
@@ -101,7 +105,7 @@ def summary(found: dict, max_iters: int) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('spec', help='benchmark spec (YAML)')
     parser.add_argument(
@@ -110,6 +114,20 @@ def parse_args():
         '--metric',
         help='ordering metric (default: the spec\'s first, or "fusion + '
         'architecture" when it scores fusion with an architecture_history)')
+    add_search_arguments(parser)
+    add_gain_arguments(parser)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--work-dir', help='default: work_dirs/benchmark/<spec name>')
+    parser.add_argument('--executor', choices=['local', 'slurm'])
+    args = parser.parse_args(argv)
+    if bool(args.gain_history) != bool(args.full_iters):
+        parser.error('--gain-history and --full-iters go together')
+    return args
+
+
+def add_search_arguments(parser):
+    """The successive halving: its rungs, its width and how it compares."""
     parser.add_argument(
         '--max-iters',
         type=int,
@@ -143,6 +161,15 @@ def parse_args():
         'far, or level: the mean validation of the rung\'s second half '
         '(less favour to a noisy run; default best)')
     parser.add_argument(
+        '--keep-first',
+        action='store_true',
+        help='the metric\'s pick continues from every rung, so that a '
+        'rival replaces it only by beating it at a later rung')
+
+
+def add_gain_arguments(parser):
+    """Past targets' curves that scale each rung to the full budget."""
+    parser.add_argument(
         '--gain-history',
         help='past targets\' finetuning curves ({target: [{architecture, '
         'miou, curve: [[iters, miou], ...]}, ...]}; or curves, a list of '
@@ -153,19 +180,6 @@ def parse_args():
         type=int,
         help='the full finetuning budget the gains extrapolate to (with '
         '--gain-history)')
-    parser.add_argument(
-        '--keep-first',
-        action='store_true',
-        help='the metric\'s pick continues from every rung, so that a '
-        'rival replaces it only by beating it at a later rung')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--work-dir', help='default: work_dirs/benchmark/<spec name>')
-    parser.add_argument('--executor', choices=['local', 'slurm'])
-    args = parser.parse_args()
-    if bool(args.gain_history) != bool(args.full_iters):
-        parser.error('--gain-history and --full-iters go together')
-    return args
 
 
 def main():

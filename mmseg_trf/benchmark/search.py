@@ -76,7 +76,8 @@ def budgeted_search(runner: BenchmarkRunner,
         finetuning every source ``max_iters``), ``seconds`` of finetuning.
     """
     check_rung_score(score)
-    _check_search(runner.spec, target, gains, full_iters, max_iters)
+    _check_search(runner.spec, target, width, gains, full_iters, max_iters)
+    budgets = rung_budgets(min_iters, max_iters, eta)
     sources = {s.name: s for s in runner.spec.sources}
     target_spec = next(t for t in runner.spec.targets if t.name == target)
     checkpoints = {
@@ -104,8 +105,7 @@ def budgeted_search(runner: BenchmarkRunner,
         return rung_value(result['curve'], iters, score, gains,
                           sources[name].architecture, full_iters)
 
-    found = successive_halving(order[:int(width)], finetune,
-                               rung_budgets(min_iters, max_iters, eta), eta,
+    found = successive_halving(order[:int(width)], finetune, budgets, eta,
                                keep_first)
     return dict(
         metric=metric,
@@ -121,13 +121,19 @@ def budgeted_search(runner: BenchmarkRunner,
         seconds=sum(seconds))
 
 
-def _check_search(spec, target: str, gains: Optional[ArchitectureGains],
+def _check_search(spec, target: str, width: Union[int, str, Fraction],
+                  gains: Optional[ArchitectureGains],
                   full_iters: Optional[int], max_iters: int) -> None:
     """Refuse a search that cannot run, before any training or scoring."""
     targets = sorted(t.name for t in spec.targets)
     if target not in targets:
         raise ValueError(f'target {target!r} is not in the spec; targets: '
                          f'{targets}')
+    if not (width == 'auto' or
+            (isinstance(width, Fraction) and 0 < width <= 1) or
+            (isinstance(width, int) and width >= 1)):
+        raise ValueError('width is auto, a number of sources (at least 1) or '
+                         f'a share of them in (0, 1]; got {width!r}')
     if gains is None:
         return
     if not (full_iters and full_iters >= max_iters):

@@ -10,7 +10,7 @@ import yaml
 from mmseg_trf.apis import ScoringSettings
 from mmseg_trf.apis.report import FUSION_RULE
 from mmseg_trf.evaluation import fuse_scores
-from ..conftest import ROOT, run_tool
+from ..conftest import load_tool, run_tool
 from ..test_apis.workspace import make_workspace
 
 ARGS = [
@@ -261,14 +261,7 @@ def test_exit_status_tells_whether_the_work_was_done(workspace, tmp_path):
 
 
 def score_sources_tool():
-    """``tools/score_sources.py`` as a module (its argument checks run in
-    this process, before any model is built)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'score_sources_tool', osp.join(ROOT, 'tools', 'score_sources.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('score_sources.py')
 
 
 @pytest.mark.parametrize('option', [
