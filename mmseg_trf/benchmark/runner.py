@@ -350,45 +350,17 @@ class BenchmarkRunner:
         finetunes.update(
             self._collect(
                 [call + (variant, ) for variant in proxies for call in calls]))
-        truth = {
-            variant: {
-                target.name: {}
-                for target in spec.targets
-            }
-            for variant in ['vanilla'] + [p.name for p in proxies]
-        }
-        for (target, source, variant), runs in finetunes.items():
-            if runs:
-                truth[variant][target][source] = sum(r['miou']
-                                                     for r in runs) / len(runs)
+        truth = self._truths(finetunes,
+                             ['vanilla'] + [p.name for p in proxies])
         proxy_truth = {p.name[len('proxy-'):]: truth[p.name] for p in proxies}
         truth = truth['vanilla']
         scores = {
             t.name: self.score(t, truth[t.name], checkpoints)
             for t in spec.targets
         }
-        sweep = {
-            t.name: {
-                n:
-                scores[t.name] if n == spec.scoring.num_pixels else self.score(
-                    t, truth[t.name], checkpoints, n)
-                for n in spec.scoring.pixel_sweep
-            }
-            for t in spec.targets
-        }
-        variants = [
-            FinetuneVariant(f'trf-{metric}', metric,
-                            spec.weighted.hook_options)
-            for metric in spec.weighted.metrics
-        ]
+        sweep = self._pixel_sweep(scores, truth, checkpoints)
         finetunes.update(
-            self._collect([
-                (source, target, checkpoints[source.name], seed, variant)
-                for target in spec.targets for source in spec.sources
-                if checkpoints[source.name]
-                and spec.weighted.selects(source.name, truth[target.name])
-                for variant in variants for seed in spec.weighted.seeds
-            ]))
+            self._collect(self._weighted_calls(checkpoints, truth)))
         return dict(
             checkpoints=checkpoints,
             source_miou=self.source_mious(),
@@ -398,6 +370,54 @@ class BenchmarkRunner:
             scores=scores,
             sweep=sweep,
             failures=dict(self.failures))
+
+    def _truths(self, finetunes: Dict,
+                variants: List[str]) -> Dict[str, Dict[str, Dict[str, float]]]:
+        """Per variant and target, each source's mIoU averaged over its
+        finished seeds (a source with none is left out)."""
+        truth = {
+            variant: {
+                target.name: {}
+                for target in self.spec.targets
+            }
+            for variant in variants
+        }
+        for (target, source, variant), runs in finetunes.items():
+            if runs:
+                truth[variant][target][source] = sum(r['miou']
+                                                     for r in runs) / len(runs)
+        return truth
+
+    def _pixel_sweep(self, scores: Dict, truth: Dict,
+                     checkpoints: Dict[str, str]) -> Dict[str, Dict]:
+        """Per target, the rankings at every pixel count of the spec's
+        sweep (the main count's is ``scores``' own)."""
+        spec = self.spec
+        return {
+            t.name: {
+                n:
+                scores[t.name] if n == spec.scoring.num_pixels else self.score(
+                    t, truth[t.name], checkpoints, n)
+                for n in spec.scoring.pixel_sweep
+            }
+            for t in spec.targets
+        }
+
+    def _weighted_calls(self, checkpoints: Dict[str, str],
+                        truth: Dict) -> List[tuple]:
+        """The transferability-weighted finetuning runs of the sources the
+        spec's ``weighted`` section selects by the vanilla truth."""
+        spec = self.spec
+        variants = [
+            FinetuneVariant(f'trf-{metric}', metric,
+                            spec.weighted.hook_options)
+            for metric in spec.weighted.metrics
+        ]
+        return [(source, target, checkpoints[source.name], seed, variant)
+                for target in spec.targets for source in spec.sources
+                if checkpoints[source.name]
+                and spec.weighted.selects(source.name, truth[target.name])
+                for variant in variants for seed in spec.weighted.seeds]
 
     def source_mious(self) -> Dict[str, float]:
         """Each trained source's best validation mIoU on its own data (a
