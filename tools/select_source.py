@@ -123,6 +123,11 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if bool(args.gain_history) != bool(args.full_iters):
         parser.error('--gain-history and --full-iters go together')
+    if not 0 < args.min_iters <= args.max_iters:
+        parser.error('need 0 < --min-iters <= --max-iters; got '
+                     f'{args.min_iters} and {args.max_iters}')
+    if args.eta < 2:
+        parser.error(f'--eta is at least 2; got {args.eta}')
     return args
 
 

@@ -52,6 +52,17 @@ def test_gain_history_and_full_iters_go_together(tool, extra, capsys):
     assert 'go together' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('extra, message', [
+    (['--min-iters', '600'], 'need 0 < --min-iters <= --max-iters; got 600'),
+    (['--min-iters', '0'], 'got 0 and 500'),
+    (['--eta', '1'], '--eta is at least 2; got 1'),
+])
+def test_rungs_that_cannot_run_are_refused(tool, extra, message, capsys):
+    with pytest.raises(SystemExit):
+        tool.parse_args(REQUIRED + extra)
+    assert message in capsys.readouterr().err
+
+
 def test_both_rungs_are_required(tool, capsys):
     with pytest.raises(SystemExit):
         tool.parse_args(['spec.yaml', '--max-iters', '500'])
