@@ -293,6 +293,13 @@ def report(args, truth: dict, chosen: list, runs: dict, curves: dict) -> tuple:
         ``table``: per variant compared, in the order run, the paired
         differences to vanilla).
     """
+    data = summary(args, chosen, runs, curves)
+    return report_text(args, truth, chosen, runs, data), data
+
+
+def summary(args, chosen: list, runs: dict, curves: dict) -> dict:
+    """Every variant's paired differences to vanilla, the best weighting
+    against its own map shuffled, the plateau and the runs and curves."""
     names = [v for v in dict.fromkeys(v for _, v, _ in runs) if v != 'vanilla']
     weighted = [v for v in names if v.startswith('trf')]
     table = {
@@ -305,10 +312,31 @@ def report(args, truth: dict, chosen: list, runs: dict, curves: dict) -> tuple:
     # map's across locations, the per-image map's within each image
     shuffled = ('control-per-image-shuffled'
                 if best and 'per-image' in best else 'control-shuffled')
-    versus_shuffled = (
-        differences(runs, best, shuffled, chosen)
-        if best and shuffled in names else None)
-    plateau = plateau_gains(curves, args.iters)
+    return dict(
+        runs={
+            '|'.join(map(str, k)): v
+            for k, v in runs.items()
+        },
+        table=table,
+        best=best,
+        shuffled=shuffled,
+        versus_shuffled=(differences(runs, best, shuffled, chosen)
+                         if best and shuffled in names else None),
+        plateau=plateau_gains(curves, args.iters),
+        curves={
+            c: [{
+                str(k): v
+                for k, v in curve.items()
+            } for curve in runs_of]
+            for c, runs_of in curves.items()
+        })
+
+
+def report_text(args, truth: dict, chosen: list, runs: dict,
+                data: dict) -> str:
+    """The markdown report of a :func:`summary`."""
+    table, best = data['table'], data['best']
+    weighted = [v for v in table if v.startswith('trf')]
     noise = float(
         np.mean([
             np.std([runs[(c, 'vanilla', s)] for s in args.seeds]) * 100
@@ -327,43 +355,27 @@ def report(args, truth: dict, chosen: list, runs: dict, curves: dict) -> tuple:
         '| variant | ' + ' | '.join(chosen) + ' | pooled | pooled, adjusted |',
         '|---|' + '---|' * (len(chosen) + 2)
     ]
-    for v in names:
+    for v in table:
         lines.append(f'| {v} | ' + ' | '.join(
             cell(table[v][c]) for c in chosen + ['pooled', 'adjusted']) + ' |')
-    if versus_shuffled:
+    if data['versus_shuffled']:
         lines += [
             '', f'Best weighting: **{best}**, {cell(table[best]["pooled"])} '
-            f'vs vanilla; vs {shuffled} '
-            f'{cell(versus_shuffled["pooled"])}.'
+            f'vs vanilla; vs {data["shuffled"]} '
+            f'{cell(data["versus_shuffled"]["pooled"])}.'
         ]
     lines += [
         '',
         'Plateau: vanilla best-validation gain in the last quarter of the '
         'budget over the first three quarters, mean over seeds (points): ' +
-        ', '.join(f'{c} {g:+.2f}' for c, g in plateau.items()) +
+        ', '.join(f'{c} {g:+.2f}' for c, g in data['plateau'].items()) +
         f'; seed-to-seed std of vanilla: {noise:.2f} points.',
         '',
         'Vanilla mIoU per source (mean over seeds): ' + ', '.join(
             f'{c} {100 * np.mean([runs[(c, "vanilla", s)] for s in args.seeds]):.2f}'  # noqa: E501
             for c in chosen)
     ]
-    data = dict(
-        runs={
-            '|'.join(map(str, k)): v
-            for k, v in runs.items()
-        },
-        table=table,
-        best=best,
-        versus_shuffled=versus_shuffled,
-        plateau=plateau,
-        curves={
-            c: [{
-                str(k): v
-                for k, v in curve.items()
-            } for curve in runs_of]
-            for c, runs_of in curves.items()
-        })
-    return '\n'.join(lines) + '\n', data
+    return '\n'.join(lines) + '\n'
 
 
 def main(argv=None):
