@@ -125,20 +125,39 @@ def check_same_sources(before: dict, added: dict) -> None:
             for m, v in s['metrics'].items()
         }
 
-    for what, get in (('sources\' own mIoU', lambda r: r['source_miou']),
-                      ('metric scores', scores)):
-        old, new = get(before), get(added)
-        differ = [
-            k for k in old.keys() | new.keys()
-            if k not in old or k not in new or
-            not np.isclose(old[k], new[k], rtol=1e-6, atol=0, equal_nan=True)
-        ]
-        if differ:
-            raise SystemExit(
-                f'the rebuilt sources are not the record\'s ({what} differ '
-                f'on {sorted(map(str, differ))[:3]}...; record made on '
-                f"{before.get('machine')}, this one {added['machine']}): "
-                'seeds can only be added where the sources reproduce')
+    check_same_values('sources\' own mIoU',
+                      before['source_miou'], added['source_miou'],
+                      before.get('machine'), added['machine'])
+    check_same_values('metric scores', scores(before), scores(added),
+                      before.get('machine'), added['machine'])
+
+
+def check_same_values(what: str, old: dict, new: dict, old_machine,
+                      new_machine) -> None:
+    """Raise, naming the first keys that differ, unless ``old`` and ``new``
+    hold the same keys with values equal to a relative 1e-6."""
+    differ = [
+        k for k in old.keys() | new.keys() if k not in old or k not in new
+        or not np.isclose(old[k], new[k], rtol=1e-6, atol=0, equal_nan=True)
+    ]
+    if differ:
+        raise SystemExit(
+            f'the rebuilt sources are not the record\'s ({what} differ on '
+            f'{sorted(map(str, differ))[:3]}...; record made on '
+            f'{old_machine}, this one {new_machine}): seeds can only be '
+            'added where the sources reproduce')
+
+
+def check_sources_first(runner, before: dict) -> None:
+    """Train (or read from the cache) a rebuilt run's sources and check
+    their own mIoU against the record's before any target finetuning, so
+    that a run that cannot be pooled stops in minutes, not after its
+    finetuning (:func:`check_same_sources` checks the scores after)."""
+    runner.parallel(runner.source_checkpoint,
+                    [(s, ) for s in runner.spec.sources])
+    stop_on_failures(runner)
+    check_same_values('sources\' own mIoU', before['source_miou'],
+                      runner.source_mious(), before.get('machine'), machine())
 
 
 def with_added_seeds(before: dict, added: dict, seeds: list) -> dict:
@@ -338,6 +357,7 @@ def add_seeds_part(path: str, seed: int, args, before: Optional[dict]) -> dict:
     if set(have) & set(args.add_finetune_seeds):
         raise SystemExit(f'{run}: the record already has seeds {have}')
     runner = scenario_runner(path, seed, args.out_dir, args.add_finetune_seeds)
+    check_sources_first(runner, before)
     results = run_scenario(runner)
     added = run_record(results)
     check_same_sources(before, added)

@@ -4,6 +4,7 @@ import pytest
 
 from benchmarks.selection_study.analysis import first_seeds, seeds_of
 from benchmarks.selection_study.parts import (check_same_sources,
+                                              check_sources_first,
                                               study_records, with_added_seeds)
 from benchmarks.selection_study.protocol import SCENARIOS
 from tests.test_benchmarks.test_selection_study.hand_made import curve, record
@@ -73,6 +74,40 @@ def test_added_seeds_need_the_same_sources_and_budgets():
     same = record({'a': [curve(0.1)], 'b': [curve(0.2)]})
     with pytest.raises(ValueError, match='2 seeds named'):
         with_added_seeds(before, same, [0, 1])
+
+
+class SourcesOnlyRunner:
+    """A runner that trains sources (to the given own mIoU) and fails the
+    test if anything else, a finetuning or a scoring, is asked of it."""
+
+    def __init__(self, own):
+        self.spec = argparse.Namespace(
+            sources=[argparse.Namespace(name=n) for n in own])
+        self.own, self.trained, self.failures = own, [], {}
+
+    def parallel(self, work, calls):
+        return [work(*call) for call in calls]
+
+    def source_checkpoint(self, source):
+        self.trained.append(source.name)
+        return f'{source.name}.pth'
+
+    def source_mious(self):
+        return dict(self.own)
+
+    def __getattr__(self, name):
+        raise AssertionError(f'more than the sources was asked: {name}')
+
+
+def test_added_seeds_check_the_sources_before_any_finetuning():
+    before = record({'a': [curve(0.1)] * 2, 'b': [curve(0.2)] * 2})
+    same = SourcesOnlyRunner(dict(a=0.6, b=0.3))
+    check_sources_first(same, before)
+    assert same.trained == ['a', 'b']
+    with pytest.raises(SystemExit, match=r"own mIoU differ on \['b'\]"):
+        check_sources_first(SourcesOnlyRunner(dict(a=0.6, b=0.31)), before)
+    with pytest.raises(SystemExit, match=r"own mIoU differ on \['b'\]"):
+        check_sources_first(SourcesOnlyRunner(dict(a=0.6)), before)
 
 
 def test_without_leaves_stored_parts_out_of_the_report():
