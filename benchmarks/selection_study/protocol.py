@@ -178,6 +178,14 @@ def halving_row(width: str, first_rung: int) -> str:
 FIXED_SEARCH_ROW = halving_row('P(best)', 750)  # a quarter of 3,000 it
 FIXED_SEARCH_REGISTERED = '2026-12-06, before night_target-seed8\'s results'
 FIXED_SEARCH_TESTS = ('night_target-seed8', 'subset_target-seed6')
+# The rule's verdict when its tests were stored, final: later changes to
+# the truth (finetuning seeds added to the tests) are shown beside it and
+# do not reopen it (docs/en/selection_log.md, 2026-12-06).
+CANDIDATE_VERDICT = (
+    'refused on 2026-12-06, when night_target-seed8 was stored: judged by '
+    'the other of its two finetuning seeds it lost 1.7 points against the '
+    'mean rule\'s 0.6, so it failed the rule whatever subset_target-seed6 '
+    'gave')
 #: How the report names each kind of design.
 SCORE_WORDS['gain'] = (
     '"scaled by past gains", the best validation times its architecture\'s '

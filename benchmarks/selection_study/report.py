@@ -13,9 +13,9 @@ from .analysis import (architecture, design_point, first_seeds, goal_cost,
                        scenario_of, search_picks, seeds_of, strategies,
                        top1_regret, top_closeness, truth_agreement)
 from .parts import gap_words, truth_gap
-from .protocol import (ARCH_LEARNT, COST_YARDSTICK, CRITERIA, DESIGN_KINDS,
-                       DESIGN_RULES, DOCS_FIGURES, DOCS_REPORT,
-                       FIXED_SEARCH_REGISTERED, FIXED_SEARCH_ROW,
+from .protocol import (ARCH_LEARNT, CANDIDATE_VERDICT, COST_YARDSTICK,
+                       CRITERIA, DESIGN_KINDS, DESIGN_RULES, DOCS_FIGURES,
+                       DOCS_REPORT, FIXED_SEARCH_REGISTERED, FIXED_SEARCH_ROW,
                        FIXED_SEARCH_TESTS, GOAL_COST, HISTORY_CANDIDATES,
                        LEARNT_SHARE_REGISTERED, LONGER_TOOLS_USE, NOISE_FLOOR,
                        NOT_GRADED, PROTOCOL_RULE, REGISTERED, RULE_WORDS,
@@ -623,6 +623,10 @@ def candidate_test_lines(analysis: dict) -> list:
     verdict = ('not adopted: it fails the rule'
                if not all(held) else f'waiting for {", ".join(missing)}'
                if missing else 'adopted: it holds on every test')
+    if CANDIDATE_VERDICT:
+        verdict = (f'{CANDIDATE_VERDICT}; final when made. On the tests\' '
+                   f'truth of today (the table) the rule reads "{verdict}", '
+                   'which does not reopen it')
     return lines + ['', f'The candidate: {verdict}.', '']
 
 

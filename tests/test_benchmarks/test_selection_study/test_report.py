@@ -187,8 +187,11 @@ def test_the_candidate_search_is_adopted_only_if_it_holds_on_every_test(
         monkeypatch):
     """The registered candidate holds on a test where it loses under 1 point
     or no more than the protocol's search; it is adopted once every test is
-    stored and it holds on each, and refused as soon as one fails."""
+    stored and it holds on each, and refused as soon as one fails; a
+    decision recorded when the tests were stored stays, with today's
+    reading beside it."""
     monkeypatch.setattr(report, 'FIXED_SEARCH_TESTS', ('x-seed1', 'y-seed0'))
+    monkeypatch.setattr(report, 'CANDIDATE_VERDICT', '')
     protocol_row = protocol.DESIGN_RULES[protocol.PROTOCOL_RULE][1]
     criteria = dict(m=dict(spearman=0.5, regret=2.0))
 
@@ -216,6 +219,13 @@ def test_the_candidate_search_is_adopted_only_if_it_holds_on_every_test(
     lines = report.candidate_test_lines(analysis(both, [1.5, 1.2], [2.0, 0.5]))
     assert '| y-seed0 | 0.50 / 2.0 | 1.2 (0.10) | 0.5 (0.20) | no |' in lines
     assert lines[-2] == 'The candidate: not adopted: it fails the rule.'
+    # refused when decided, holding on a less noisy truth later
+    monkeypatch.setattr(report, 'CANDIDATE_VERDICT', 'refused then')
+    lines = report.candidate_test_lines(analysis(both, [1.5, 0.9], [2.0, 0.0]))
+    assert lines[-2] == (
+        'The candidate: refused then; final when made. On the tests\' truth '
+        'of today (the table) the rule reads "adopted: it holds on every '
+        'test", which does not reopen it.')
 
 
 def test_the_search_losses_are_traced_to_the_sources_they_pick():
