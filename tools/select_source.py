@@ -137,7 +137,8 @@ def add_search_arguments(parser):
         '--max-iters',
         type=int,
         required=True,
-        help='the last rung\'s budget (the study\'s design: '
+        help='the budget no rung goes past; the search ends sooner once '
+        'one candidate is left (the study\'s design: '
         f'{DEFAULT_RUNGS[1]} of a full finetuning budget)')
     parser.add_argument(
         '--min-iters',

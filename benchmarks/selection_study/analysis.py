@@ -588,7 +588,8 @@ def design_loso(records: dict, criteria, candidates: list, loso: dict,
         (:func:`choose_design`), and the same three at the top level by
         :data:`PROTOCOL_RULE`; ``tools_points`` (:func:`tools_points`),
         ``tools_shares`` (:func:`design_shares` by the protocol's rule) and
-        ``closest`` (:func:`closest_design` in hindsight).
+        ``closest`` and ``closest_any`` (:func:`closest_designs`, in
+        hindsight).
     """
     from mmseg_trf.evaluation import leave_one_group_out
     cache = {}
@@ -639,10 +640,19 @@ def design_loso(records: dict, criteria, candidates: list, loso: dict,
         tools_points=tools,
         tools_shares=design_shares(tools),
         **by_rule,
-        closest=closest_design({
+        **closest_designs({
             run: points(run, m)
             for run, m in own.items()
         }))
+
+
+def closest_designs(points: dict) -> dict:
+    """:func:`closest_design` among the affordable designs (``closest``)
+    and at any cost (``closest_any``): how far the goal is from the
+    designs simulated, in hindsight."""
+    return dict(
+        closest=closest_design(points),
+        closest_any=closest_design(points, math.inf))
 
 
 def tools_points(records: dict, designs: list) -> dict:
@@ -660,17 +670,20 @@ def tools_points(records: dict, designs: list) -> dict:
     return points
 
 
-def choose_design(points: dict, rule: str = PROTOCOL_RULE):
+def choose_design(points: dict,
+                  rule: str = PROTOCOL_RULE,
+                  max_cost: float = GOAL_COST):
     """The search design chosen on simulated runs by ``rule`` among those
-    costing at most :data:`GOAL_COST` in every run (on
-    :func:`tools_points`, the design ``tools/select_source.py`` runs by
-    default).
+    costing at most ``max_cost`` (the search goal's quarter by default) in
+    every run (on :func:`tools_points`, the design
+    ``tools/select_source.py`` runs by default).
 
     Args:
         points (dict): Run -> design -> cost point (:func:`design_point`).
         rule (str): ``'worst'``, ``'mean'`` or ``'scenario'``, the
             worst-run, mean and worst-scenario rules of
             :func:`~mmseg_trf.evaluation.choose_search_design`.
+        max_cost (float): The affordable cost (:func:`goal_cost`).
 
     Returns:
         SearchDesign: The chosen design.
@@ -680,7 +693,7 @@ def choose_design(points: dict, rule: str = PROTOCOL_RULE):
         d: (goal_cost(p), p[2])
         for d, p in run.items()
     } for run in points.values()]
-    return choose_search_design(runs, GOAL_COST, rule,
+    return choose_search_design(runs, max_cost, rule,
                                 list(map(scenario_of, points)))
 
 
@@ -735,20 +748,24 @@ def goal_cost(point) -> float:
     return max(point[0], point[1])
 
 
-def closest_design(points: dict) -> tuple:
+def closest_design(points: dict, max_cost: float = GOAL_COST) -> tuple:
     """Whether any design meets the search goal in hindsight: the design
     the worst-scenario rule (:func:`choose_design`) chooses with every
-    scenario in, and its regret on its worst scenario.
+    scenario in among those costing at most ``max_cost`` (``math.inf``:
+    at any cost), its regret on its worst scenario and its cost.
 
     Args:
         points (dict): Run -> :func:`design_points` on it.
+        max_cost (float): The affordable cost (:func:`goal_cost`).
 
     Returns:
-        tuple: ``(design, regret on its worst scenario, that scenario)``.
+        tuple: ``(design, regret on its worst scenario, that scenario, its
+        highest cost over the runs)``.
     """
-    design = choose_design(points, 'scenario')
+    design = choose_design(points, 'scenario', max_cost)
     return (design, *max((np.mean([run[design][2] for run in runs]), scenario)
-                         for scenario, runs in by_scenario(points).items()))
+                         for scenario, runs in by_scenario(points).items()),
+            max(goal_cost(run[design]) for run in points.values()))
 
 
 def write_history(records: dict, path: str) -> None:

@@ -748,11 +748,21 @@ def design_lines(designs: dict, tools_use: str, command: bool) -> list:
         *(line
           for rule, (key, _) in DESIGN_RULES.items() if rule != PROTOCOL_RULE
           for line in (rule_line(designs[key], rule), '')),
-        'In hindsight (every run seeded by its own left-out choice, not a '
-        'protocol): the affordable design with the lowest worst scenario '
-        '(the worst-scenario rule on every scenario), {0.name}, loses '
-        '{1:.1f} points on {2}.'.format(*designs['closest'])
+        hindsight_line(designs['closest'], designs['closest_any'])
     ]
+
+
+def hindsight_line(affordable: tuple, any_cost: tuple) -> str:
+    """How near the simulated designs come to the search goal in
+    hindsight: the design with the lowest worst scenario among the
+    affordable ones and at any cost (``closest_design`` of the
+    analysis)."""
+    return ('In hindsight (every run seeded by its own left-out choice, not '
+            'a protocol, the worst-scenario rule on every scenario): the '
+            'affordable design with the lowest worst scenario, {0.name}, '
+            'loses {1:.1f} points on {2} (at most {3:.0%} of the cost); at '
+            'any cost, {4.name} loses {5:.1f} points on {6} (at most {7:.0%} '
+            'of the cost).'.format(*affordable, *any_cost))
 
 
 def rule_line(chosen: dict, rule: str) -> str:

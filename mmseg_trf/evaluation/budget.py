@@ -377,7 +377,9 @@ class SearchDesign:
             enter the search (at least one).
         first (Fraction): The first rung, a share of the full budget.
         last (Fraction): The last rung, a share of the full budget (the
-            survivors are compared there).
+            survivors are compared there; the search ends at an earlier
+            rung once one candidate is left, e.g. six candidates with
+            ``eta`` 3 from a first rung of 1/10 end at 3/10).
         eta (int): ``1 / eta`` of each rung continues.
         score (str): How a rung compares its candidates, a key of
             :data:`RUNG_SCORES`.

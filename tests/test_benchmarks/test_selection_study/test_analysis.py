@@ -1,3 +1,4 @@
+import math
 from fractions import Fraction
 
 import pytest
@@ -222,7 +223,12 @@ def test_the_worst_scenario_rule_judges_a_scenario_by_its_mean_run(
     assert analysis.choose_design(points) == analysis.choose_design(
         points, 'mean') == spiky
     assert analysis.choose_design(points, 'scenario') == spiky
-    assert analysis.closest_design(points) == (spiky, 1.5, 'x')
+    assert analysis.closest_design(points)[:3] == (spiky, 1.5, 'x')
+    # at any cost, dear loses nothing anywhere, at up to 0.3
+    dear_point = analysis.closest_design(points, math.inf)
+    assert dear_point[:2] == (dear, 0.0)
+    assert dear_point[3] == pytest.approx(0.3)
+    assert analysis.closest_designs(points)['closest_any'] == dear_point
     # resampled: x and y -> spiky; x twice -> dear, affordable without y;
     # y twice -> steady
     shares = analysis.design_shares(points, 'scenario', draws=4000)

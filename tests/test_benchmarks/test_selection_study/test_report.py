@@ -171,7 +171,8 @@ def test_the_report_names_the_protocols_rule_and_the_others_beside_it():
         tools=chosen,
         simulated=[chosen, other],
         tools_shares={chosen: 1.0},
-        closest=(chosen, 0.5, 'x'))
+        closest=(chosen, 1.5, 'x', 0.2),
+        closest_any=(other, 0.5, 'y', 0.6))
     text = '\n'.join(report.design_lines(designs, 'use', False))
     words = dict(protocol.RULE_WORDS)
     name, criterion, _ = words.pop(protocol.PROTOCOL_RULE)
@@ -181,6 +182,11 @@ def test_the_report_names_the_protocols_rule_and_the_others_beside_it():
     for other_name, other_criterion, _ in words.values():
         assert text.count(f'By {other_name} instead ({other_criterion};') == 1
     assert text.count(f'the tools follow {name}') == len(words)
+    # how near the goal the designs come in hindsight, affordable or not
+    assert (f'the affordable design with the lowest worst scenario, '
+            f'{chosen.name}, loses 1.5 points on x (at most 20% of the '
+            f'cost); at any cost, {other.name} loses 0.5 points on y (at '
+            'most 60% of the cost).') in text
 
 
 def test_the_candidate_search_is_adopted_only_if_it_holds_on_every_test(
